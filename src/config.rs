@@ -1,0 +1,380 @@
+//! Every setting, parsed once from a lookup function (the worker's `Env` in
+//! production, a map in tests). An empty value counts as unset.
+
+use crate::error::ConfigError;
+use crate::keys::{Alg, KeySet};
+
+/// The worker's configuration. Each field names its environment variable and
+/// default.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `ORIGIN_URL`: base URL of the origin; the request's path and query are
+    /// appended. Default: unset, meaning the request goes to its own URL (route
+    /// mode in front of a Cloudflare origin).
+    pub origin_url: Option<String>,
+    /// `JWT_SECRET` and `JWT_JWKS`: the verification keys. Default: none, which
+    /// is a configuration error.
+    pub keys: KeySet,
+    /// `JWT_ALGORITHMS`: the accepted algorithms. Default: every algorithm the
+    /// configured keys support.
+    pub algorithms: Vec<Alg>,
+    /// `JWT_ISSUER`: required `iss`. Default: unset, `iss` not checked.
+    pub issuer: Option<String>,
+    /// `JWT_AUDIENCE`: comma list; `aud` must contain one. Default: unset, `aud`
+    /// not checked.
+    pub audiences: Vec<String>,
+    /// `JWT_LEEWAY_SECONDS`: clock skew allowed on `exp`, `nbf` and `iat`.
+    /// Default: 60.
+    pub leeway: u64,
+    /// `REQUIRE_TOKEN`: when true, a request without a token gets 401; when
+    /// false it passes unchecked (a present token is still checked).
+    /// Default: true.
+    pub require_token: bool,
+    /// `PUBLIC_PATHS`: comma list of path prefixes that pass without any token
+    /// check. A prefix matches whole segments: `/public` covers `/public` and
+    /// `/public/x`, not `/publicity`. Default: none.
+    pub public_paths: Vec<String>,
+    /// `MAX_TOKEN_LIFETIME_SECONDS`: how long a revocation lasts when the
+    /// token's `exp` is unknown (a bare token ID). Default: 86400.
+    pub max_token_lifetime: u64,
+    /// `REVOCATION_CACHE_TTL_SECONDS`: KV `cacheTtl` for revocation reads; the
+    /// bound on how stale another location's view can be. Default: 60; KV's
+    /// minimum is 30.
+    pub revocation_cache_ttl: u64,
+    /// `ROLES_CLAIM`: the claim holding the caller's roles (a string of
+    /// space- or comma-separated roles, or an array). Default: `roles`.
+    pub roles_claim: String,
+    /// `ADMIN_ROLES`: comma list; any of them may revoke other tokens.
+    /// Default: `identity:admin,identity:user-admin`.
+    pub admin_roles: Vec<String>,
+    /// `INVALIDATE_API_KEYS` (secret): comma list of API keys accepted by the
+    /// service invalidation route. Default: none, so that route answers 401.
+    pub invalidate_api_keys: Vec<String>,
+    /// `AUTH_REALM`: the `realm` of `WWW-Authenticate`. Default: `api`.
+    pub realm: String,
+}
+
+/// Default of `JWT_LEEWAY_SECONDS`.
+pub const DEFAULT_LEEWAY: u64 = 60;
+/// Default of `MAX_TOKEN_LIFETIME_SECONDS`.
+pub const DEFAULT_MAX_TOKEN_LIFETIME: u64 = 86_400;
+/// Default of `REVOCATION_CACHE_TTL_SECONDS`.
+pub const DEFAULT_CACHE_TTL: u64 = 60;
+/// KV's smallest accepted `cacheTtl`.
+pub const MIN_CACHE_TTL: u64 = 30;
+
+impl Config {
+    /// Reads every setting through `lookup` (name → value).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+
+        let origin_url = get("ORIGIN_URL")
+            .map(|url| parse_origin(&url))
+            .transpose()?;
+        let keys = KeySet::from_config(get("JWT_SECRET").as_deref(), get("JWT_JWKS").as_deref())?;
+        if keys.is_empty() {
+            return Err(ConfigError::NoKey);
+        }
+        let algorithms = match get("JWT_ALGORITHMS") {
+            None => keys.supported_algs(),
+            Some(list) => parse_algorithms(&list, &keys)?,
+        };
+        let leeway = parse_seconds(
+            get("JWT_LEEWAY_SECONDS"),
+            "JWT_LEEWAY_SECONDS",
+            DEFAULT_LEEWAY,
+        )?;
+        if leeway > 3600 {
+            return Err(ConfigError::invalid("JWT_LEEWAY_SECONDS", "over 3600"));
+        }
+        let max_token_lifetime = parse_seconds(
+            get("MAX_TOKEN_LIFETIME_SECONDS"),
+            "MAX_TOKEN_LIFETIME_SECONDS",
+            DEFAULT_MAX_TOKEN_LIFETIME,
+        )?;
+        if max_token_lifetime == 0 {
+            return Err(ConfigError::invalid(
+                "MAX_TOKEN_LIFETIME_SECONDS",
+                "must be positive",
+            ));
+        }
+        let revocation_cache_ttl = parse_seconds(
+            get("REVOCATION_CACHE_TTL_SECONDS"),
+            "REVOCATION_CACHE_TTL_SECONDS",
+            DEFAULT_CACHE_TTL,
+        )?;
+        if revocation_cache_ttl < MIN_CACHE_TTL {
+            return Err(ConfigError::invalid(
+                "REVOCATION_CACHE_TTL_SECONDS",
+                "below KV's minimum of 30",
+            ));
+        }
+        let require_token = match get("REQUIRE_TOKEN").as_deref().map(str::trim) {
+            None => true,
+            Some(v) if v.eq_ignore_ascii_case("true") => true,
+            Some(v) if v.eq_ignore_ascii_case("false") => false,
+            Some(_) => return Err(ConfigError::invalid("REQUIRE_TOKEN", "not true or false")),
+        };
+        let public_paths = list(get("PUBLIC_PATHS"));
+        if let Some(bad) = public_paths.iter().find(|p| !p.starts_with('/')) {
+            return Err(ConfigError::invalid(
+                "PUBLIC_PATHS",
+                format!("{bad:?} does not start with /"),
+            ));
+        }
+        let admin_roles = match get("ADMIN_ROLES") {
+            None => vec!["identity:admin".into(), "identity:user-admin".into()],
+            Some(roles) => list(Some(roles)),
+        };
+
+        Ok(Config {
+            origin_url,
+            keys,
+            algorithms,
+            issuer: get("JWT_ISSUER").map(|s| s.trim().to_owned()),
+            audiences: list(get("JWT_AUDIENCE")),
+            leeway,
+            require_token,
+            public_paths,
+            max_token_lifetime,
+            revocation_cache_ttl,
+            roles_claim: get("ROLES_CLAIM").map_or_else(|| "roles".into(), |s| s.trim().into()),
+            admin_roles,
+            invalidate_api_keys: list(get("INVALIDATE_API_KEYS")),
+            realm: get("AUTH_REALM").map_or_else(|| "api".into(), |s| s.trim().into()),
+        })
+        .and_then(Config::check_realm)
+    }
+
+    fn check_realm(self) -> Result<Config, ConfigError> {
+        // The realm is quoted in a header; keep it to safe characters.
+        if self
+            .realm
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\' || b == b' ')
+        {
+            Ok(self)
+        } else {
+            Err(ConfigError::invalid(
+                "AUTH_REALM",
+                "has characters a header cannot quote",
+            ))
+        }
+    }
+
+    /// True when `path` is under one of `PUBLIC_PATHS`.
+    pub fn is_public(&self, path: &str) -> bool {
+        self.public_paths.iter().any(|prefix| {
+            let prefix = prefix.as_str();
+            match path.strip_prefix(prefix) {
+                Some(rest) => prefix.ends_with('/') || rest.is_empty() || rest.starts_with('/'),
+                None => false,
+            }
+        })
+    }
+
+    /// The URL to forward to: `ORIGIN_URL` plus the request's path and query,
+    /// or the request's own URL when `ORIGIN_URL` is unset.
+    pub fn forward_url(&self, request_url: &str) -> String {
+        let Some(origin) = &self.origin_url else {
+            return request_url.to_owned();
+        };
+        let path_and_query = request_url
+            .split_once("://")
+            .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
+            .unwrap_or("/");
+        format!("{origin}{path_and_query}")
+    }
+}
+
+/// Splits a comma list, trimming items and dropping empty ones.
+fn list(value: Option<String>) -> Vec<String> {
+    value
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn parse_seconds(
+    value: Option<String>,
+    setting: &'static str,
+    default: u64,
+) -> Result<u64, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n <= 10 * 365 * 86_400)
+            .ok_or_else(|| ConfigError::invalid(setting, "not a whole number of seconds")),
+    }
+}
+
+fn parse_algorithms(value: &str, keys: &KeySet) -> Result<Vec<Alg>, ConfigError> {
+    let supported = keys.supported_algs();
+    let mut algorithms = Vec::new();
+    for name in list(Some(value.to_owned())) {
+        let alg = Alg::from_name(&name).ok_or_else(|| {
+            ConfigError::invalid("JWT_ALGORITHMS", format!("unknown algorithm {name:?}"))
+        })?;
+        if !supported.contains(&alg) {
+            return Err(ConfigError::invalid(
+                "JWT_ALGORITHMS",
+                format!("{name} has no configured key"),
+            ));
+        }
+        if !algorithms.contains(&alg) {
+            algorithms.push(alg);
+        }
+    }
+    if algorithms.is_empty() {
+        return Err(ConfigError::invalid("JWT_ALGORITHMS", "empty"));
+    }
+    Ok(algorithms)
+}
+
+/// An origin must be an absolute http(s) URL without query or fragment; a
+/// trailing `/` is dropped so that paths join cleanly.
+fn parse_origin(url: &str) -> Result<String, ConfigError> {
+    let url = url.trim();
+    let invalid =
+        || ConfigError::invalid("ORIGIN_URL", "not an absolute http(s) URL without query");
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(invalid)?;
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty() || url.contains(['?', '#', ' ']) {
+        return Err(invalid());
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    pub(crate) const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults() {
+        let c = config(&[("JWT_SECRET", SECRET)]).unwrap();
+        assert_eq!(c.origin_url, None);
+        assert_eq!(c.algorithms, vec![Alg::HS256, Alg::HS384, Alg::HS512]);
+        assert_eq!(c.leeway, 60);
+        assert!(c.require_token);
+        assert!(c.public_paths.is_empty());
+        assert_eq!(c.max_token_lifetime, 86_400);
+        assert_eq!(c.revocation_cache_ttl, 60);
+        assert_eq!(c.roles_claim, "roles");
+        assert_eq!(c.admin_roles, ["identity:admin", "identity:user-admin"]);
+        assert!(c.invalidate_api_keys.is_empty());
+        assert_eq!(c.realm, "api");
+        assert_eq!(c.issuer, None);
+        assert!(c.audiences.is_empty());
+    }
+
+    #[test]
+    fn no_key_is_an_error() {
+        assert_eq!(config(&[]).unwrap_err(), ConfigError::NoKey);
+        assert_eq!(
+            config(&[("JWT_SECRET", "  ")]).unwrap_err(),
+            ConfigError::NoKey
+        );
+    }
+
+    #[test]
+    fn every_bad_setting_is_named() {
+        for (name, value) in [
+            ("ORIGIN_URL", "ftp://x"),
+            ("ORIGIN_URL", "http://"),
+            ("ORIGIN_URL", "http://a/?q"),
+            ("JWT_ALGORITHMS", "HS256,none"),
+            ("JWT_ALGORITHMS", "RS256"),
+            ("JWT_ALGORITHMS", ","),
+            ("JWT_LEEWAY_SECONDS", "-1"),
+            ("JWT_LEEWAY_SECONDS", "ten"),
+            ("JWT_LEEWAY_SECONDS", "4000"),
+            ("REQUIRE_TOKEN", "yes"),
+            ("PUBLIC_PATHS", "public"),
+            ("MAX_TOKEN_LIFETIME_SECONDS", "0"),
+            ("REVOCATION_CACHE_TTL_SECONDS", "10"),
+            ("AUTH_REALM", "a\"b"),
+        ] {
+            let err = config(&[("JWT_SECRET", SECRET), (name, value)]).unwrap_err();
+            assert_eq!(err.setting(), name, "{name}={value}");
+        }
+    }
+
+    #[test]
+    fn values_are_parsed() {
+        let c = config(&[
+            ("JWT_SECRET", SECRET),
+            ("ORIGIN_URL", "https://origin.test/base/"),
+            ("JWT_ALGORITHMS", " HS512 , HS256,HS256"),
+            ("JWT_AUDIENCE", "a, b,,"),
+            ("JWT_ISSUER", "https://issuer.test"),
+            ("JWT_LEEWAY_SECONDS", "5"),
+            ("REQUIRE_TOKEN", "FALSE"),
+            ("PUBLIC_PATHS", "/public,/health/"),
+            ("ADMIN_ROLES", "root"),
+            ("INVALIDATE_API_KEYS", "k1, k2"),
+        ])
+        .unwrap();
+        assert_eq!(c.origin_url.as_deref(), Some("https://origin.test/base"));
+        assert_eq!(c.algorithms, vec![Alg::HS512, Alg::HS256]);
+        assert_eq!(c.audiences, ["a", "b"]);
+        assert_eq!(c.leeway, 5);
+        assert!(!c.require_token);
+        assert_eq!(c.admin_roles, ["root"]);
+        assert_eq!(c.invalidate_api_keys, ["k1", "k2"]);
+    }
+
+    #[test]
+    fn public_paths_match_whole_segments() {
+        let c = config(&[("JWT_SECRET", SECRET), ("PUBLIC_PATHS", "/public,/assets/")]).unwrap();
+        assert!(c.is_public("/public"));
+        assert!(c.is_public("/public/x"));
+        assert!(!c.is_public("/publicity"));
+        assert!(!c.is_public("/private"));
+        assert!(c.is_public("/assets/app.js"));
+        assert!(!c.is_public("/assets"));
+    }
+
+    #[test]
+    fn forward_url_appends_path_and_query() {
+        let c = config(&[
+            ("JWT_SECRET", SECRET),
+            ("ORIGIN_URL", "http://127.0.0.1:9000/base"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.forward_url("https://edge.test/a/b?x=1&x=2&y"),
+            "http://127.0.0.1:9000/base/a/b?x=1&x=2&y"
+        );
+        assert_eq!(
+            c.forward_url("https://edge.test"),
+            "http://127.0.0.1:9000/base/"
+        );
+        let route_mode = config(&[("JWT_SECRET", SECRET)]).unwrap();
+        assert_eq!(
+            route_mode.forward_url("https://edge.test/a?b"),
+            "https://edge.test/a?b"
+        );
+    }
+}

@@ -1,0 +1,547 @@
+//! Errors as data: one enum per concern, and the one place ([`Rejection::reply`])
+//! that maps each variant to an HTTP status, headers and a public body.
+//!
+//! Public messages never carry internal detail; the log line carries the rest.
+
+use crate::reply::Reply;
+use std::fmt;
+
+/// The configuration cannot be used. Every request gets 500, naming the setting.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConfigError {
+    /// Neither `JWT_SECRET`, `JWT_JWKS` nor a key set URL is configured.
+    NoKey,
+    /// A setting is present but unusable.
+    Invalid {
+        /// The environment name of the setting, e.g. `JWT_LEEWAY_SECONDS`.
+        setting: &'static str,
+        /// Why, for the log only.
+        reason: String,
+    },
+}
+
+impl ConfigError {
+    /// Shorthand for [`ConfigError::Invalid`].
+    pub fn invalid(setting: &'static str, reason: impl Into<String>) -> Self {
+        ConfigError::Invalid {
+            setting,
+            reason: reason.into(),
+        }
+    }
+
+    /// The setting to fix, as named in the environment.
+    pub fn setting(&self) -> &'static str {
+        match self {
+            ConfigError::NoKey => "JWT_SECRET or JWT_JWKS",
+            ConfigError::Invalid { setting, .. } => setting,
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::NoKey => f.write_str("no verification key: set JWT_SECRET or JWT_JWKS"),
+            ConfigError::Invalid { setting, reason } => write!(f, "{setting}: {reason}"),
+        }
+    }
+}
+
+/// Why a bearer token was not accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenError {
+    /// No bearer token in `Authorization` or `X-Auth-Token`.
+    Missing,
+    /// `Authorization` and `X-Auth-Token` carry different tokens.
+    Conflicting,
+    /// Longer than [`crate::token::MAX_TOKEN_BYTES`]; not parsed.
+    TooLarge,
+    /// Not three base64url segments with a JSON header, or undecodable.
+    Malformed,
+    /// `alg` is unknown (including every spelling of `none`) or not allowed.
+    AlgorithmNotAllowed,
+    /// The header carries `crit`, `jwk`, `jku`, `x5u` or `x5c`.
+    ForbiddenHeader,
+    /// No configured key matches the token's `kid` and `alg`.
+    UnknownKey,
+    /// The signature does not verify.
+    BadSignature,
+    /// The claims are not a JSON object, repeat a name, or have a claim of the
+    /// wrong type (e.g. a non-integer time).
+    BadClaims,
+    /// No `exp` claim.
+    MissingExpiry,
+    /// `exp` plus the leeway is in the past.
+    Expired,
+    /// `nbf` minus the leeway is in the future.
+    NotYetValid,
+    /// `iat` minus the leeway is in the future.
+    IssuedInFuture,
+    /// `iss` differs from `JWT_ISSUER`.
+    WrongIssuer,
+    /// `aud` contains none of `JWT_AUDIENCE`.
+    WrongAudience,
+    /// The token's ID (or its subject) has been revoked.
+    Revoked,
+}
+
+impl TokenError {
+    /// The RFC 6750 `error_description`; safe to show a client.
+    pub fn description(self) -> &'static str {
+        match self {
+            TokenError::Missing => "no bearer token",
+            TokenError::Conflicting => "two different tokens in one request",
+            TokenError::TooLarge => "token too large",
+            TokenError::Malformed => "malformed token",
+            TokenError::AlgorithmNotAllowed => "algorithm not allowed",
+            TokenError::ForbiddenHeader => "unsupported token header",
+            TokenError::UnknownKey => "unknown signing key",
+            TokenError::BadSignature => "invalid signature",
+            TokenError::BadClaims => "invalid claims",
+            TokenError::MissingExpiry => "token has no expiry",
+            TokenError::Expired => "token expired",
+            TokenError::NotYetValid => "token not yet valid",
+            TokenError::IssuedInFuture => "token issued in the future",
+            TokenError::WrongIssuer => "issuer not accepted",
+            TokenError::WrongAudience => "audience not accepted",
+            TokenError::Revoked => "token revoked",
+        }
+    }
+
+    /// A short machine-readable reason for logs.
+    pub fn reason(self) -> &'static str {
+        match self {
+            TokenError::Missing => "missing",
+            TokenError::Conflicting => "conflicting",
+            TokenError::TooLarge => "too_large",
+            TokenError::Malformed => "malformed",
+            TokenError::AlgorithmNotAllowed => "algorithm",
+            TokenError::ForbiddenHeader => "header",
+            TokenError::UnknownKey => "unknown_key",
+            TokenError::BadSignature => "signature",
+            TokenError::BadClaims => "claims",
+            TokenError::MissingExpiry => "no_exp",
+            TokenError::Expired => "expired",
+            TokenError::NotYetValid => "nbf",
+            TokenError::IssuedInFuture => "iat",
+            TokenError::WrongIssuer => "issuer",
+            TokenError::WrongAudience => "audience",
+            TokenError::Revoked => "revoked",
+        }
+    }
+}
+
+/// The signature check itself could not run (as opposed to "did not verify").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VerifyError {
+    /// The runtime refused to import a configured key (bad key material).
+    KeyRejected,
+    /// The runtime's crypto failed for another reason.
+    Unavailable,
+}
+
+/// The revocation store could not answer. The worker fails closed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreError {
+    /// A read or write failed or timed out.
+    Unavailable,
+}
+
+/// A revocation route's request is unacceptable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestError {
+    /// Malformed request: e.g. an empty `tokenId`, or different ones in the path
+    /// and the query.
+    Malformed,
+    /// The caller's token is valid but carries no admin role.
+    Forbidden,
+    /// The `tokenId` does not name a token that can be revoked: a JWT that does
+    /// not verify or has expired, or an unusable ID.
+    UnknownToken,
+    /// The `tokenId` is over 8 KiB.
+    TokenIdTooLarge,
+}
+
+/// Errors of `POST /token-service/client/server/invalidate/token`, whose
+/// contract answers in its own `resCode`/`resDesc` JSON shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServiceError {
+    /// `X-API-KEY` is missing or matches none of `INVALIDATE_API_KEYS`.
+    BadApiKey,
+    /// The body is not `{"tokenReferenceId": "<non-empty>"}` or is over 16 KiB.
+    BadBody,
+    /// `tokenReferenceId` is a JWT that does not verify or has expired, or an
+    /// unusable ID.
+    UnknownToken,
+    /// The store or the runtime's crypto failed; nothing was revoked.
+    Unavailable,
+}
+
+impl ServiceError {
+    /// The public `resDesc`.
+    pub fn description(self) -> &'static str {
+        match self {
+            ServiceError::BadApiKey => "Invalid API key",
+            ServiceError::BadBody => "Invalid request body",
+            ServiceError::UnknownToken => "Token not found",
+            ServiceError::Unavailable => "Service unavailable",
+        }
+    }
+}
+
+/// Every way the worker answers a request itself with an error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rejection {
+    /// See [`ConfigError`].
+    Config(ConfigError),
+    /// See [`TokenError`].
+    Token(TokenError),
+    /// See [`VerifyError`].
+    Verify(VerifyError),
+    /// See [`StoreError`].
+    Store(StoreError),
+    /// See [`RequestError`].
+    Request(RequestError),
+    /// See [`ServiceError`].
+    Service(ServiceError),
+    /// The origin could not be reached.
+    OriginUnreachable,
+}
+
+impl From<ConfigError> for Rejection {
+    fn from(e: ConfigError) -> Self {
+        Rejection::Config(e)
+    }
+}
+impl From<TokenError> for Rejection {
+    fn from(e: TokenError) -> Self {
+        Rejection::Token(e)
+    }
+}
+impl From<VerifyError> for Rejection {
+    fn from(e: VerifyError) -> Self {
+        Rejection::Verify(e)
+    }
+}
+impl From<StoreError> for Rejection {
+    fn from(e: StoreError) -> Self {
+        Rejection::Store(e)
+    }
+}
+impl From<RequestError> for Rejection {
+    fn from(e: RequestError) -> Self {
+        Rejection::Request(e)
+    }
+}
+impl From<ServiceError> for Rejection {
+    fn from(e: ServiceError) -> Self {
+        Rejection::Service(e)
+    }
+}
+
+/// Seconds a client should wait after a 503.
+pub const RETRY_AFTER_SECONDS: u32 = 5;
+
+/// How an error response is rendered, from the request.
+#[derive(Clone, Copy, Debug)]
+pub struct Render<'a> {
+    /// The `realm` of `WWW-Authenticate`.
+    pub realm: &'a str,
+    /// The client asked for `application/json` rather than problem+json.
+    pub plain_json: bool,
+}
+
+impl Rejection {
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        match self {
+            Rejection::Config(_) => 500,
+            Rejection::Token(TokenError::Conflicting) => 400,
+            Rejection::Token(_) => 401,
+            Rejection::Verify(VerifyError::KeyRejected) => 500,
+            Rejection::Verify(VerifyError::Unavailable) => 503,
+            Rejection::Store(_) => 503,
+            Rejection::Request(RequestError::Malformed) => 400,
+            Rejection::Request(RequestError::Forbidden) => 403,
+            Rejection::Request(RequestError::UnknownToken) => 404,
+            Rejection::Request(RequestError::TokenIdTooLarge) => 413,
+            Rejection::Service(ServiceError::BadApiKey) => 401,
+            Rejection::Service(ServiceError::BadBody) => 400,
+            Rejection::Service(ServiceError::UnknownToken) => 404,
+            Rejection::Service(ServiceError::Unavailable) => 503,
+            Rejection::OriginUnreachable => 502,
+        }
+    }
+
+    /// A short reason for the structured log line.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Rejection::Config(_) => "config",
+            Rejection::Token(e) => e.reason(),
+            Rejection::Verify(_) => "crypto",
+            Rejection::Store(_) => "store",
+            Rejection::Request(RequestError::Malformed) => "bad_request",
+            Rejection::Request(RequestError::Forbidden) => "not_admin",
+            Rejection::Request(RequestError::UnknownToken) => "unknown_token",
+            Rejection::Request(RequestError::TokenIdTooLarge) => "token_id_too_large",
+            Rejection::Service(ServiceError::BadApiKey) => "api_key",
+            Rejection::Service(ServiceError::BadBody) => "bad_body",
+            Rejection::Service(ServiceError::UnknownToken) => "unknown_token",
+            Rejection::Service(ServiceError::Unavailable) => "store",
+            Rejection::OriginUnreachable => "origin",
+        }
+    }
+
+    /// `(problem type slug, title, detail)` for problem+json bodies.
+    fn problem(&self) -> (&'static str, &'static str, String) {
+        match self {
+            Rejection::Config(e) => (
+                "configuration",
+                "Worker misconfigured",
+                format!(
+                    "The worker cannot check tokens: check the setting {}.",
+                    e.setting()
+                ),
+            ),
+            Rejection::Token(TokenError::Missing) => (
+                "missing-token",
+                "Authentication required",
+                "Send a bearer token in the Authorization header.".into(),
+            ),
+            Rejection::Token(TokenError::Conflicting) => (
+                "conflicting-tokens",
+                "Conflicting tokens",
+                "Authorization and X-Auth-Token carry different tokens.".into(),
+            ),
+            Rejection::Token(e) => (
+                "invalid-token",
+                "Invalid token",
+                capitalise(e.description()),
+            ),
+            Rejection::Verify(VerifyError::KeyRejected) => (
+                "configuration",
+                "Worker misconfigured",
+                "The worker cannot check tokens: check the setting JWT_JWKS.".into(),
+            ),
+            Rejection::Verify(VerifyError::Unavailable) | Rejection::Store(_) => (
+                "unavailable",
+                "Temporarily unavailable",
+                "The token could not be checked. Retry later.".into(),
+            ),
+            Rejection::Request(RequestError::Malformed) => (
+                "bad-request",
+                "Malformed request",
+                "The request is not a valid revocation request.".into(),
+            ),
+            Rejection::Request(RequestError::Forbidden) => (
+                "forbidden",
+                "Admin role required",
+                "Revoking another token needs an admin role.".into(),
+            ),
+            Rejection::Request(RequestError::UnknownToken) => (
+                "token-not-found",
+                "Token not found",
+                "The token is not valid or not known.".into(),
+            ),
+            Rejection::Request(RequestError::TokenIdTooLarge) => (
+                "token-id-too-large",
+                "Token ID too large",
+                "The tokenId is over 8 KiB.".into(),
+            ),
+            Rejection::Service(e) => ("service-error", "Request failed", e.description().into()),
+            Rejection::OriginUnreachable => (
+                "origin-unreachable",
+                "Bad gateway",
+                "The origin could not be reached.".into(),
+            ),
+        }
+    }
+
+    /// Renders the response. This is the only place statuses, headers and
+    /// bodies of error responses are decided.
+    pub fn reply(&self, render: Render<'_>) -> Reply {
+        let status = self.status();
+        if let Rejection::Service(e) = self {
+            let body = serde_json::json!({ "resCode": status, "resDesc": e.description() });
+            let mut reply = Reply::json(status, &body);
+            if *e == ServiceError::Unavailable {
+                reply
+                    .headers
+                    .push(("retry-after", RETRY_AFTER_SECONDS.to_string()));
+            }
+            return reply;
+        }
+        let (slug, title, detail) = self.problem();
+        let body = serde_json::json!({
+            "type": format!("urn:edge-revoke:problem:{slug}"),
+            "title": title,
+            "status": status,
+            "detail": detail,
+        });
+        let mut reply = Reply::json(status, &body);
+        if !render.plain_json {
+            reply.set_content_type("application/problem+json");
+        }
+        if let Some(challenge) = self.challenge(render.realm) {
+            reply.headers.push(("www-authenticate", challenge));
+        }
+        if status == 503 {
+            reply
+                .headers
+                .push(("retry-after", RETRY_AFTER_SECONDS.to_string()));
+        }
+        reply
+    }
+
+    /// The RFC 6750 §3 challenge for 400 and 401 token errors.
+    fn challenge(&self, realm: &str) -> Option<String> {
+        let Rejection::Token(e) = self else {
+            return None;
+        };
+        Some(match e {
+            // §3.1: a request without credentials gets no error code.
+            TokenError::Missing => format!("Bearer realm=\"{realm}\""),
+            TokenError::Conflicting => format!(
+                "Bearer realm=\"{realm}\", error=\"invalid_request\", error_description=\"{}\"",
+                e.description()
+            ),
+            _ => format!(
+                "Bearer realm=\"{realm}\", error=\"invalid_token\", error_description=\"{}\"",
+                e.description()
+            ),
+        })
+    }
+}
+
+fn capitalise(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect::<String>() + ".",
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RENDER: Render<'static> = Render {
+        realm: "api",
+        plain_json: false,
+    };
+
+    fn header<'a>(reply: &'a Reply, name: &str) -> Option<&'a str> {
+        reply
+            .headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn body(reply: &Reply) -> serde_json::Value {
+        serde_json::from_slice(&reply.body).unwrap()
+    }
+
+    #[test]
+    fn missing_token_has_no_error_attribute() {
+        let reply = Rejection::Token(TokenError::Missing).reply(RENDER);
+        assert_eq!(reply.status, 401);
+        assert_eq!(
+            header(&reply, "www-authenticate"),
+            Some("Bearer realm=\"api\"")
+        );
+        assert_eq!(
+            header(&reply, "content-type"),
+            Some("application/problem+json")
+        );
+        assert_eq!(body(&reply)["status"], 401);
+    }
+
+    #[test]
+    fn invalid_token_challenges_with_description() {
+        let reply = Rejection::Token(TokenError::Expired).reply(RENDER);
+        assert_eq!(reply.status, 401);
+        assert_eq!(
+            header(&reply, "www-authenticate"),
+            Some("Bearer realm=\"api\", error=\"invalid_token\", error_description=\"token expired\"")
+        );
+        let revoked = Rejection::Token(TokenError::Revoked).reply(RENDER);
+        assert!(header(&revoked, "www-authenticate")
+            .unwrap()
+            .ends_with("error_description=\"token revoked\""));
+    }
+
+    #[test]
+    fn conflicting_tokens_are_an_invalid_request() {
+        let reply = Rejection::Token(TokenError::Conflicting).reply(RENDER);
+        assert_eq!(reply.status, 400);
+        assert!(header(&reply, "www-authenticate")
+            .unwrap()
+            .contains("error=\"invalid_request\""));
+    }
+
+    #[test]
+    fn plain_json_is_honoured() {
+        let reply = Rejection::Token(TokenError::Missing).reply(Render {
+            realm: "api",
+            plain_json: true,
+        });
+        assert_eq!(header(&reply, "content-type"), Some("application/json"));
+    }
+
+    #[test]
+    fn config_errors_name_the_setting_and_nothing_else() {
+        let reply = Rejection::Config(ConfigError::invalid("JWT_JWKS", "secret internal detail"))
+            .reply(RENDER);
+        assert_eq!(reply.status, 500);
+        let text = String::from_utf8(reply.body.clone()).unwrap();
+        assert!(text.contains("JWT_JWKS"));
+        assert!(!text.contains("secret internal detail"));
+        let none = Rejection::Config(ConfigError::NoKey).reply(RENDER);
+        assert!(String::from_utf8(none.body).unwrap().contains("JWT_SECRET"));
+    }
+
+    #[test]
+    fn unavailable_store_asks_for_a_retry() {
+        let reply = Rejection::Store(StoreError::Unavailable).reply(RENDER);
+        assert_eq!(reply.status, 503);
+        assert_eq!(header(&reply, "retry-after"), Some("5"));
+        assert!(header(&reply, "www-authenticate").is_none());
+    }
+
+    #[test]
+    fn service_errors_use_the_rescode_shape() {
+        for (error, status) in [
+            (ServiceError::BadApiKey, 401),
+            (ServiceError::BadBody, 400),
+            (ServiceError::UnknownToken, 404),
+            (ServiceError::Unavailable, 503),
+        ] {
+            let reply = Rejection::Service(error).reply(RENDER);
+            assert_eq!(reply.status, status);
+            assert_eq!(header(&reply, "content-type"), Some("application/json"));
+            let json = body(&reply);
+            assert_eq!(json["resCode"], status);
+            assert!(json["resDesc"].is_string());
+            assert_eq!(json.as_object().unwrap().len(), 2);
+        }
+    }
+
+    #[test]
+    fn every_status_is_mapped() {
+        let all = [
+            (Rejection::Request(RequestError::Malformed), 400),
+            (Rejection::Request(RequestError::Forbidden), 403),
+            (Rejection::Request(RequestError::UnknownToken), 404),
+            (Rejection::Request(RequestError::TokenIdTooLarge), 413),
+            (Rejection::Verify(VerifyError::KeyRejected), 500),
+            (Rejection::Verify(VerifyError::Unavailable), 503),
+            (Rejection::OriginUnreachable, 502),
+        ];
+        for (rejection, status) in all {
+            let reply = rejection.reply(RENDER);
+            assert_eq!(reply.status, status, "{rejection:?}");
+            assert_eq!(body(&reply)["status"], status);
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! The parts of a request the core decides on, as plain data.
+
+use crate::primitives::parse_form;
+
+/// The headers the core reads. The glue copies only these out of the runtime's
+/// request, so the hot path does not walk every header.
+pub const READ_HEADERS: &[&str] = &["authorization", "x-auth-token", "accept", "x-api-key"];
+
+/// Method, URL and the headers in [`READ_HEADERS`].
+#[derive(Clone, Debug, Default)]
+pub struct RequestHead {
+    /// Upper-case method, e.g. `DELETE`.
+    pub method: String,
+    /// The full URL as received.
+    pub url: String,
+    /// The path, still percent-encoded, e.g. `/v2.0/tokens/abc`.
+    pub path: String,
+    /// The raw query without `?`; empty when there is none.
+    pub query: String,
+    /// `(lower-case name, value)` pairs.
+    pub headers: Vec<(String, String)>,
+}
+
+impl RequestHead {
+    /// Splits `url` into path and query.
+    pub fn new<N: Into<String>, V: Into<String>>(
+        method: &str,
+        url: &str,
+        headers: impl IntoIterator<Item = (N, V)>,
+    ) -> RequestHead {
+        let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+        let path_and_query = after_scheme.find('/').map_or("/", |i| &after_scheme[i..]);
+        let path_and_query = path_and_query.split('#').next().unwrap_or_default();
+        let (path, query) = path_and_query
+            .split_once('?')
+            .unwrap_or((path_and_query, ""));
+        RequestHead {
+            method: method.to_ascii_uppercase(),
+            url: url.to_owned(),
+            path: path.to_owned(),
+            query: query.to_owned(),
+            headers: headers
+                .into_iter()
+                .map(|(n, v)| (n.into().to_ascii_lowercase(), v.into()))
+                .collect(),
+        }
+    }
+
+    /// A header's value (names are case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every decoded value of query parameter `name`. `None` when the query
+    /// cannot be decoded.
+    pub fn query_values(&self, name: &str) -> Option<Vec<String>> {
+        Some(
+            parse_form(&self.query)?
+                .into_iter()
+                .filter(|(n, _)| n == name)
+                .map(|(_, v)| v)
+                .collect(),
+        )
+    }
+
+    /// True when the client prefers `application/json` to problem+json.
+    pub fn wants_plain_json(&self) -> bool {
+        self.header("accept").is_some_and(|accept| {
+            accept.contains("application/json") && !accept.contains("application/problem+json")
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_the_url() {
+        let head = RequestHead::new(
+            "delete",
+            "https://edge.test/v2.0/tokens?tokenId=a%2Bb&x#frag",
+            [("X-Auth-Token", "t")],
+        );
+        assert_eq!(head.method, "DELETE");
+        assert_eq!(head.path, "/v2.0/tokens");
+        assert_eq!(head.query, "tokenId=a%2Bb&x");
+        assert_eq!(head.header("x-auth-token"), Some("t"));
+        assert_eq!(head.query_values("tokenId").unwrap(), ["a+b"]);
+        let bare = RequestHead::new("GET", "https://edge.test", Vec::<(String, String)>::new());
+        assert_eq!(bare.path, "/");
+        assert_eq!(bare.query, "");
+    }
+
+    #[test]
+    fn accept_negotiation() {
+        let head = |accept: &str| RequestHead::new("GET", "http://h/", [("accept", accept)]);
+        assert!(head("application/json").wants_plain_json());
+        assert!(!head("application/problem+json, application/json").wants_plain_json());
+        assert!(!head("*/*").wants_plain_json());
+    }
+}

@@ -1,0 +1,332 @@
+//! Bearer tokens: where they come from, how an untrusted token becomes a
+//! [`VerifiedToken`], and how a token is named in the revocation store.
+//!
+//! The only way to get a [`VerifiedToken`] is [`verify`]: it checks the header
+//! policy, chooses a configured key, verifies the signature through a
+//! [`SignatureVerifier`], and only then decodes and checks the claims. No
+//! decision reads claims from an unverified token.
+//!
+//! jwt-compact parses the token and its header. Claims are decoded here rather
+//! than with `jwt_compact::Claims`, whose timestamp parser accepts floats and
+//! which would bring chrono's types into the API: this module insists on
+//! integer NumericDates and rejects duplicate claim names.
+
+use crate::config::Config;
+use crate::error::{Rejection, TokenError};
+use crate::keys::Alg;
+use crate::primitives::{base64url_decode, base64url_encode, is_base64url_char, sha256};
+use crate::request::RequestHead;
+use crate::verify::SignatureVerifier;
+use jwt_compact::UntrustedToken;
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::{Map, Value};
+use std::fmt;
+
+/// Tokens longer than this are rejected without being parsed.
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+/// Longest `jti` (or bare token ID) accepted; keeps store keys small.
+pub const MAX_ID_BYTES: usize = 256;
+/// Largest NumericDate accepted: 9999-12-31T23:59:59Z.
+const MAX_NUMERIC_DATE: u64 = 253_402_300_799;
+
+/// Finds the bearer token: `Authorization: Bearer <jwt>` (scheme in any case)
+/// or `X-Auth-Token: <jwt>`. Both with different values is an error; a
+/// non-Bearer `Authorization` (e.g. Basic) is not a bearer token.
+pub fn extract(head: &RequestHead) -> Result<Option<&str>, TokenError> {
+    let bearer = match head.header("authorization").map(str::trim) {
+        Some(value) => match value.split_once([' ', '\t']) {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+                Some(token.trim_matches([' ', '\t']))
+            }
+            None if value.eq_ignore_ascii_case("bearer") => Some(""),
+            _ => None,
+        },
+        None => None,
+    };
+    let header_token = head
+        .header("x-auth-token")
+        .map(|v| v.trim_matches([' ', '\t']))
+        .filter(|v| !v.is_empty());
+    match (bearer, header_token) {
+        (Some(a), Some(b)) if a != b => Err(TokenError::Conflicting),
+        (Some(""), None) => Err(TokenError::Malformed),
+        (Some(token), _) | (None, Some(token)) => Ok(Some(token)),
+        (None, None) => Ok(None),
+    }
+}
+
+/// True when `text` has the shape of a compact JWS: three non-empty base64url
+/// segments. Used to tell a JWT `tokenId` from a bare token ID.
+pub fn looks_like_jwt(text: &str) -> bool {
+    let mut segments = 0;
+    for segment in text.split('.') {
+        if segment.is_empty() || !segment.bytes().all(is_base64url_char) {
+            return false;
+        }
+        segments += 1;
+    }
+    segments == 3
+}
+
+/// A token's name in the revocation store.
+///
+/// It is the `jti` when the token has one; otherwise the base64url (no
+/// padding) SHA-256 of the token text, so raw tokens are never stored.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TokenId(String);
+
+impl TokenId {
+    /// The ID of a token without `jti`.
+    pub fn derived(token: &str) -> TokenId {
+        TokenId(base64url_encode(&sha256(token.as_bytes())))
+    }
+
+    /// A bare ID sent by reference: 1 to 256 bytes, no control characters or
+    /// spaces.
+    pub fn from_reference(id: &str) -> Option<TokenId> {
+        let ok = !id.is_empty()
+            && id.len() <= MAX_ID_BYTES
+            && !id.chars().any(|c| c.is_control() || c.is_whitespace());
+        ok.then(|| TokenId(id.to_owned()))
+    }
+
+    /// The ID as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TokenId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The registered claims this worker uses, plus every other claim.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Claims {
+    /// `exp`, seconds since the epoch.
+    pub exp: u64,
+    /// `nbf`, when present.
+    pub nbf: Option<u64>,
+    /// `iat`, when present.
+    pub iat: Option<u64>,
+    /// `iss`, when present.
+    pub iss: Option<String>,
+    /// `sub`, when present.
+    pub sub: Option<String>,
+    /// `aud` as a list (a single string becomes one item).
+    pub aud: Vec<String>,
+    /// `jti`, when present.
+    pub jti: Option<String>,
+    /// Every claim, as sent (for roles and introspection).
+    pub all: Map<String, Value>,
+}
+
+impl Claims {
+    /// The values of a roles claim: an array of strings, or one string of
+    /// roles separated by spaces or commas. Anything else gives no roles.
+    pub fn roles(&self, claim: &str) -> Vec<&str> {
+        match self.all.get(claim) {
+            Some(Value::String(s)) => s.split([' ', ',']).filter(|r| !r.is_empty()).collect(),
+            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// A token whose signature, header and claims have all been checked.
+#[derive(Clone, Debug)]
+pub struct VerifiedToken {
+    id: TokenId,
+    alg: Alg,
+    claims: Claims,
+}
+
+impl VerifiedToken {
+    /// Its store name.
+    pub fn id(&self) -> &TokenId {
+        &self.id
+    }
+    /// The algorithm that verified it.
+    pub fn alg(&self) -> Alg {
+        self.alg
+    }
+    /// Its claims.
+    pub fn claims(&self) -> &Claims {
+        &self.claims
+    }
+}
+
+/// Header members beyond jwt-compact's own that the policy must see.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+struct HeaderPolicy {
+    crit: Option<Value>,
+    jwk: Option<Value>,
+    x5c: Option<Value>,
+}
+
+/// The untrusted → verified step. `now` is seconds since the epoch.
+///
+/// Errors are [`Rejection::Token`] for a bad token and [`Rejection::Verify`]
+/// when the signature check could not run.
+pub async fn verify<V: SignatureVerifier>(
+    token: &str,
+    config: &Config,
+    verifier: &V,
+    now: u64,
+) -> Result<VerifiedToken, Rejection> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(TokenError::TooLarge.into());
+    }
+    // Also rejects JWE (five segments), padding, standard base64 and non-ASCII.
+    if !looks_like_jwt(token) {
+        return Err(TokenError::Malformed.into());
+    }
+    let untrusted =
+        UntrustedToken::<HeaderPolicy>::try_from(token).map_err(|_| TokenError::Malformed)?;
+    let header = untrusted.header();
+    // No key material or key location from the token, and no extensions we
+    // would have to understand (RFC 7515 §4.1.11).
+    let policy = &header.other_fields;
+    if header.key_set_url.is_some()
+        || header.certificate_url.is_some()
+        || policy.jwk.is_some()
+        || policy.x5c.is_some()
+        || policy.crit.is_some()
+    {
+        return Err(TokenError::ForbiddenHeader.into());
+    }
+    let alg = Alg::from_name(untrusted.algorithm())
+        .filter(|alg| config.algorithms.contains(alg))
+        .ok_or(TokenError::AlgorithmNotAllowed)?;
+    let key = config
+        .keys
+        .select(alg, header.key_id.as_deref())
+        .ok_or(TokenError::UnknownKey)?;
+
+    let (message, _) = token.rsplit_once('.').ok_or(TokenError::Malformed)?;
+    if !verifier
+        .verify(key, alg, message.as_bytes(), untrusted.signature_bytes())
+        .await?
+    {
+        return Err(TokenError::BadSignature.into());
+    }
+
+    // Trusted from here on.
+    let payload = message.split('.').nth(1).ok_or(TokenError::Malformed)?;
+    let bytes = base64url_decode(payload).ok_or(TokenError::Malformed)?;
+    let claims = decode_claims(&bytes)?;
+    check_claims(&claims, config, now)?;
+    let id = match &claims.jti {
+        Some(jti) => TokenId(jti.clone()),
+        None => TokenId::derived(token),
+    };
+    Ok(VerifiedToken { id, alg, claims })
+}
+
+/// Decodes the claims object, insisting on types and unique names.
+fn decode_claims(bytes: &[u8]) -> Result<Claims, TokenError> {
+    let UniqueObject(all) = serde_json::from_slice(bytes).map_err(|_| TokenError::BadClaims)?;
+    let date = |name: &str| -> Result<Option<u64>, TokenError> {
+        match all.get(name) {
+            None => Ok(None),
+            Some(Value::Number(n)) => n
+                .as_u64()
+                .filter(|n| *n <= MAX_NUMERIC_DATE)
+                .map(Some)
+                .ok_or(TokenError::BadClaims),
+            Some(_) => Err(TokenError::BadClaims),
+        }
+    };
+    let string = |name: &str| -> Result<Option<String>, TokenError> {
+        match all.get(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(TokenError::BadClaims),
+        }
+    };
+    let aud = match all.get("aud") {
+        None => Vec::new(),
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| item.as_str().map(str::to_owned))
+            .collect::<Option<Vec<_>>>()
+            .ok_or(TokenError::BadClaims)?,
+        Some(_) => return Err(TokenError::BadClaims),
+    };
+    let jti = string("jti")?;
+    if jti
+        .as_deref()
+        .is_some_and(|jti| TokenId::from_reference(jti).is_none())
+    {
+        return Err(TokenError::BadClaims);
+    }
+    Ok(Claims {
+        exp: date("exp")?.ok_or(TokenError::MissingExpiry)?,
+        nbf: date("nbf")?,
+        iat: date("iat")?,
+        iss: string("iss")?,
+        sub: string("sub")?,
+        aud,
+        jti,
+        all,
+    })
+}
+
+fn check_claims(claims: &Claims, config: &Config, now: u64) -> Result<(), TokenError> {
+    let leeway = config.leeway;
+    if now > claims.exp.saturating_add(leeway) {
+        return Err(TokenError::Expired);
+    }
+    if claims
+        .nbf
+        .is_some_and(|nbf| nbf > now.saturating_add(leeway))
+    {
+        return Err(TokenError::NotYetValid);
+    }
+    if claims
+        .iat
+        .is_some_and(|iat| iat > now.saturating_add(leeway))
+    {
+        return Err(TokenError::IssuedInFuture);
+    }
+    if let Some(issuer) = &config.issuer {
+        if claims.iss.as_deref() != Some(issuer.as_str()) {
+            return Err(TokenError::WrongIssuer);
+        }
+    }
+    if !config.audiences.is_empty() && !claims.aud.iter().any(|aud| config.audiences.contains(aud))
+    {
+        return Err(TokenError::WrongAudience);
+    }
+    Ok(())
+}
+
+/// A JSON object whose member names are unique (RFC 7519 §4 says a JWT with
+/// duplicate claim names must be rejected, or the last one used; we reject).
+struct UniqueObject(Map<String, Value>);
+
+impl<'de> Deserialize<'de> for UniqueObject {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor;
+        impl<'de> Visitor<'de> for ObjectVisitor {
+            type Value = UniqueObject;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+                let mut map = Map::new();
+                while let Some((name, value)) = access.next_entry::<String, Value>()? {
+                    if map.contains_key(&name) {
+                        return Err(serde::de::Error::custom("duplicate claim"));
+                    }
+                    map.insert(name, value);
+                }
+                Ok(UniqueObject(map))
+            }
+        }
+        deserializer.deserialize_map(ObjectVisitor)
+    }
+}

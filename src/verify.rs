@@ -31,12 +31,19 @@ pub trait SignatureVerifier {
 }
 
 /// Verifies with any jwt-compact algorithm; a malformed signature is `false`.
+///
+/// `try_from_slice` may assume the length is `Signature::LENGTH` (the HMAC
+/// signatures panic otherwise), so the length is checked first, as
+/// jwt-compact's own validator does.
 pub(crate) fn verify_with<A: Algorithm>(
     alg: &A,
     key: &A::VerifyingKey,
     message: &[u8],
     signature: &[u8],
 ) -> bool {
+    if A::Signature::LENGTH.is_some_and(|len| len.get() != signature.len()) {
+        return false;
+    }
     match A::Signature::try_from_slice(signature) {
         Ok(signature) => alg.verify_signature(&signature, key, message),
         Err(_) => false,
@@ -70,6 +77,22 @@ impl SignatureVerifier for HmacOnly {
             return Ok(false);
         }
         Ok(verify_hmac(alg, &key.secret, message, signature).unwrap_or(false))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hmac_signatures_of_any_length_are_refused_without_panicking() {
+        let secret = [7u8; 32];
+        for alg in [Alg::HS256, Alg::HS384, Alg::HS512] {
+            for len in [0, 1, 31, 33, 47, 49, 63, 65, 1000] {
+                assert_eq!(verify_hmac(alg, &secret, b"m", &vec![0; len]), Some(false));
+            }
+        }
+        assert_eq!(verify_hmac(Alg::RS256, &secret, b"m", &[0; 32]), None);
     }
 }
 

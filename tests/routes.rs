@@ -1,0 +1,589 @@
+//! Whole scenarios through `app::handle` with the in-memory store: every
+//! route's contract and status code, revoke-then-reject, and fail-closed
+//! behaviour when the store fails.
+
+mod common;
+
+use common::*;
+use edge_revoke::app::{handle, Action, Decision, INVALIDATE_SUCCESS};
+use edge_revoke::block_on;
+use edge_revoke::config::Config;
+use edge_revoke::error::ConfigError;
+use edge_revoke::reply::Reply;
+use edge_revoke::request::RequestHead;
+use edge_revoke::revocation::{MemoryStore, Record};
+use edge_revoke::verify::RustCrypto;
+use serde_json::{json, Value};
+
+struct World {
+    config: Config,
+    store: MemoryStore,
+    verifier: RustCrypto,
+}
+
+impl World {
+    fn new() -> World {
+        World::with(config())
+    }
+    fn with(config: Config) -> World {
+        World {
+            config,
+            store: MemoryStore::new(NOW),
+            verifier: RustCrypto::default(),
+        }
+    }
+    fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Decision {
+        let head = RequestHead::new(
+            method,
+            &format!("https://edge.test{path}"),
+            headers.iter().copied(),
+        );
+        block_on(handle(
+            &head,
+            body,
+            Ok(&self.config),
+            &self.store,
+            &self.verifier,
+            NOW,
+        ))
+    }
+    fn get(&self, path: &str, token: &str) -> Decision {
+        let auth = format!("Bearer {token}");
+        self.send("GET", path, &[("authorization", &auth)], None)
+    }
+    fn delete(&self, path: &str, headers: &[(&str, &str)]) -> Decision {
+        self.send("DELETE", path, headers, None)
+    }
+    fn invalidate(&self, key: Option<&str>, body: &str) -> Decision {
+        let mut headers = vec![("content-type", "text/plain")];
+        if let Some(key) = key {
+            headers.push(("x-api-key", key));
+        }
+        self.send(
+            "POST",
+            "/token-service/client/server/invalidate/token",
+            &headers,
+            Some(body.as_bytes()),
+        )
+    }
+    fn record(&self, jti: &str) -> Option<(Record, u64)> {
+        self.store.entries().get(&format!("revoked:{jti}")).cloned()
+    }
+}
+
+fn reply(decision: &Decision) -> &Reply {
+    match &decision.action {
+        Action::Reply(reply) => reply,
+        Action::Forward => panic!("expected a reply, got Forward"),
+    }
+}
+
+fn status(decision: &Decision) -> u16 {
+    match &decision.action {
+        Action::Reply(reply) => reply.status,
+        Action::Forward => 0,
+    }
+}
+
+fn json_body(decision: &Decision) -> Value {
+    serde_json::from_slice(&reply(decision).body).unwrap()
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+fn admin_token() -> String {
+    let mut claims = claims();
+    claims["sub"] = "root".into();
+    claims["jti"] = "jti-admin".into();
+    claims["roles"] = json!(["reader", "identity:admin"]);
+    mint("RS256", &claims)
+}
+
+fn token_of(sub: &str, jti: &str) -> String {
+    let mut claims = claims();
+    claims["sub"] = sub.into();
+    claims["jti"] = jti.into();
+    mint("ES256", &claims)
+}
+
+// ---- proxy ---------------------------------------------------------------
+
+#[test]
+fn valid_tokens_are_forwarded_and_others_rejected() {
+    let w = World::new();
+    assert_eq!(w.get("/things", &valid_token()).action, Action::Forward);
+    let missing = w.send("GET", "/things", &[], None);
+    assert_eq!(status(&missing), 401);
+    assert_eq!(
+        reply(&missing).header("www-authenticate"),
+        Some("Bearer realm=\"api\"")
+    );
+    let bad = w.get("/things", "a.b.c");
+    assert_eq!(status(&bad), 401);
+    assert!(reply(&bad)
+        .header("www-authenticate")
+        .unwrap()
+        .starts_with("Bearer realm=\"api\", error=\"invalid_token\""));
+    let event = bad.event.unwrap();
+    assert_eq!(
+        (event.decision, event.reason, event.route),
+        ("reject", "malformed", "proxy")
+    );
+}
+
+#[test]
+fn conflicting_tokens_get_400() {
+    let w = World::new();
+    let a = valid_token();
+    let b = token_of("bob", "jti-bob");
+    let auth = bearer(&a);
+    let decision = w.send(
+        "GET",
+        "/x",
+        &[("authorization", &auth), ("x-auth-token", &b)],
+        None,
+    );
+    assert_eq!(status(&decision), 400);
+}
+
+#[test]
+fn public_paths_and_optional_tokens() {
+    let w = World::with(config_with(&[("PUBLIC_PATHS", "/public,/v2.0/tokens")]));
+    assert_eq!(
+        w.send("GET", "/public/x", &[], None).action,
+        Action::Forward
+    );
+    assert_eq!(
+        w.send("POST", "/v2.0/tokens", &[], None).action,
+        Action::Forward
+    );
+    assert_eq!(status(&w.send("GET", "/publicity", &[], None)), 401);
+    // Revocation routes win over PUBLIC_PATHS.
+    assert_eq!(status(&w.delete("/v2.0/tokens", &[])), 401);
+
+    let optional = World::with(config_with(&[("REQUIRE_TOKEN", "false")]));
+    assert_eq!(
+        optional.send("GET", "/x", &[], None).action,
+        Action::Forward
+    );
+    assert_eq!(status(&optional.get("/x", "a.b.c")), 401);
+}
+
+#[test]
+fn configuration_errors_answer_500_for_everything() {
+    let store = MemoryStore::new(NOW);
+    let head = RequestHead::new(
+        "GET",
+        "https://edge.test/x",
+        [("authorization", "Bearer a.b.c")],
+    );
+    let decision = block_on(handle(
+        &head,
+        None,
+        Err(&ConfigError::NoKey),
+        &store,
+        &RustCrypto::default(),
+        NOW,
+    ));
+    assert_eq!(status(&decision), 500);
+    assert!(json_body(&decision)["detail"]
+        .as_str()
+        .unwrap()
+        .contains("JWT_SECRET"));
+}
+
+#[test]
+fn accept_json_is_honoured_for_errors() {
+    let w = World::new();
+    let decision = w.send("GET", "/x", &[("accept", "application/json")], None);
+    assert_eq!(
+        reply(&decision).header("content-type"),
+        Some("application/json")
+    );
+    let default = w.send("GET", "/x", &[], None);
+    assert_eq!(
+        reply(&default).header("content-type"),
+        Some("application/problem+json")
+    );
+}
+
+#[test]
+fn a_failed_store_read_never_forwards() {
+    let w = World::new();
+    w.store.fail_reads(true);
+    let decision = w.get("/x", &valid_token());
+    assert_eq!(status(&decision), 503);
+    assert_eq!(reply(&decision).header("retry-after"), Some("5"));
+}
+
+// ---- DELETE /api/tokens --------------------------------------------------
+
+#[test]
+fn sign_out_revokes_the_callers_token() {
+    let w = World::new();
+    let token = valid_token();
+    let auth = bearer(&token);
+    let decision = w.delete("/api/tokens", &[("authorization", &auth)]);
+    assert_eq!(status(&decision), 204);
+    assert!(reply(&decision).body.is_empty());
+    let event = decision.event.unwrap();
+    assert_eq!(
+        (event.decision, event.jti.as_deref()),
+        ("revoke", Some("jti-alice-1"))
+    );
+
+    let (record, expires) = w.record("jti-alice-1").unwrap();
+    assert_eq!(expires, NOW + 600 + 60, "exp plus leeway");
+    assert_eq!(record.sub.as_deref(), Some("alice"));
+    assert_eq!(record.by, "alice");
+    assert_eq!(record.exp, Some(NOW + 600));
+    assert_eq!(record.revoked_at, NOW);
+    assert_eq!(record.reason, "sign_out");
+    assert_eq!(record.route, "DELETE /api/tokens");
+
+    // The same token is now rejected; another token still passes.
+    let after = w.get("/x", &token);
+    assert_eq!(status(&after), 401);
+    assert!(reply(&after)
+        .header("www-authenticate")
+        .unwrap()
+        .contains("error_description=\"token revoked\""));
+    assert_eq!(
+        w.get("/x", &token_of("bob", "jti-bob")).action,
+        Action::Forward
+    );
+}
+
+#[test]
+fn sign_out_is_idempotent() {
+    let w = World::new();
+    let auth = bearer(&valid_token());
+    assert_eq!(
+        status(&w.delete("/api/tokens", &[("authorization", &auth)])),
+        204
+    );
+    assert_eq!(
+        status(&w.delete("/api/tokens", &[("authorization", &auth)])),
+        204
+    );
+    assert_eq!(w.store.entries().len(), 1);
+}
+
+#[test]
+fn sign_out_errors() {
+    let w = World::new();
+    assert_eq!(status(&w.delete("/api/tokens", &[])), 401);
+    assert_eq!(
+        status(&w.delete("/api/tokens", &[("authorization", "Bearer x.y.z")])),
+        401
+    );
+    let auth = bearer(&valid_token());
+    assert_eq!(
+        status(&w.delete("/api/tokens?scope=everything", &[("authorization", &auth)])),
+        400
+    );
+    assert_eq!(
+        status(&w.delete("/api/tokens?scope=local", &[("authorization", &auth)])),
+        204
+    );
+}
+
+#[test]
+fn a_token_about_to_expire_is_kept_for_the_kv_minimum() {
+    let w = World::with(config_with(&[("JWT_LEEWAY_SECONDS", "0")]));
+    let mut c = claims();
+    c["exp"] = json!(NOW + 5);
+    let auth = bearer(&mint("HS256", &c));
+    assert_eq!(
+        status(&w.delete("/api/tokens", &[("authorization", &auth)])),
+        204
+    );
+    assert_eq!(w.record("jti-alice-1").unwrap().1, NOW + 60);
+}
+
+#[test]
+fn a_failed_write_never_answers_success() {
+    let w = World::new();
+    w.store.fail_writes(true);
+    let token = valid_token();
+    let auth = bearer(&token);
+    let decision = w.delete("/api/tokens", &[("authorization", &auth)]);
+    assert_eq!(status(&decision), 503);
+    assert_eq!(reply(&decision).header("retry-after"), Some("5"));
+    w.store.fail_writes(false);
+    assert!(w.record("jti-alice-1").is_none());
+}
+
+#[test]
+fn a_token_without_jti_is_revoked_by_its_hash() {
+    let w = World::new();
+    let mut c = claims();
+    c.as_object_mut().unwrap().remove("jti");
+    let token = mint("EdDSA", &c);
+    let auth = bearer(&token);
+    assert_eq!(
+        status(&w.delete("/api/tokens", &[("authorization", &auth)])),
+        204
+    );
+    let id = edge_revoke::primitives::base64url_encode(&edge_revoke::primitives::sha256(
+        token.as_bytes(),
+    ));
+    let (record, _) = w.record(&id).expect("stored under the derived ID");
+    assert_eq!(record.jti, id);
+    assert_eq!(status(&w.get("/x", &token)), 401);
+    // The raw token is stored nowhere.
+    let dump = format!("{:?}", w.store.entries());
+    assert!(!dump.contains(&token));
+}
+
+// ---- DELETE /v2.0/tokens -------------------------------------------------
+
+#[test]
+fn identity_self_revocation_uses_x_auth_token() {
+    let w = World::new();
+    let token = token_of("carol", "jti-carol");
+    assert_eq!(
+        status(&w.delete("/v2.0/tokens", &[("x-auth-token", &token)])),
+        204
+    );
+    assert_eq!(
+        w.record("jti-carol").unwrap().0.route,
+        "DELETE /v2.0/tokens"
+    );
+    assert_eq!(status(&w.get("/x", &token)), 401);
+    // Bearer is accepted too.
+    let other = token_of("dave", "jti-dave");
+    let auth = bearer(&other);
+    assert_eq!(
+        status(&w.delete("/v2.0/tokens", &[("authorization", &auth)])),
+        204
+    );
+}
+
+#[test]
+fn admins_revoke_other_tokens_by_jwt_or_id() {
+    let w = World::new();
+    let admin = admin_token();
+    let victim = token_of("bob", "jti-bob");
+    // Query form with a JWT: its jti and exp are used.
+    let path = format!("/v2.0/tokens?tokenId={victim}");
+    assert_eq!(status(&w.delete(&path, &[("x-auth-token", &admin)])), 204);
+    let (record, expires) = w.record("jti-bob").unwrap();
+    assert_eq!(
+        (record.by.as_str(), record.reason.as_str()),
+        ("root", "admin")
+    );
+    assert_eq!(record.sub.as_deref(), Some("bob"));
+    assert_eq!(expires, NOW + 660);
+    assert_eq!(status(&w.get("/x", &victim)), 401);
+    // Path form with a bare ID: MAX_TOKEN_LIFETIME_SECONDS applies.
+    assert_eq!(
+        status(&w.delete("/v2.0/tokens/opaque-123", &[("x-auth-token", &admin)])),
+        204
+    );
+    let (record, expires) = w.record("opaque-123").unwrap();
+    assert_eq!((record.exp, expires), (None, NOW + 86_400));
+    // The admin's own token is untouched.
+    assert_eq!(w.get("/x", &admin).action, Action::Forward);
+}
+
+#[test]
+fn identity_error_codes() {
+    let w = World::new();
+    let admin = admin_token();
+    let user = token_of("bob", "jti-bob");
+    let h = |t: &str| vec![("x-auth-token", t.to_string())];
+    let send = |path: &str, token: Option<&str>| {
+        let headers = token.map(h).unwrap_or_default();
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        status(&w.delete(path, &headers))
+    };
+    assert_eq!(send("/v2.0/tokens?tokenId=", Some(&admin)), 400);
+    assert_eq!(send("/v2.0/tokens/a?tokenId=b", Some(&admin)), 400);
+    assert_eq!(send("/v2.0/tokens?tokenId=x", None), 401);
+    assert_eq!(send("/v2.0/tokens?tokenId=x", Some("bad.token.here")), 401);
+    assert_eq!(send("/v2.0/tokens?tokenId=x", Some(&user)), 403);
+    let huge = "a".repeat(8 * 1024 + 1);
+    assert_eq!(
+        send(&format!("/v2.0/tokens?tokenId={huge}"), Some(&admin)),
+        413
+    );
+    // A JWT tokenId must verify and be unexpired.
+    let mut expired = claims();
+    expired["exp"] = json!(NOW - 3600);
+    let expired = mint("HS256", &expired);
+    assert_eq!(
+        send(&format!("/v2.0/tokens?tokenId={expired}"), Some(&admin)),
+        404
+    );
+    let forged = format!("{}x", &user[..user.len() - 1]);
+    assert_eq!(
+        send(&format!("/v2.0/tokens?tokenId={forged}"), Some(&admin)),
+        404
+    );
+    assert_eq!(send("/v2.0/tokens/has%20space", Some(&admin)), 404);
+    assert!(w.store.entries().is_empty(), "nothing revoked by failures");
+    // Store down: 503, never success.
+    w.store.fail_writes(true);
+    assert_eq!(send("/v2.0/tokens?tokenId=opaque", Some(&admin)), 503);
+}
+
+#[test]
+fn admin_roles_can_be_a_string_and_configured() {
+    let w = World::with(config_with(&[
+        ("ROLES_CLAIM", "scope"),
+        ("ADMIN_ROLES", "tokens:revoke"),
+    ]));
+    let mut c = claims();
+    c["scope"] = "openid tokens:revoke".into();
+    let admin = mint("HS256", &c);
+    assert_eq!(
+        status(&w.delete("/v2.0/tokens/x1", &[("x-auth-token", &admin)])),
+        204
+    );
+    c["scope"] = "openid".into();
+    let user = mint("HS256", &c);
+    assert_eq!(
+        status(&w.delete("/v2.0/tokens/x2", &[("x-auth-token", &user)])),
+        403
+    );
+    // A roles claim of another type gives no roles.
+    c["scope"] = json!({"tokens:revoke": true});
+    let odd = mint("HS256", &c);
+    assert_eq!(
+        status(&w.delete("/v2.0/tokens/x3", &[("x-auth-token", &odd)])),
+        403
+    );
+}
+
+#[test]
+fn a_revoked_admin_cannot_revoke() {
+    let w = World::new();
+    let admin = admin_token();
+    assert_eq!(
+        status(&w.delete("/v2.0/tokens", &[("x-auth-token", &admin)])),
+        204
+    );
+    let decision = w.delete("/v2.0/tokens/x", &[("x-auth-token", &admin)]);
+    assert_eq!(status(&decision), 401);
+    assert!(w.record("x").is_none());
+}
+
+#[test]
+fn validation_calls_answer_404_for_revoked_tokens() {
+    let w = World::new();
+    let admin = admin_token();
+    let victim = token_of("bob", "jti-bob");
+    assert_eq!(
+        w.get(&format!("/v2.0/tokens/{victim}"), &admin).action,
+        Action::Forward
+    );
+    assert_eq!(
+        w.get("/v2.0/tokens/opaque-9", &admin).action,
+        Action::Forward
+    );
+    w.delete(
+        &format!("/v2.0/tokens/{victim}"),
+        &[("x-auth-token", &admin)],
+    );
+    w.delete("/v2.0/tokens/opaque-9", &[("x-auth-token", &admin)]);
+    assert_eq!(
+        status(&w.get(&format!("/v2.0/tokens/{victim}"), &admin)),
+        404
+    );
+    assert_eq!(status(&w.get("/v2.0/tokens/opaque-9", &admin)), 404);
+    let auth = bearer(&admin);
+    let head = w.send(
+        "HEAD",
+        "/v2.0/tokens/opaque-9",
+        &[("authorization", &auth)],
+        None,
+    );
+    assert_eq!(status(&head), 404);
+    // The caller still needs a valid token.
+    assert_eq!(
+        status(&w.send("GET", "/v2.0/tokens/opaque-9", &[], None)),
+        401
+    );
+}
+
+// ---- POST /token-service/client/server/invalidate/token ------------------
+
+#[test]
+fn service_invalidation_contract() {
+    let w = World::new();
+    let ok = w.invalidate(Some("service-key-2"), r#"{"tokenReferenceId":"ref-1"}"#);
+    assert_eq!(status(&ok), 200);
+    assert_eq!(reply(&ok).body, INVALIDATE_SUCCESS.as_bytes());
+    assert_eq!(reply(&ok).header("content-type"), Some("application/json"));
+    let (record, expires) = w.record("ref-1").unwrap();
+    assert_eq!(
+        (record.by.as_str(), record.reason.as_str()),
+        ("api-key", "service")
+    );
+    assert_eq!(expires, NOW + 86_400);
+
+    // A JWT reference is verified and stored under its jti.
+    let token = token_of("erin", "jti-erin");
+    let body = json!({ "tokenReferenceId": token }).to_string();
+    assert_eq!(status(&w.invalidate(Some("service-key-1"), &body)), 200);
+    assert_eq!(w.record("jti-erin").unwrap().1, NOW + 660);
+    assert_eq!(status(&w.get("/x", &token)), 401);
+}
+
+#[test]
+fn service_invalidation_errors() {
+    let w = World::new();
+    let good = r#"{"tokenReferenceId":"ref-1"}"#;
+    for key in [None, Some(""), Some("service-key"), Some("service-key-1 ")] {
+        let d = w.invalidate(key, good);
+        assert_eq!(status(&d), 401, "{key:?}");
+        assert_eq!(
+            json_body(&d),
+            json!({"resCode": 401, "resDesc": "Invalid API key"})
+        );
+    }
+    let too_big = format!(r#"{{"tokenReferenceId":"{}"}}"#, "a".repeat(16 * 1024));
+    for body in [
+        "",
+        "{",
+        "[]",
+        r#"{"tokenReferenceId":""}"#,
+        r#"{"tokenReferenceId":5}"#,
+        r#"{"other":"x"}"#,
+        too_big.as_str(),
+    ] {
+        let d = w.invalidate(Some("service-key-1"), body);
+        assert_eq!(status(&d), 400, "{body:.40}");
+        assert_eq!(json_body(&d)["resCode"], 400);
+    }
+    let forged = format!(r#"{{"tokenReferenceId":"{}x"}}"#, valid_token());
+    assert_eq!(status(&w.invalidate(Some("service-key-1"), &forged)), 404);
+    assert!(w.store.entries().is_empty());
+    w.store.fail_writes(true);
+    let d = w.invalidate(Some("service-key-1"), good);
+    assert_eq!(status(&d), 503);
+    assert_eq!(reply(&d).header("retry-after"), Some("5"));
+    assert_eq!(json_body(&d)["resCode"], 503);
+}
+
+#[test]
+fn service_route_without_keys_refuses_everyone() {
+    let w = World::with(config_with(&[("INVALIDATE_API_KEYS", "")]));
+    assert_eq!(
+        status(&w.invalidate(Some(""), r#"{"tokenReferenceId":"x"}"#)),
+        401
+    );
+    assert_eq!(
+        status(&w.invalidate(None, r#"{"tokenReferenceId":"x"}"#)),
+        401
+    );
+}

@@ -31,11 +31,15 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q " $WB_VERSION"; then
 fi
 
 # 4. Node 22, wrangler, esbuild, binaryen and jose, pinned in package-lock.json.
-#    The stamp makes a second run free while the lockfile is unchanged.
+#    `npm install` rather than `npm ci`: the lockfile has no entries for other
+#    platforms' optional workerd builds when the registry does not serve them,
+#    and `npm ci` then refuses it as out of sync. `npm install` still installs
+#    the locked versions. The stamp makes a second run free while the lockfile
+#    is unchanged.
 STAMP=node_modules/.package-lock.stamp
 if [ ! -f "$STAMP" ] || ! cmp -s package-lock.json "$STAMP"; then
   log "installing npm packages"
-  npm ci --no-audit --no-fund
+  npm install --no-audit --no-fund
   cp package-lock.json "$STAMP"
 fi
 log "toolchain ready"

@@ -15,8 +15,15 @@ pub struct Config {
     /// `JWT_SECRET` and `JWT_JWKS`: the verification keys. Default: none, which
     /// is a configuration error.
     pub keys: KeySet,
+    /// `JWT_JWKS_URL`: a key set fetched over HTTPS (for example an IdP's
+    /// `/.well-known/jwks.json`), combined with the keys above. Default: unset.
+    pub jwks_url: Option<String>,
+    /// `JWKS_CACHE_SECONDS`: how long a fetched key set is used before it is
+    /// fetched again. Default: 600.
+    pub jwks_cache_seconds: u64,
     /// `JWT_ALGORITHMS`: the accepted algorithms. Default: every algorithm the
-    /// configured keys support.
+    /// configured keys support, plus RS*, PS*, ES256 and EdDSA when
+    /// `JWT_JWKS_URL` is set.
     pub algorithms: Vec<Alg>,
     /// `JWT_ISSUER`: required `iss`. Default: unset, `iss` not checked.
     pub issuer: Option<String>,
@@ -52,6 +59,28 @@ pub struct Config {
     pub invalidate_api_keys: Vec<String>,
     /// `AUTH_REALM`: the `realm` of `WWW-Authenticate`. Default: `api`.
     pub realm: String,
+    /// `ORIGIN_TIMEOUT_SECONDS`: how long to wait for the origin's response
+    /// headers before answering 504. Default: 100 (Cloudflare's own origin
+    /// timeout); at most 600.
+    pub origin_timeout: u64,
+    /// `TOKEN_CACHE_ENTRIES`: verified tokens kept per isolate (0 disables).
+    /// Default: 10000.
+    pub token_cache_entries: usize,
+    /// `TOKEN_CACHE_BYTES`: approximate memory bound of that cache.
+    /// Default: 16777216 (16 MiB).
+    pub token_cache_bytes: usize,
+    /// `OAUTH_CLIENTS` (secret): comma list of `client_id:client_secret` for
+    /// HTTP Basic authentication on `/oauth/revoke` and `/oauth/introspect`.
+    /// Default: none, so those routes answer 401 `invalid_client`.
+    pub oauth_clients: Vec<(String, String)>,
+    /// `FORWARD_CLAIMS`: comma list of `claim:Header-Name`; verified claims
+    /// are sent to the origin in those headers, and any copy of those headers
+    /// from the client is removed first. Default: none.
+    pub forward_claims: Vec<(String, String)>,
+    /// `ENFORCE`: when `false` (monitor mode), a request that would be
+    /// rejected is logged and forwarded anyway. Revocation routes still
+    /// answer as usual. Default: true.
+    pub enforce: bool,
 }
 
 /// Default of `JWT_LEEWAY_SECONDS`.
@@ -69,15 +98,30 @@ impl Config {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
 
         let origin_url = get("ORIGIN_URL")
-            .map(|url| parse_origin(&url))
+            .map(|url| parse_url(&url, "ORIGIN_URL", false))
             .transpose()?;
         let keys = KeySet::from_config(get("JWT_SECRET").as_deref(), get("JWT_JWKS").as_deref())?;
-        if keys.is_empty() {
+        let jwks_url = get("JWT_JWKS_URL")
+            .map(|url| parse_url(&url, "JWT_JWKS_URL", true))
+            .transpose()?;
+        if keys.is_empty() && jwks_url.is_none() {
             return Err(ConfigError::NoKey);
         }
+        let jwks_cache_seconds =
+            parse_seconds(get("JWKS_CACHE_SECONDS"), "JWKS_CACHE_SECONDS", 600)?;
+        let mut supported = keys.supported_algs();
+        if jwks_url.is_some() {
+            supported.extend(
+                Alg::ALL
+                    .into_iter()
+                    .filter(|alg| alg.key_kind() != crate::keys::KeyKind::Secret),
+            );
+            supported.sort();
+            supported.dedup();
+        }
         let algorithms = match get("JWT_ALGORITHMS") {
-            None => keys.supported_algs(),
-            Some(list) => parse_algorithms(&list, &keys)?,
+            None => supported,
+            Some(list) => parse_algorithms(&list, &supported)?,
         };
         let leeway = parse_seconds(
             get("JWT_LEEWAY_SECONDS"),
@@ -109,12 +153,24 @@ impl Config {
                 "below KV's minimum of 30",
             ));
         }
-        let require_token = match get("REQUIRE_TOKEN").as_deref().map(str::trim) {
-            None => true,
-            Some(v) if v.eq_ignore_ascii_case("true") => true,
-            Some(v) if v.eq_ignore_ascii_case("false") => false,
-            Some(_) => return Err(ConfigError::invalid("REQUIRE_TOKEN", "not true or false")),
-        };
+        let require_token = parse_bool(get("REQUIRE_TOKEN"), "REQUIRE_TOKEN")?;
+        let enforce = parse_bool(get("ENFORCE"), "ENFORCE")?;
+        let oauth_clients = list(get("OAUTH_CLIENTS"))
+            .into_iter()
+            .map(|entry| match entry.split_once(':') {
+                Some((id, secret)) if !id.is_empty() && !secret.is_empty() => {
+                    Ok((id.to_owned(), secret.to_owned()))
+                }
+                _ => Err(ConfigError::invalid(
+                    "OAUTH_CLIENTS",
+                    "an entry is not id:secret",
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let forward_claims = list(get("FORWARD_CLAIMS"))
+            .into_iter()
+            .map(|entry| parse_forward_claim(&entry))
+            .collect::<Result<Vec<_>, _>>()?;
         let public_paths = list(get("PUBLIC_PATHS"));
         if let Some(bad) = public_paths.iter().find(|p| !p.starts_with('/')) {
             return Err(ConfigError::invalid(
@@ -122,6 +178,24 @@ impl Config {
                 format!("{bad:?} does not start with /"),
             ));
         }
+        let origin_timeout =
+            parse_seconds(get("ORIGIN_TIMEOUT_SECONDS"), "ORIGIN_TIMEOUT_SECONDS", 100)?;
+        if !(1..=600).contains(&origin_timeout) {
+            return Err(ConfigError::invalid(
+                "ORIGIN_TIMEOUT_SECONDS",
+                "not between 1 and 600",
+            ));
+        }
+        let token_cache_entries = parse_count(
+            get("TOKEN_CACHE_ENTRIES"),
+            "TOKEN_CACHE_ENTRIES",
+            crate::cache::DEFAULT_ENTRIES,
+        )?;
+        let token_cache_bytes = parse_count(
+            get("TOKEN_CACHE_BYTES"),
+            "TOKEN_CACHE_BYTES",
+            crate::cache::DEFAULT_BYTES,
+        )?;
         let admin_roles = match get("ADMIN_ROLES") {
             None => vec!["identity:admin".into(), "identity:user-admin".into()],
             Some(roles) => list(Some(roles)),
@@ -130,6 +204,8 @@ impl Config {
         Ok(Config {
             origin_url,
             keys,
+            jwks_url,
+            jwks_cache_seconds,
             algorithms,
             issuer: get("JWT_ISSUER").map(|s| s.trim().to_owned()),
             audiences: list(get("JWT_AUDIENCE")),
@@ -142,6 +218,12 @@ impl Config {
             admin_roles,
             invalidate_api_keys: list(get("INVALIDATE_API_KEYS")),
             realm: get("AUTH_REALM").map_or_else(|| "api".into(), |s| s.trim().into()),
+            origin_timeout,
+            token_cache_entries,
+            token_cache_bytes,
+            oauth_clients,
+            forward_claims,
+            enforce,
         })
         .and_then(Config::check_realm)
     }
@@ -187,6 +269,47 @@ impl Config {
     }
 }
 
+/// `true`/`false` in any case; unset is `true`.
+fn parse_bool(value: Option<String>, setting: &'static str) -> Result<bool, ConfigError> {
+    match value.as_deref().map(str::trim) {
+        None => Ok(true),
+        Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
+        Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
+        Some(_) => Err(ConfigError::invalid(setting, "not true or false")),
+    }
+}
+
+/// Headers a claim must never be written into.
+const PROTECTED_HEADERS: &[&str] = &[
+    "authorization",
+    "x-auth-token",
+    "host",
+    "content-length",
+    "content-type",
+    "transfer-encoding",
+    "connection",
+    "cookie",
+];
+
+/// `claim:Header-Name` → `(claim, lower-case header name)`.
+fn parse_forward_claim(entry: &str) -> Result<(String, String), ConfigError> {
+    let invalid = |why: &str| ConfigError::invalid("FORWARD_CLAIMS", why);
+    let (claim, header) = entry
+        .split_once(':')
+        .ok_or_else(|| invalid("an entry is not claim:Header-Name"))?;
+    let (claim, header) = (claim.trim(), header.trim().to_ascii_lowercase());
+    let token_char = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if claim.is_empty() || header.is_empty() || !header.bytes().all(token_char) {
+        return Err(invalid(
+            "an entry has an empty claim or an invalid header name",
+        ));
+    }
+    if PROTECTED_HEADERS.contains(&header.as_str()) {
+        return Err(invalid("a header name is reserved"));
+    }
+    Ok((claim.to_owned(), header))
+}
+
 /// Splits a comma list, trimming items and dropping empty ones.
 fn list(value: Option<String>) -> Vec<String> {
     value
@@ -216,8 +339,23 @@ fn parse_seconds(
     }
 }
 
-fn parse_algorithms(value: &str, keys: &KeySet) -> Result<Vec<Alg>, ConfigError> {
-    let supported = keys.supported_algs();
+fn parse_count(
+    value: Option<String>,
+    setting: &'static str,
+    default: usize,
+) -> Result<usize, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n <= 1 << 30)
+            .ok_or_else(|| ConfigError::invalid(setting, "not a whole number")),
+    }
+}
+
+fn parse_algorithms(value: &str, supported: &[Alg]) -> Result<Vec<Alg>, ConfigError> {
     let mut algorithms = Vec::new();
     for name in list(Some(value.to_owned())) {
         let alg = Alg::from_name(&name).ok_or_else(|| {
@@ -239,21 +377,24 @@ fn parse_algorithms(value: &str, keys: &KeySet) -> Result<Vec<Alg>, ConfigError>
     Ok(algorithms)
 }
 
-/// An origin must be an absolute http(s) URL without query or fragment; a
-/// trailing `/` is dropped so that paths join cleanly.
-fn parse_origin(url: &str) -> Result<String, ConfigError> {
+/// An absolute http(s) URL without fragment. An origin also has no query, and
+/// its trailing `/` is dropped so that paths join cleanly.
+fn parse_url(url: &str, setting: &'static str, query_allowed: bool) -> Result<String, ConfigError> {
     let url = url.trim();
-    let invalid =
-        || ConfigError::invalid("ORIGIN_URL", "not an absolute http(s) URL without query");
+    let invalid = || ConfigError::invalid(setting, "not an absolute http(s) URL");
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))
         .ok_or_else(invalid)?;
     let host = rest.split('/').next().unwrap_or_default();
-    if host.is_empty() || url.contains(['?', '#', ' ']) {
+    if host.is_empty() || url.contains(['#', ' ']) || (!query_allowed && url.contains('?')) {
         return Err(invalid());
     }
-    Ok(url.trim_end_matches('/').to_owned())
+    Ok(if query_allowed {
+        url.to_owned()
+    } else {
+        url.trim_end_matches('/').to_owned()
+    })
 }
 
 #[cfg(test)]
@@ -285,6 +426,12 @@ mod tests {
         assert_eq!(c.admin_roles, ["identity:admin", "identity:user-admin"]);
         assert!(c.invalidate_api_keys.is_empty());
         assert_eq!(c.realm, "api");
+        assert_eq!(c.origin_timeout, 100);
+        assert_eq!(c.token_cache_entries, 10_000);
+        assert_eq!(c.token_cache_bytes, 16 << 20);
+        assert!(c.oauth_clients.is_empty());
+        assert!(c.forward_claims.is_empty());
+        assert!(c.enforce);
         assert_eq!(c.issuer, None);
         assert!(c.audiences.is_empty());
     }
@@ -315,10 +462,44 @@ mod tests {
             ("MAX_TOKEN_LIFETIME_SECONDS", "0"),
             ("REVOCATION_CACHE_TTL_SECONDS", "10"),
             ("AUTH_REALM", "a\"b"),
+            ("ORIGIN_TIMEOUT_SECONDS", "0"),
+            ("ORIGIN_TIMEOUT_SECONDS", "601"),
+            ("TOKEN_CACHE_ENTRIES", "-1"),
+            ("TOKEN_CACHE_BYTES", "lots"),
+            ("ENFORCE", "maybe"),
+            ("OAUTH_CLIENTS", "just-an-id"),
+            ("OAUTH_CLIENTS", "id:"),
+            ("FORWARD_CLAIMS", "sub"),
+            ("FORWARD_CLAIMS", "sub:Authorization"),
+            ("FORWARD_CLAIMS", "sub:Bad Header"),
         ] {
             let err = config(&[("JWT_SECRET", SECRET), (name, value)]).unwrap_err();
             assert_eq!(err.setting(), name, "{name}={value}");
         }
+    }
+
+    #[test]
+    fn a_key_set_url_alone_is_enough() {
+        let c = config(&[("JWT_JWKS_URL", "https://idp.test/.well-known/jwks.json")]).unwrap();
+        assert_eq!(
+            c.jwks_url.as_deref(),
+            Some("https://idp.test/.well-known/jwks.json")
+        );
+        assert_eq!(c.jwks_cache_seconds, 600);
+        assert!(!c.algorithms.contains(&Alg::HS256));
+        assert!(c.algorithms.contains(&Alg::RS256) && c.algorithms.contains(&Alg::EdDSA));
+        let both = config(&[
+            ("JWT_SECRET", SECRET),
+            ("JWT_JWKS_URL", "https://idp.test/k"),
+        ])
+        .unwrap();
+        assert!(both.algorithms.contains(&Alg::HS256) && both.algorithms.contains(&Alg::ES256));
+        assert_eq!(
+            config(&[("JWT_JWKS_URL", "file:///etc/passwd")])
+                .unwrap_err()
+                .setting(),
+            "JWT_JWKS_URL"
+        );
     }
 
     #[test]
@@ -334,8 +515,26 @@ mod tests {
             ("PUBLIC_PATHS", "/public,/health/"),
             ("ADMIN_ROLES", "root"),
             ("INVALIDATE_API_KEYS", "k1, k2"),
+            ("OAUTH_CLIENTS", "app:s3cret:with:colons, other:x"),
+            ("FORWARD_CLAIMS", "sub:X-User-Id, email:X-User-Email"),
+            ("ENFORCE", "false"),
         ])
         .unwrap();
+        assert_eq!(
+            c.oauth_clients,
+            [
+                ("app".into(), "s3cret:with:colons".into()),
+                ("other".into(), "x".into())
+            ]
+        );
+        assert_eq!(
+            c.forward_claims,
+            [
+                ("sub".into(), "x-user-id".into()),
+                ("email".into(), "x-user-email".into())
+            ]
+        );
+        assert!(!c.enforce);
         assert_eq!(c.origin_url.as_deref(), Some("https://origin.test/base"));
         assert_eq!(c.algorithms, vec![Alg::HS512, Alg::HS256]);
         assert_eq!(c.audiences, ["a", "b"]);

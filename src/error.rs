@@ -177,6 +177,31 @@ pub enum ServiceError {
     Unavailable,
 }
 
+/// Errors of the OAuth routes (RFC 7009 and RFC 7662), answered in the
+/// RFC 6749 §5.2 error JSON.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OAuthError {
+    /// HTTP Basic client credentials are missing or match no `OAUTH_CLIENTS`.
+    InvalidClient,
+    /// The `token` parameter is missing, or the body is not a form or too large.
+    InvalidRequest,
+    /// The token names another client in `client_id` or `azp`.
+    UnauthorizedClient,
+    /// The store or the key set is unavailable; nothing was decided.
+    Unavailable,
+}
+
+impl OAuthError {
+    fn code(self) -> &'static str {
+        match self {
+            OAuthError::InvalidClient => "invalid_client",
+            OAuthError::InvalidRequest => "invalid_request",
+            OAuthError::UnauthorizedClient => "unauthorized_client",
+            OAuthError::Unavailable => "temporarily_unavailable",
+        }
+    }
+}
+
 impl ServiceError {
     /// The public `resDesc`.
     pub fn description(self) -> &'static str {
@@ -204,8 +229,12 @@ pub enum Rejection {
     Request(RequestError),
     /// See [`ServiceError`].
     Service(ServiceError),
-    /// The origin could not be reached.
+    /// See [`OAuthError`].
+    OAuth(OAuthError),
+    /// The origin could not be reached, or reset the connection.
     OriginUnreachable,
+    /// The origin sent no response headers within `ORIGIN_TIMEOUT_SECONDS`.
+    OriginTimeout,
 }
 
 impl From<ConfigError> for Rejection {
@@ -236,6 +265,11 @@ impl From<RequestError> for Rejection {
 impl From<ServiceError> for Rejection {
     fn from(e: ServiceError) -> Self {
         Rejection::Service(e)
+    }
+}
+impl From<OAuthError> for Rejection {
+    fn from(e: OAuthError) -> Self {
+        Rejection::OAuth(e)
     }
 }
 
@@ -269,7 +303,11 @@ impl Rejection {
             Rejection::Service(ServiceError::BadBody) => 400,
             Rejection::Service(ServiceError::UnknownToken) => 404,
             Rejection::Service(ServiceError::Unavailable) => 503,
+            Rejection::OAuth(OAuthError::InvalidClient) => 401,
+            Rejection::OAuth(OAuthError::InvalidRequest | OAuthError::UnauthorizedClient) => 400,
+            Rejection::OAuth(OAuthError::Unavailable) => 503,
             Rejection::OriginUnreachable => 502,
+            Rejection::OriginTimeout => 504,
         }
     }
 
@@ -288,7 +326,9 @@ impl Rejection {
             Rejection::Service(ServiceError::BadBody) => "bad_body",
             Rejection::Service(ServiceError::UnknownToken) => "unknown_token",
             Rejection::Service(ServiceError::Unavailable) => "store",
+            Rejection::OAuth(e) => e.code(),
             Rejection::OriginUnreachable => "origin",
+            Rejection::OriginTimeout => "origin_timeout",
         }
     }
 
@@ -349,10 +389,16 @@ impl Rejection {
                 "The tokenId is over 8 KiB.".into(),
             ),
             Rejection::Service(e) => ("service-error", "Request failed", e.description().into()),
+            Rejection::OAuth(e) => ("oauth-error", "Request failed", e.code().into()),
             Rejection::OriginUnreachable => (
                 "origin-unreachable",
                 "Bad gateway",
                 "The origin could not be reached.".into(),
+            ),
+            Rejection::OriginTimeout => (
+                "origin-timeout",
+                "Gateway timeout",
+                "The origin did not answer in time.".into(),
             ),
         }
     }
@@ -365,6 +411,20 @@ impl Rejection {
             let body = serde_json::json!({ "resCode": status, "resDesc": e.description() });
             let mut reply = Reply::json(status, &body);
             if *e == ServiceError::Unavailable {
+                reply
+                    .headers
+                    .push(("retry-after", RETRY_AFTER_SECONDS.to_string()));
+            }
+            return reply;
+        }
+        if let Rejection::OAuth(e) = self {
+            let body = serde_json::json!({ "error": e.code() });
+            let mut reply = Reply::json(status, &body);
+            if *e == OAuthError::InvalidClient {
+                let challenge = format!("Basic realm=\"{}\"", render.realm);
+                reply.headers.push(("www-authenticate", challenge));
+            }
+            if *e == OAuthError::Unavailable {
                 reply
                     .headers
                     .push(("retry-after", RETRY_AFTER_SECONDS.to_string()));
@@ -528,6 +588,26 @@ mod tests {
     }
 
     #[test]
+    fn oauth_errors_use_the_rfc_6749_shape() {
+        for (error, status, code) in [
+            (OAuthError::InvalidClient, 401, "invalid_client"),
+            (OAuthError::InvalidRequest, 400, "invalid_request"),
+            (OAuthError::UnauthorizedClient, 400, "unauthorized_client"),
+            (OAuthError::Unavailable, 503, "temporarily_unavailable"),
+        ] {
+            let reply = Rejection::OAuth(error).reply(RENDER);
+            assert_eq!(reply.status, status);
+            assert_eq!(body(&reply), serde_json::json!({ "error": code }));
+            assert_eq!(header(&reply, "content-type"), Some("application/json"));
+        }
+        let reply = Rejection::OAuth(OAuthError::InvalidClient).reply(RENDER);
+        assert_eq!(
+            header(&reply, "www-authenticate"),
+            Some("Basic realm=\"api\"")
+        );
+    }
+
+    #[test]
     fn every_status_is_mapped() {
         let all = [
             (Rejection::Request(RequestError::Malformed), 400),
@@ -537,6 +617,7 @@ mod tests {
             (Rejection::Verify(VerifyError::KeyRejected), 500),
             (Rejection::Verify(VerifyError::Unavailable), 503),
             (Rejection::OriginUnreachable, 502),
+            (Rejection::OriginTimeout, 504),
         ];
         for (rejection, status) in all {
             let reply = rejection.reply(RENDER);

@@ -1,19 +1,26 @@
 //! The wasm-only layer: binds the runtime (`Env`, Workers KV, WebCrypto,
 //! `Date`, `fetch`) to the core. It holds no decisions.
 
-use crate::app::{self, Action, Decision};
+use crate::app::{self, Action, Decision, Forward, Services};
+use crate::cache::TokenCache;
 use crate::config::Config;
 use crate::error::{ConfigError, Rejection, Render, StoreError, VerifyError};
-use crate::keys::{Alg, Key, KeyKind};
+use crate::keys::{Alg, JwksFetcher, Key, KeyKind, RemoteKeys};
 use crate::reply::Reply;
 use crate::request::{RequestHead, READ_HEADERS};
-use crate::revocation::{store_key, ReadYourWrites, RecentRevocations, Record, RevocationStore};
+use crate::revocation::{
+    store_key, subject_key, Cutoff, Listed, Page, ReadYourWrites, RecentRevocations, Record,
+    RevocationStore, KEY_PREFIX,
+};
 use crate::routes;
 use crate::token::TokenId;
 use crate::verify::{HmacOnly, SignatureVerifier};
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::future::Future;
 use std::rc::Rc;
+use std::task::Poll;
+use std::time::Duration;
 use worker::js_sys::{self, Object, Promise, Reflect, Uint8Array};
 use worker::wasm_bindgen::{prelude::*, JsCast};
 use worker::wasm_bindgen_futures::JsFuture;
@@ -48,11 +55,14 @@ extern "C" {
 }
 
 /// Per-isolate state: settings are fixed for an isolate's life, so they are
-/// parsed once, and imported keys are kept with them.
+/// parsed once, and imported keys, fetched key sets and verified tokens are
+/// kept with them.
 struct State {
     config: Result<Config, ConfigError>,
     crypto: WebCrypto,
     recent: RecentRevocations,
+    remote_keys: RemoteKeys,
+    cache: TokenCache,
 }
 
 thread_local! {
@@ -77,10 +87,20 @@ fn state(env: &Env) -> Rc<State> {
                 "error": e.to_string(),
             })),
         }
+        let (ttl, entries, bytes) = match &config {
+            Ok(c) => (
+                c.revocation_cache_ttl,
+                c.token_cache_entries,
+                c.token_cache_bytes,
+            ),
+            Err(_) => (60, 0, 0),
+        };
         let state = Rc::new(State {
             config,
             crypto: WebCrypto::default(),
-            recent: RecentRevocations::new(RECENT_CAPACITY),
+            recent: RecentRevocations::new(RECENT_CAPACITY, ttl),
+            remote_keys: RemoteKeys::default(),
+            cache: TokenCache::new(entries, bytes),
         });
         *cell.borrow_mut() = Some(state.clone());
         state
@@ -130,35 +150,45 @@ async fn fetch(
         &state.recent,
         now,
     );
+    let services = Services {
+        store: &store,
+        verifier: &state.crypto,
+        fetcher: &FetchJwks,
+        remote_keys: &state.remote_keys,
+        cache: &state.cache,
+    };
     let Decision { action, event } = app::handle(
         &head,
         body.as_deref(),
         state.config.as_ref(),
-        &store,
-        &state.crypto,
+        &services,
         now,
     )
     .await;
     if let Some(event) = event {
-        log_json(&serde_json::json!({
+        let mut line = serde_json::json!({
             "decision": event.decision,
             "reason": event.reason,
             "jti": event.jti,
             "route": event.route,
             "latency_ms": worker::Date::now().as_millis().saturating_sub(started),
-        }));
+        });
+        if let Some(sub) = event.sub {
+            line["sub"] = sub.into();
+        }
+        log_json(&line);
     }
     match action {
         Action::Reply(reply) => to_response(&reply),
-        Action::Forward => match &state.config {
-            Ok(config) => match forward(&request, config).await {
+        Action::Forward(plan) => match &state.config {
+            Ok(config) => match forward(&request, config, &plan).await {
                 Ok(response) => Ok(response),
-                Err(_) => {
+                Err(failure) => {
                     let render = Render {
                         realm: &config.realm,
                         plain_json: head.wants_plain_json(),
                     };
-                    to_response(&Rejection::OriginUnreachable.reply(render))
+                    to_response(&failure.reply(render))
                 }
             },
             // `handle` never forwards without a config; fail closed regardless.
@@ -170,23 +200,119 @@ async fn fetch(
     }
 }
 
-/// Sends the request on unchanged: same method, headers and streamed body, to
-/// `ORIGIN_URL` + path + query. Redirects come back to the client as they are.
+/// Whichever of two futures finishes first; the other is dropped.
+async fn first<A: Future + Unpin, B: Future + Unpin>(
+    mut a: A,
+    mut b: B,
+) -> Result<A::Output, B::Output> {
+    std::future::poll_fn(move |cx| {
+        if let Poll::Ready(v) = std::pin::Pin::new(&mut a).poll(cx) {
+            return Poll::Ready(Ok(v));
+        }
+        if let Poll::Ready(v) = std::pin::Pin::new(&mut b).poll(cx) {
+            return Poll::Ready(Err(v));
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// `fetch`, giving up when no response headers arrive within `timeout`. The
+/// timer covers the headers only, so a long streamed body is never cut.
+async fn fetch_within(
+    request: &web_sys::Request,
+    controller: &web_sys::AbortController,
+    timeout: Duration,
+) -> Result<web_sys::Response, Rejection> {
+    let promise = global_fetch(request).map_err(|_| Rejection::OriginUnreachable)?;
+    match first(
+        JsFuture::from(promise),
+        Box::pin(worker::Delay::from(timeout)),
+    )
+    .await
+    {
+        Ok(Ok(response)) => response
+            .dyn_into::<web_sys::Response>()
+            .map_err(|_| Rejection::OriginUnreachable),
+        Ok(Err(_)) => Err(Rejection::OriginUnreachable),
+        Err(()) => {
+            controller.abort();
+            Err(Rejection::OriginTimeout)
+        }
+    }
+}
+
+/// Sends the request on: same method, headers and streamed body, to
+/// `ORIGIN_URL` + path + query, with only the claim headers of `plan`
+/// changed. Redirects come back to the client as they are.
 async fn forward(
     request: &web_sys::Request,
     config: &Config,
-) -> Result<web_sys::Response, JsValue> {
+    plan: &Forward,
+) -> Result<web_sys::Response, Rejection> {
+    let unreachable = |_| Rejection::OriginUnreachable;
     let init = web_sys::RequestInit::new();
     init.set_method(&request.method());
-    init.set_headers(&request.headers());
+    if plan.remove.is_empty() && plan.set.is_empty() {
+        init.set_headers(&request.headers());
+    } else {
+        let headers =
+            web_sys::Headers::new_with_headers(&request.headers()).map_err(unreachable)?;
+        for name in &plan.remove {
+            headers.delete(name).map_err(unreachable)?;
+        }
+        for (name, value) in &plan.set {
+            headers.set(name, value).map_err(unreachable)?;
+        }
+        init.set_headers(&headers);
+    }
     if let Some(body) = request.body() {
         init.set_body(&body);
     }
     init.set_redirect(web_sys::RequestRedirect::Manual);
+    let controller = web_sys::AbortController::new().map_err(unreachable)?;
+    init.set_signal(Some(&controller.signal()));
     let upstream =
-        web_sys::Request::new_with_str_and_init(&config.forward_url(&request.url()), &init)?;
-    let response = JsFuture::from(global_fetch(&upstream)?).await?;
-    response.dyn_into::<web_sys::Response>()
+        web_sys::Request::new_with_str_and_init(&config.forward_url(&request.url()), &init)
+            .map_err(unreachable)?;
+    fetch_within(
+        &upstream,
+        &controller,
+        Duration::from_secs(config.origin_timeout),
+    )
+    .await
+}
+
+/// Largest key set accepted from `JWT_JWKS_URL`.
+const MAX_JWKS_BYTES: usize = 1024 * 1024;
+
+/// Fetches `JWT_JWKS_URL` with `fetch`, within 5 seconds.
+struct FetchJwks;
+
+impl JwksFetcher for FetchJwks {
+    async fn fetch(&self, url: &str) -> Result<String, ()> {
+        let init = web_sys::RequestInit::new();
+        init.set_method("GET");
+        let controller = web_sys::AbortController::new().map_err(|_| ())?;
+        init.set_signal(Some(&controller.signal()));
+        let request = web_sys::Request::new_with_str_and_init(url, &init).map_err(|_| ())?;
+        let _ = request.headers().set("accept", "application/json");
+        let response = fetch_within(&request, &controller, Duration::from_secs(5))
+            .await
+            .map_err(|_| ())?;
+        if response.status() != 200 {
+            return Err(());
+        }
+        let text = JsFuture::from(response.text().map_err(|_| ())?)
+            .await
+            .map_err(|_| ())?
+            .as_string()
+            .ok_or(())?;
+        if text.len() > MAX_JWKS_BYTES {
+            return Err(());
+        }
+        Ok(text)
+    }
 }
 
 fn to_response(reply: &Reply) -> worker::Result<web_sys::Response> {
@@ -253,15 +379,7 @@ impl RevocationStore for KvRevocations {
             .map_err(|_| StoreError::Unavailable)?;
         // Any entry means revoked, even one this version cannot parse.
         Ok(text.map(|text| {
-            serde_json::from_str(&text).unwrap_or_else(|_| Record {
-                jti: id.to_string(),
-                revoked_at: 0,
-                exp: None,
-                sub: None,
-                reason: "unknown".into(),
-                by: "unknown".into(),
-                route: "unknown".into(),
-            })
+            serde_json::from_str(&text).unwrap_or_else(|_| unknown_record(id.to_string()))
         }))
     }
 
@@ -277,6 +395,89 @@ impl RevocationStore for KvRevocations {
             .await
             .map_err(|_| StoreError::Unavailable)
     }
+
+    async fn delete(&self, id: &TokenId) -> Result<(), StoreError> {
+        let kv = self.kv.as_ref().ok_or(StoreError::Unavailable)?;
+        kv.delete(&store_key(id))
+            .await
+            .map_err(|_| StoreError::Unavailable)
+    }
+
+    async fn get_cutoff(&self, sub: &str) -> Result<Option<Cutoff>, StoreError> {
+        let kv = self.kv.as_ref().ok_or(StoreError::Unavailable)?;
+        let text = kv
+            .get(&subject_key(sub))
+            .cache_ttl(self.cache_ttl)
+            .text()
+            .await
+            .map_err(|_| StoreError::Unavailable)?;
+        match text {
+            None => Ok(None),
+            // An entry this version cannot read must not be ignored.
+            Some(text) => serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|_| StoreError::Unavailable),
+        }
+    }
+
+    async fn put_cutoff(&self, cutoff: &Cutoff, expires_at: u64) -> Result<(), StoreError> {
+        let kv = self.kv.as_ref().ok_or(StoreError::Unavailable)?;
+        let value = serde_json::to_string(cutoff).map_err(|_| StoreError::Unavailable)?;
+        kv.put(&subject_key(&cutoff.sub), value)
+            .map_err(|_| StoreError::Unavailable)?
+            .expiration(expires_at)
+            .execute()
+            .await
+            .map_err(|_| StoreError::Unavailable)
+    }
+
+    async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError> {
+        let kv = self.kv.as_ref().ok_or(StoreError::Unavailable)?;
+        let mut request = kv.list().prefix(KEY_PREFIX.into()).limit(limit as u64);
+        if let Some(cursor) = cursor {
+            request = request.cursor(cursor.into());
+        }
+        let listed = request
+            .execute()
+            .await
+            .map_err(|_| StoreError::Unavailable)?;
+        let items = listed
+            .keys
+            .into_iter()
+            .map(|key| {
+                let jti = key
+                    .name
+                    .strip_prefix(KEY_PREFIX)
+                    .unwrap_or(&key.name)
+                    .to_owned();
+                let record = key
+                    .metadata
+                    .and_then(|m| serde_json::from_value::<Record>(m).ok())
+                    .unwrap_or_else(|| unknown_record(jti));
+                Listed {
+                    record,
+                    expires_at: key.expiration,
+                }
+            })
+            .collect();
+        Ok(Page {
+            items,
+            cursor: listed.cursor.filter(|_| !listed.list_complete),
+        })
+    }
+}
+
+/// Stands for an entry whose record cannot be read: still a revocation.
+fn unknown_record(jti: String) -> Record {
+    Record {
+        jti,
+        revoked_at: 0,
+        exp: None,
+        sub: None,
+        reason: "unknown".into(),
+        by: "unknown".into(),
+        route: "unknown".into(),
+    }
 }
 
 /// A WebCrypto key imported for one algorithm, with its verify parameters.
@@ -289,7 +490,7 @@ struct Imported {
 /// Imported keys are cached for the isolate's life.
 #[derive(Default)]
 struct WebCrypto {
-    imported: RefCell<HashMap<(usize, Alg), Rc<Imported>>>,
+    imported: RefCell<HashMap<(String, Alg), Rc<Imported>>>,
 }
 
 fn object(pairs: &[(&str, JsValue)]) -> JsValue {
@@ -311,7 +512,8 @@ fn hash_name(alg: Alg) -> JsValue {
 
 impl WebCrypto {
     async fn import(&self, key: &Key, alg: Alg) -> Result<Rc<Imported>, VerifyError> {
-        if let Some(imported) = self.imported.borrow().get(&(key.index, alg)) {
+        let cache_key = (key.public_jwk.clone(), alg);
+        if let Some(imported) = self.imported.borrow().get(&cache_key) {
             return Ok(imported.clone());
         }
         let (import_params, params) = match key.kind {
@@ -353,7 +555,7 @@ impl WebCrypto {
         });
         self.imported
             .borrow_mut()
-            .insert((key.index, alg), imported.clone());
+            .insert(cache_key, imported.clone());
         Ok(imported)
     }
 }

@@ -6,9 +6,11 @@
 //! algorithm family it can verify, which rules out HS/RS confusion by
 //! construction: an RSA, EC or OKP key is never used as an HMAC secret.
 
-use crate::error::ConfigError;
+use crate::error::{ConfigError, VerifyError};
 use crate::primitives::base64url_decode;
 use serde_json::{Map, Value};
+use std::cell::RefCell;
+use std::rc::Rc;
 
 /// A JWS algorithm the worker can verify. Names match exactly: RFC 7515
 /// algorithm names are case-sensitive, so `none`, `None` and `hs256` are
@@ -113,19 +115,9 @@ pub enum KeyKind {
     Ed25519,
 }
 
-impl KeyKind {
-    fn algs(self) -> impl Iterator<Item = Alg> {
-        Alg::ALL
-            .into_iter()
-            .filter(move |alg| alg.key_kind() == self)
-    }
-}
-
 /// One configured verification key.
 #[derive(Clone, Debug)]
 pub struct Key {
-    /// Position in the key set; a stable handle for caches of imported keys.
-    pub index: usize,
     /// The `kid` that selects this key; `None` for `JWT_SECRET`.
     pub kid: Option<String>,
     /// The key's own `alg`, when the JWK names one: then only that algorithm.
@@ -153,7 +145,7 @@ const MIN_RSA_MODULUS_BYTES: usize = 256;
 /// The configured keys.
 #[derive(Clone, Debug, Default)]
 pub struct KeySet {
-    keys: Vec<Key>,
+    keys: Vec<Rc<Key>>,
     /// How many JWKS entries were passed over (wrong `use`, unsupported type),
     /// for the start-up log.
     pub skipped: usize,
@@ -170,22 +162,29 @@ impl KeySet {
                     "must be at least 32 bytes (RFC 7518 §3.2)",
                 ));
             }
-            set.keys.push(Key {
-                index: 0,
+            set.keys.push(Rc::new(Key {
                 kid: None,
                 alg: None,
                 kind: KeyKind::Secret,
                 secret: secret.as_bytes().to_vec(),
                 public_jwk: String::new(),
-            });
+            }));
         }
         if let Some(jwks) = jwks {
-            set.add_jwks(jwks)?;
+            set.add_jwks(jwks, true)?;
         }
         Ok(set)
     }
 
-    fn add_jwks(&mut self, text: &str) -> Result<(), ConfigError> {
+    /// Parses a key set served at `JWT_JWKS_URL`. Shared secrets (`oct`) are
+    /// never taken from a URL.
+    pub fn from_remote(text: &str) -> Result<KeySet, ConfigError> {
+        let mut set = KeySet::default();
+        set.add_jwks(text, false)?;
+        Ok(set)
+    }
+
+    fn add_jwks(&mut self, text: &str, allow_secrets: bool) -> Result<(), ConfigError> {
         let invalid = |why: &str| ConfigError::invalid("JWT_JWKS", why);
         let doc: Value = serde_json::from_str(text).map_err(|_| invalid("not valid JSON"))?;
         let entries = doc
@@ -197,12 +196,12 @@ impl KeySet {
             let jwk = entry
                 .as_object()
                 .ok_or_else(|| invalid("a key is not a JSON object"))?;
-            match parse_jwk(jwk, self.keys.len())? {
-                Some(key) => {
+            match parse_jwk(jwk)? {
+                Some(key) if allow_secrets || key.kind != KeyKind::Secret => {
                     accepted += 1;
-                    self.keys.push(key);
+                    self.keys.push(Rc::new(key));
                 }
-                None => self.skipped += 1,
+                _ => self.skipped += 1,
             }
         }
         if accepted == 0 {
@@ -217,7 +216,7 @@ impl KeySet {
     }
 
     /// All keys, `JWT_SECRET` first.
-    pub fn keys(&self) -> &[Key] {
+    pub fn keys(&self) -> &[Rc<Key>] {
         &self.keys
     }
 
@@ -236,7 +235,7 @@ impl KeySet {
     /// 3. Otherwise a token without `kid` may use a JWKS with exactly one key.
     ///
     /// Exactly one key is tried, so a bad token costs one verification.
-    pub fn select(&self, alg: Alg, kid: Option<&str>) -> Option<&Key> {
+    pub fn select(&self, alg: Alg, kid: Option<&str>) -> Option<&Rc<Key>> {
         let jwks = || self.keys.iter().filter(|key| key.kid.is_some());
         if let Some(kid) = kid {
             if let Some(key) = jwks().find(|key| key.kid.as_deref() == Some(kid)) {
@@ -259,7 +258,7 @@ impl KeySet {
 }
 
 /// Parses one JWK. `Ok(None)` means "not a signing key we support": skipped.
-fn parse_jwk(jwk: &Map<String, Value>, index: usize) -> Result<Option<Key>, ConfigError> {
+fn parse_jwk(jwk: &Map<String, Value>) -> Result<Option<Key>, ConfigError> {
     let invalid = |why: &str| ConfigError::invalid("JWT_JWKS", why);
     let text = |name: &str| jwk.get(name).and_then(Value::as_str);
     // Encryption keys share JWKS documents with signing keys; they are not ours.
@@ -338,7 +337,6 @@ fn parse_jwk(jwk: &Map<String, Value>, index: usize) -> Result<Option<Key>, Conf
     };
     // Keys are usable only through a kid (or as the JWKS's only key).
     Ok(Some(Key {
-        index,
         kid,
         alg,
         kind,
@@ -354,10 +352,130 @@ fn public_members<const N: usize>(members: [(&str, String); N]) -> Map<String, V
         .collect()
 }
 
-impl KeyKind {
-    /// Algorithms a key of this kind can verify (used for defaults).
-    pub fn supported(self) -> Vec<Alg> {
-        self.algs().collect()
+/// Where the key for a token comes from: the configured keys, then the
+/// remote key set when one is configured.
+#[allow(async_fn_in_trait)]
+pub trait KeyLookup {
+    /// The one key that may verify a token with `alg` and `kid`. `Ok(None)`
+    /// means no such key; `Err` means the answer cannot be known now (the
+    /// remote key set is unreachable and nothing is cached).
+    async fn key(
+        &self,
+        alg: Alg,
+        kid: Option<&str>,
+        now: u64,
+    ) -> Result<Option<Rc<Key>>, VerifyError>;
+}
+
+impl KeyLookup for KeySet {
+    async fn key(
+        &self,
+        alg: Alg,
+        kid: Option<&str>,
+        _now: u64,
+    ) -> Result<Option<Rc<Key>>, VerifyError> {
+        Ok(self.select(alg, kid).cloned())
+    }
+}
+
+/// Fetches the text of a remote key set (the worker uses `fetch`).
+#[allow(async_fn_in_trait)]
+pub trait JwksFetcher {
+    /// The body of a 200 response from `url`, or `Err` for anything else.
+    async fn fetch(&self, url: &str) -> Result<String, ()>;
+}
+
+/// A fetcher for deployments without `JWT_JWKS_URL` (and tests): always fails.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoFetch;
+
+impl JwksFetcher for NoFetch {
+    async fn fetch(&self, _url: &str) -> Result<String, ()> {
+        Err(())
+    }
+}
+
+/// Smallest interval between refetches forced by an unknown `kid`.
+pub const UNKNOWN_KID_REFETCH_SECONDS: u64 = 30;
+
+#[derive(Default)]
+struct RemoteState {
+    keys: Option<Rc<KeySet>>,
+    fetched_at: u64,
+    forced_at: Option<u64>,
+}
+
+/// `JWT_JWKS_URL`: fetched on first use and cached for `JWKS_CACHE_SECONDS`.
+/// An unknown `kid` triggers one refetch, at most once per 30 s. When a
+/// refresh fails, the keys already held stay in use; with nothing held, the
+/// lookup fails (and the worker answers 503).
+#[derive(Default)]
+pub struct RemoteKeys {
+    state: RefCell<RemoteState>,
+}
+
+impl RemoteKeys {
+    async fn refresh<F: JwksFetcher>(
+        &self,
+        fetcher: &F,
+        url: &str,
+        now: u64,
+    ) -> Option<Rc<KeySet>> {
+        let fetched = fetcher
+            .fetch(url)
+            .await
+            .ok()
+            .and_then(|text| KeySet::from_remote(&text).ok());
+        let mut state = self.state.borrow_mut();
+        if let Some(keys) = fetched {
+            state.keys = Some(Rc::new(keys));
+            state.fetched_at = now;
+        }
+        state.keys.clone()
+    }
+
+    /// Looks up a key in the remote set, fetching as the rules above say.
+    pub async fn key<F: JwksFetcher>(
+        &self,
+        fetcher: &F,
+        url: &str,
+        max_age: u64,
+        alg: Alg,
+        kid: Option<&str>,
+        now: u64,
+    ) -> Result<Option<Rc<Key>>, VerifyError> {
+        let (held, fresh) = {
+            let state = self.state.borrow();
+            let fresh = now.saturating_sub(state.fetched_at) < max_age;
+            (state.keys.clone(), fresh)
+        };
+        let keys = match held {
+            Some(keys) if fresh => keys,
+            _ => self
+                .refresh(fetcher, url, now)
+                .await
+                .ok_or(VerifyError::Unavailable)?,
+        };
+        if let Some(key) = keys.select(alg, kid) {
+            return Ok(Some(key.clone()));
+        }
+        let may_force = kid.is_some() && {
+            let mut state = self.state.borrow_mut();
+            let allowed = state
+                .forced_at
+                .is_none_or(|at| now.saturating_sub(at) >= UNKNOWN_KID_REFETCH_SECONDS);
+            if allowed {
+                state.forced_at = Some(now);
+            }
+            allowed
+        };
+        if !may_force {
+            return Ok(None);
+        }
+        Ok(self
+            .refresh(fetcher, url, now)
+            .await
+            .and_then(|keys| keys.select(alg, kid).cloned()))
     }
 }
 
@@ -414,6 +532,19 @@ mod tests {
         let set = KeySet::from_config(None, Some(&text)).unwrap();
         assert_eq!(set.keys().len(), 2);
         assert_eq!(set.skipped, 3);
+        // A URL never supplies a shared secret.
+        let with_secret = jwks(vec![
+            rsa_jwk("r1"),
+            serde_json::json!({"kty": "oct", "kid": "s", "k": crate::primitives::base64url_encode(&[1; 32])}),
+        ]);
+        assert_eq!(KeySet::from_remote(&with_secret).unwrap().keys().len(), 1);
+        assert_eq!(
+            KeySet::from_config(None, Some(&with_secret))
+                .unwrap()
+                .keys()
+                .len(),
+            2
+        );
         assert_eq!(
             set.supported_algs(),
             vec![
@@ -499,5 +630,109 @@ mod tests {
         assert!(set.select(Alg::PS256, Some("r")).is_some());
         assert!(set.select(Alg::RS256, Some("r")).is_none());
         assert_eq!(set.supported_algs(), vec![Alg::PS256]);
+    }
+}
+
+#[cfg(test)]
+mod remote_tests {
+    use super::*;
+    use crate::block_on;
+    use std::cell::{Cell, RefCell};
+
+    struct Fake {
+        body: RefCell<Result<String, ()>>,
+        calls: Cell<u32>,
+    }
+
+    impl JwksFetcher for Fake {
+        async fn fetch(&self, _url: &str) -> Result<String, ()> {
+            self.calls.set(self.calls.get() + 1);
+            self.body.borrow().clone()
+        }
+    }
+
+    fn set_of(kids: &[&str]) -> String {
+        let keys: Vec<Value> = kids
+            .iter()
+            .map(|kid| {
+                let coord = crate::primitives::base64url_encode(&[7; 32]);
+                serde_json::json!({"kty": "EC", "crv": "P-256", "kid": kid, "x": coord, "y": coord})
+            })
+            .collect();
+        serde_json::json!({ "keys": keys }).to_string()
+    }
+
+    fn lookup(
+        remote: &RemoteKeys,
+        fake: &Fake,
+        kid: &str,
+        now: u64,
+    ) -> Result<Option<Rc<Key>>, VerifyError> {
+        block_on(remote.key(
+            fake,
+            "https://idp.test/jwks",
+            600,
+            Alg::ES256,
+            Some(kid),
+            now,
+        ))
+    }
+
+    #[test]
+    fn fetched_once_and_cached() {
+        let fake = Fake {
+            body: RefCell::new(Ok(set_of(&["a"]))),
+            calls: Cell::new(0),
+        };
+        let remote = RemoteKeys::default();
+        assert!(lookup(&remote, &fake, "a", 1000).unwrap().is_some());
+        assert!(lookup(&remote, &fake, "a", 1599).unwrap().is_some());
+        assert_eq!(fake.calls.get(), 1);
+        // Past JWKS_CACHE_SECONDS it is fetched again.
+        assert!(lookup(&remote, &fake, "a", 1600).unwrap().is_some());
+        assert_eq!(fake.calls.get(), 2);
+    }
+
+    #[test]
+    fn an_unknown_kid_refetches_at_most_every_30_seconds() {
+        let fake = Fake {
+            body: RefCell::new(Ok(set_of(&["a"]))),
+            calls: Cell::new(0),
+        };
+        let remote = RemoteKeys::default();
+        lookup(&remote, &fake, "a", 1000).unwrap();
+        // The IdP rotates in key "b".
+        *fake.body.borrow_mut() = Ok(set_of(&["a", "b"]));
+        assert!(lookup(&remote, &fake, "b", 1001).unwrap().is_some());
+        assert_eq!(fake.calls.get(), 2);
+        // Unknown kids do not hammer the IdP.
+        assert!(lookup(&remote, &fake, "zzz", 1002).unwrap().is_none());
+        assert!(lookup(&remote, &fake, "zzz", 1030).unwrap().is_none());
+        assert_eq!(fake.calls.get(), 2);
+        assert!(lookup(&remote, &fake, "zzz", 1031).unwrap().is_none());
+        assert_eq!(fake.calls.get(), 3);
+    }
+
+    #[test]
+    fn fails_closed_only_with_nothing_cached() {
+        let fake = Fake {
+            body: RefCell::new(Err(())),
+            calls: Cell::new(0),
+        };
+        let remote = RemoteKeys::default();
+        assert_eq!(
+            lookup(&remote, &fake, "a", 1000).unwrap_err(),
+            VerifyError::Unavailable
+        );
+        *fake.body.borrow_mut() = Ok("not json".into());
+        assert_eq!(
+            lookup(&remote, &fake, "a", 1001).unwrap_err(),
+            VerifyError::Unavailable
+        );
+        *fake.body.borrow_mut() = Ok(set_of(&["a"]));
+        assert!(lookup(&remote, &fake, "a", 1002).unwrap().is_some());
+        // The IdP goes down: held keys keep working past their age.
+        *fake.body.borrow_mut() = Err(());
+        assert!(lookup(&remote, &fake, "a", 5000).unwrap().is_some());
     }
 }

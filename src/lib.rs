@@ -25,6 +25,7 @@
 //! to them.
 
 pub mod app;
+pub mod cache;
 pub mod config;
 pub mod error;
 pub mod keys;

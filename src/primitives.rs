@@ -138,6 +138,19 @@ pub fn base64url_decode(input: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// Decodes standard base64 (RFC 4648 §4, `+` and `/`, padding optional), as
+/// HTTP Basic credentials use it.
+pub fn base64_decode(input: &str) -> Option<Vec<u8>> {
+    let unpadded = input
+        .strip_suffix("==")
+        .or_else(|| input.strip_suffix('='))
+        .unwrap_or(input);
+    if unpadded.contains(['-', '_', '=']) {
+        return None;
+    }
+    base64url_decode(&unpadded.replace('+', "-").replace('/', "_"))
+}
+
 /// True for the characters of unpadded base64url.
 pub fn is_base64url_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
@@ -195,6 +208,39 @@ pub fn parse_form(input: &str) -> Option<Vec<(String, String)>> {
             Some((percent_decode(name, true)?, percent_decode(value, true)?))
         })
         .collect()
+}
+
+/// Polls two futures concurrently and waits for both: the worker's two store
+/// lookups then cost one round trip, not two.
+pub async fn join<A: std::future::Future, B: std::future::Future>(
+    a: A,
+    b: B,
+) -> (A::Output, B::Output) {
+    use std::task::Poll;
+    let mut a = std::pin::pin!(a);
+    let mut b = std::pin::pin!(b);
+    let (mut out_a, mut out_b) = (None, None);
+    std::future::poll_fn(move |cx| {
+        if out_a.is_none() {
+            if let Poll::Ready(v) = a.as_mut().poll(cx) {
+                out_a = Some(v);
+            }
+        }
+        if out_b.is_none() {
+            if let Poll::Ready(v) = b.as_mut().poll(cx) {
+                out_b = Some(v);
+            }
+        }
+        match (out_a.take(), out_b.take()) {
+            (Some(x), Some(y)) => Poll::Ready((x, y)),
+            (x, y) => {
+                out_a = x;
+                out_b = y;
+                Poll::Pending
+            }
+        }
+    })
+    .await
 }
 
 #[cfg(test)]
@@ -271,6 +317,18 @@ mod tests {
     }
 
     #[test]
+    fn standard_base64_for_basic_credentials() {
+        assert_eq!(
+            base64_decode("YWxhZGRpbjpvcGVuc2VzYW1l").unwrap(),
+            b"aladdin:opensesame"
+        );
+        assert_eq!(base64_decode("Zm8=").unwrap(), b"fo");
+        assert_eq!(base64_decode("+/8=").unwrap(), vec![0xfb, 0xff]);
+        assert_eq!(base64_decode("-_8="), None);
+        assert_eq!(base64_decode("Zg=a"), None);
+    }
+
+    #[test]
     fn base64url_decode_rejects_non_canonical_input() {
         assert_eq!(base64url_decode("Zg=="), None, "padding");
         assert_eq!(base64url_decode("+/8"), None, "standard alphabet");
@@ -286,6 +344,36 @@ mod tests {
         assert!(!constant_time_eq(b"secret", b"secreT"));
         assert!(!constant_time_eq(b"secret", b"secret2"));
         assert!(constant_time_eq(b"", b""));
+    }
+
+    #[test]
+    fn join_polls_both_before_either_completes() {
+        use std::cell::Cell;
+        use std::future::Future;
+        use std::task::Poll;
+        // Each future needs two polls; both must have been polled once before
+        // either finishes, which is what makes the lookups concurrent.
+        let polls = Cell::new(Vec::new());
+        let step = |name: &'static str| {
+            let mut first = true;
+            let polls = &polls;
+            std::future::poll_fn(move |cx| {
+                let mut seen = polls.take();
+                seen.push(name);
+                polls.set(seen);
+                if std::mem::take(&mut first) {
+                    cx.waker().wake_by_ref();
+                    Poll::Pending
+                } else {
+                    Poll::Ready(name)
+                }
+            })
+        };
+        let mut fut = std::pin::pin!(join(step("a"), step("b")));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(fut.as_mut().poll(&mut cx), Poll::Ready(("a", "b")));
+        assert_eq!(polls.take(), ["a", "b", "a", "b"]);
     }
 
     #[test]

@@ -4,7 +4,13 @@ use crate::primitives::parse_form;
 
 /// The headers the core reads. The glue copies only these out of the runtime's
 /// request, so the hot path does not walk every header.
-pub const READ_HEADERS: &[&str] = &["authorization", "x-auth-token", "accept", "x-api-key"];
+pub const READ_HEADERS: &[&str] = &[
+    "authorization",
+    "x-auth-token",
+    "accept",
+    "x-api-key",
+    "access-control-request-method",
+];
 
 /// Method, URL and the headers in [`READ_HEADERS`].
 #[derive(Clone, Debug, Default)]

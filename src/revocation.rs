@@ -1,8 +1,12 @@
 //! Revocation records, their store, and expiry arithmetic.
 //!
-//! One store entry per revoked token ID, under the key `revoked:<id>`. The
-//! entry expires when the token would stop being accepted anyway (its `exp`
-//! plus the leeway), so the list cleans itself.
+//! - One entry per revoked token ID, under `revoked:<id>`. It expires when the
+//!   token would stop being accepted anyway (its `exp` plus the leeway), so the
+//!   list cleans itself.
+//! - One entry per signed-out subject, under `subject:<sub>`: a [`Cutoff`].
+//!   Tokens of that subject issued at or before the cutoff are rejected. It
+//!   expires after `MAX_TOKEN_LIFETIME_SECONDS`, when every such token has
+//!   expired anyway.
 
 use crate::error::StoreError;
 use crate::token::TokenId;
@@ -12,12 +16,85 @@ use std::collections::{BTreeMap, HashMap};
 
 /// Prefix of revocation keys in the store.
 pub const KEY_PREFIX: &str = "revoked:";
+/// Prefix of subject cutoff keys in the store.
+pub const SUBJECT_PREFIX: &str = "subject:";
 /// Workers KV refuses an expiration less than this many seconds ahead.
 pub const MIN_EXPIRY_AHEAD: u64 = 60;
 
 /// The store key of a token ID.
 pub fn store_key(id: &TokenId) -> String {
     format!("{KEY_PREFIX}{id}")
+}
+
+/// The store key of a subject: `subject:<sub>` for a short, printable `sub`,
+/// else `subject:#<base64url SHA-256 of sub>` (store keys are size-limited).
+pub fn subject_key(sub: &str) -> String {
+    let plain = sub.len() <= 256 && !sub.starts_with('#') && !sub.chars().any(|c| c.is_control());
+    if plain {
+        format!("{SUBJECT_PREFIX}{sub}")
+    } else {
+        let digest = crate::primitives::sha256(sub.as_bytes());
+        format!(
+            "{SUBJECT_PREFIX}#{}",
+            crate::primitives::base64url_encode(&digest)
+        )
+    }
+}
+
+/// "Every token of `sub` issued at or before `cutoff` is revoked", except
+/// the one token `except` (the caller's, for `scope=others`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cutoff {
+    /// The subject.
+    pub sub: String,
+    /// Seconds since the epoch; tokens with `iat` at or before it are revoked.
+    pub cutoff: u64,
+    /// The token ID kept valid, if any.
+    pub except: Option<String>,
+    /// Who asked: the caller's `sub`.
+    pub by: String,
+    /// The route that set it.
+    pub route: String,
+}
+
+impl Cutoff {
+    /// True if a token with this `iat` and ID is revoked by the cutoff. A token
+    /// without `iat` counts as issued before it.
+    pub fn revokes(&self, iat: Option<u64>, id: &TokenId) -> bool {
+        iat.is_none_or(|iat| iat <= self.cutoff) && self.except.as_deref() != Some(id.as_str())
+    }
+
+    /// Combines a stored cutoff with a new one. The later cutoff wins and a
+    /// cutoff never moves backwards. At the same second, an exemption
+    /// survives only if both keep the same token.
+    pub fn merge(old: Option<Cutoff>, new: Cutoff) -> Cutoff {
+        match old {
+            Some(old) if old.cutoff > new.cutoff => old,
+            Some(old) if old.cutoff == new.cutoff && old.except != new.except => Cutoff {
+                except: None,
+                ..new
+            },
+            _ => new,
+        }
+    }
+}
+
+/// One page of revocation records.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Page {
+    /// Records on this page, in key order.
+    pub items: Vec<Listed>,
+    /// Where the next page starts; `None` on the last page.
+    pub cursor: Option<String>,
+}
+
+/// A listed revocation: its record and when the entry expires.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listed {
+    /// The stored record (from metadata).
+    pub record: Record,
+    /// When the entry expires, seconds since the epoch, if known.
+    pub expires_at: Option<u64>,
 }
 
 /// What is stored for a revoked token. Never the token itself.
@@ -76,6 +153,34 @@ pub trait RevocationStore {
     /// Stores `record` under `id` until `expires_at` (seconds since the epoch).
     /// Writing the same ID again replaces the entry: one entry per token.
     async fn put(&self, id: &TokenId, record: &Record, expires_at: u64) -> Result<(), StoreError>;
+    /// Removes the revocation of `id` (restores the token).
+    async fn delete(&self, id: &TokenId) -> Result<(), StoreError>;
+    /// The cutoff of `sub`, if one is set.
+    async fn get_cutoff(&self, sub: &str) -> Result<Option<Cutoff>, StoreError>;
+    /// Stores a cutoff until `expires_at`, replacing any earlier one. Callers
+    /// merge first (see [`Cutoff::merge`]).
+    async fn put_cutoff(&self, cutoff: &Cutoff, expires_at: u64) -> Result<(), StoreError>;
+    /// One page of revocation records, `limit` at most, from `cursor`.
+    async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError>;
+
+    /// The token's record and its subject's cutoff, looked up concurrently:
+    /// one round trip, not two.
+    async fn check(
+        &self,
+        id: &TokenId,
+        sub: Option<&str>,
+    ) -> (
+        Result<Option<Record>, StoreError>,
+        Result<Option<Cutoff>, StoreError>,
+    ) {
+        let cutoff = async {
+            match sub {
+                Some(sub) => self.get_cutoff(sub).await,
+                None => Ok(None),
+            }
+        };
+        crate::primitives::join(self.get(id), cutoff).await
+    }
 }
 
 /// An in-memory store with expiry, for tests and benchmarks. Failures can be
@@ -83,6 +188,7 @@ pub trait RevocationStore {
 #[derive(Default)]
 pub struct MemoryStore {
     entries: RefCell<HashMap<String, (Record, u64)>>,
+    cutoffs: RefCell<HashMap<String, (Cutoff, u64)>>,
     /// Current time for expiry, seconds since the epoch.
     now: std::cell::Cell<u64>,
     fail_reads: std::cell::Cell<bool>,
@@ -107,6 +213,16 @@ impl MemoryStore {
     /// Makes every write fail (or succeed again).
     pub fn fail_writes(&self, fail: bool) {
         self.fail_writes.set(fail);
+    }
+    /// Live cutoffs: key → (cutoff, expires_at), sorted by key.
+    pub fn cutoffs(&self) -> BTreeMap<String, (Cutoff, u64)> {
+        let now = self.now.get();
+        self.cutoffs
+            .borrow()
+            .iter()
+            .filter(|(_, (_, expires))| *expires > now)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
     }
     /// Live entries: key → (record, expires_at), sorted by key.
     pub fn entries(&self) -> BTreeMap<String, (Record, u64)> {
@@ -143,46 +259,142 @@ impl RevocationStore for MemoryStore {
             .insert(store_key(id), (record.clone(), expires_at));
         Ok(())
     }
+
+    async fn delete(&self, id: &TokenId) -> Result<(), StoreError> {
+        if self.fail_writes.get() {
+            return Err(StoreError::Unavailable);
+        }
+        self.entries.borrow_mut().remove(&store_key(id));
+        Ok(())
+    }
+
+    async fn get_cutoff(&self, sub: &str) -> Result<Option<Cutoff>, StoreError> {
+        if self.fail_reads.get() {
+            return Err(StoreError::Unavailable);
+        }
+        Ok(self
+            .cutoffs()
+            .get(&subject_key(sub))
+            .map(|(cutoff, _)| cutoff.clone()))
+    }
+
+    async fn put_cutoff(&self, cutoff: &Cutoff, expires_at: u64) -> Result<(), StoreError> {
+        if self.fail_writes.get() {
+            return Err(StoreError::Unavailable);
+        }
+        self.cutoffs
+            .borrow_mut()
+            .insert(subject_key(&cutoff.sub), (cutoff.clone(), expires_at));
+        Ok(())
+    }
+
+    async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError> {
+        if self.fail_reads.get() {
+            return Err(StoreError::Unavailable);
+        }
+        // The cursor is the last key of the previous page.
+        let entries = self.entries();
+        let mut rest = entries
+            .range::<String, _>((
+                cursor.map_or(std::ops::Bound::Unbounded, |c| {
+                    std::ops::Bound::Excluded(c.to_owned())
+                }),
+                std::ops::Bound::Unbounded,
+            ))
+            .peekable();
+        let mut items = Vec::new();
+        let mut last = None;
+        while items.len() < limit {
+            let Some((key, (record, expires))) = rest.next() else {
+                break;
+            };
+            last = Some(key.clone());
+            items.push(Listed {
+                record: record.for_metadata(),
+                expires_at: Some(*expires),
+            });
+        }
+        let cursor = if rest.peek().is_some() { last } else { None };
+        Ok(Page { items, cursor })
+    }
 }
 
-/// This isolate's own successful revocations, kept so that the next request
-/// here is rejected even if the store's read cache still holds an older
-/// "not revoked" answer. Bounded; the entry expiring first goes first.
+/// This isolate's own successful writes, so the next request here sees them
+/// even while the store's read cache still holds an older answer. Entries are
+/// kept for at most `ttl` seconds (the store's cache TTL, after which the
+/// store itself is current) and at most `capacity` of each kind.
 pub struct RecentRevocations {
-    entries: RefCell<HashMap<TokenId, (Record, u64)>>,
+    tokens: RefCell<HashMap<TokenId, Option<(Record, u64)>>>,
+    cutoffs: RefCell<HashMap<String, (Cutoff, u64)>>,
     capacity: usize,
+    ttl: u64,
+}
+
+/// Keeps at most `capacity` unexpired entries, dropping the one expiring first.
+fn make_room<K: Clone + Eq + std::hash::Hash, V>(
+    map: &mut HashMap<K, V>,
+    capacity: usize,
+    now: u64,
+    until: impl Fn(&V) -> u64,
+) {
+    map.retain(|_, v| until(v) > now);
+    if map.len() >= capacity {
+        let first = map
+            .iter()
+            .min_by_key(|(_, v)| until(v))
+            .map(|(k, _)| k.clone());
+        if let Some(first) = first {
+            map.remove(&first);
+        }
+    }
 }
 
 impl RecentRevocations {
-    /// Remembers up to `capacity` revocations.
-    pub fn new(capacity: usize) -> Self {
+    /// Remembers up to `capacity` writes of each kind for `ttl` seconds.
+    pub fn new(capacity: usize, ttl: u64) -> Self {
         RecentRevocations {
-            entries: RefCell::default(),
+            tokens: RefCell::default(),
+            cutoffs: RefCell::default(),
             capacity,
+            ttl,
         }
     }
 
-    fn get(&self, id: &TokenId, now: u64) -> Option<Record> {
-        self.entries
+    /// `Some(answer)` when this isolate wrote `id` recently: the record, or
+    /// `None` for a restore.
+    fn token(&self, id: &TokenId, now: u64) -> Option<Option<Record>> {
+        match self.tokens.borrow().get(id)? {
+            Some((record, until)) if *until > now => Some(Some(record.clone())),
+            Some(_) => None,
+            None => Some(None),
+        }
+    }
+
+    fn remember_token(&self, id: &TokenId, entry: Option<(Record, u64)>, now: u64) {
+        let ttl_end = now + self.ttl;
+        let entry = entry.map(|(record, expires)| (record, expires.min(ttl_end)));
+        let mut tokens = self.tokens.borrow_mut();
+        // Restores carry no expiry of their own: they last `ttl`.
+        let until = |v: &Option<(Record, u64)>| v.as_ref().map_or(ttl_end, |(_, u)| *u);
+        make_room(&mut tokens, self.capacity, now, until);
+        tokens.insert(id.clone(), entry);
+    }
+
+    fn cutoff(&self, sub: &str, now: u64) -> Option<Cutoff> {
+        self.cutoffs
             .borrow()
-            .get(id)
-            .filter(|(_, expires)| *expires > now)
-            .map(|(record, _)| record.clone())
+            .get(sub)
+            .filter(|(_, until)| *until > now)
+            .map(|(cutoff, _)| cutoff.clone())
     }
 
-    fn remember(&self, id: &TokenId, record: &Record, expires_at: u64, now: u64) {
-        let mut entries = self.entries.borrow_mut();
-        entries.retain(|_, (_, expires)| *expires > now);
-        if entries.len() >= self.capacity {
-            let first = entries
-                .iter()
-                .min_by_key(|(_, (_, expires))| *expires)
-                .map(|(id, _)| id.clone());
-            if let Some(first) = first {
-                entries.remove(&first);
-            }
-        }
-        entries.insert(id.clone(), (record.clone(), expires_at));
+    fn remember_cutoff(&self, cutoff: &Cutoff, expires: u64, now: u64) {
+        let mut cutoffs = self.cutoffs.borrow_mut();
+        make_room(&mut cutoffs, self.capacity, now, |(_, until)| *until);
+        cutoffs.insert(
+            cutoff.sub.clone(),
+            (cutoff.clone(), expires.min(now + self.ttl)),
+        );
     }
 }
 
@@ -207,16 +419,41 @@ impl<'a, S> ReadYourWrites<'a, S> {
 
 impl<S: RevocationStore> RevocationStore for ReadYourWrites<'_, S> {
     async fn get(&self, id: &TokenId) -> Result<Option<Record>, StoreError> {
-        match self.recent.get(id, self.now) {
-            Some(record) => Ok(Some(record)),
+        match self.recent.token(id, self.now) {
+            Some(answer) => Ok(answer),
             None => self.inner.get(id).await,
         }
     }
 
     async fn put(&self, id: &TokenId, record: &Record, expires_at: u64) -> Result<(), StoreError> {
         self.inner.put(id, record, expires_at).await?;
-        self.recent.remember(id, record, expires_at, self.now);
+        self.recent
+            .remember_token(id, Some((record.clone(), expires_at)), self.now);
         Ok(())
+    }
+
+    async fn delete(&self, id: &TokenId) -> Result<(), StoreError> {
+        self.inner.delete(id).await?;
+        self.recent.remember_token(id, None, self.now);
+        Ok(())
+    }
+
+    async fn get_cutoff(&self, sub: &str) -> Result<Option<Cutoff>, StoreError> {
+        let stored = self.inner.get_cutoff(sub).await?;
+        Ok(match self.recent.cutoff(sub, self.now) {
+            Some(recent) => Some(Cutoff::merge(stored, recent)),
+            None => stored,
+        })
+    }
+
+    async fn put_cutoff(&self, cutoff: &Cutoff, expires_at: u64) -> Result<(), StoreError> {
+        self.inner.put_cutoff(cutoff, expires_at).await?;
+        self.recent.remember_cutoff(cutoff, expires_at, self.now);
+        Ok(())
+    }
+
+    async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError> {
+        self.inner.list(cursor, limit).await
     }
 }
 
@@ -297,11 +534,23 @@ mod tests {
         async fn put(&self, id: &TokenId, r: &Record, e: u64) -> Result<(), StoreError> {
             self.0.put(id, r, e).await
         }
+        async fn delete(&self, id: &TokenId) -> Result<(), StoreError> {
+            self.0.delete(id).await
+        }
+        async fn get_cutoff(&self, _: &str) -> Result<Option<Cutoff>, StoreError> {
+            Ok(None)
+        }
+        async fn put_cutoff(&self, c: &Cutoff, e: u64) -> Result<(), StoreError> {
+            self.0.put_cutoff(c, e).await
+        }
+        async fn list(&self, c: Option<&str>, l: usize) -> Result<Page, StoreError> {
+            self.0.list(c, l).await
+        }
     }
 
     #[test]
     fn read_your_writes_hides_a_stale_cache() {
-        let recent = RecentRevocations::new(2);
+        let recent = RecentRevocations::new(2, 10_000);
         let store = ReadYourWrites::new(StaleReads(MemoryStore::new(0)), &recent, 100);
         let ids: Vec<_> = ["a", "b", "c"]
             .iter()
@@ -320,10 +569,136 @@ mod tests {
     }
 
     #[test]
+    fn recent_writes_last_at_most_the_cache_ttl() {
+        let recent = RecentRevocations::new(8, 60);
+        let id = TokenId::from_reference("a").unwrap();
+        let store = ReadYourWrites::new(StaleReads(MemoryStore::new(0)), &recent, 100);
+        block_on(store.put(&id, &record("a"), 10_000)).unwrap();
+        let at = |now| ReadYourWrites::new(StaleReads(MemoryStore::new(0)), &recent, now);
+        assert!(block_on(at(159).get(&id)).unwrap().is_some());
+        assert!(
+            block_on(at(160).get(&id)).unwrap().is_none(),
+            "the store is current again"
+        );
+    }
+
+    #[test]
+    fn a_restore_is_seen_at_once_here() {
+        let recent = RecentRevocations::new(8, 60);
+        let memory = MemoryStore::new(0);
+        let id = TokenId::from_reference("a").unwrap();
+        block_on(memory.put(&id, &record("a"), 10_000)).unwrap();
+        // Another isolate's cache would still say "revoked"; this one knows.
+        struct Sticky<'a>(&'a MemoryStore, Record);
+        impl RevocationStore for Sticky<'_> {
+            async fn get(&self, _: &TokenId) -> Result<Option<Record>, StoreError> {
+                Ok(Some(self.1.clone()))
+            }
+            async fn put(&self, id: &TokenId, r: &Record, e: u64) -> Result<(), StoreError> {
+                self.0.put(id, r, e).await
+            }
+            async fn delete(&self, id: &TokenId) -> Result<(), StoreError> {
+                self.0.delete(id).await
+            }
+            async fn get_cutoff(&self, s: &str) -> Result<Option<Cutoff>, StoreError> {
+                self.0.get_cutoff(s).await
+            }
+            async fn put_cutoff(&self, c: &Cutoff, e: u64) -> Result<(), StoreError> {
+                self.0.put_cutoff(c, e).await
+            }
+            async fn list(&self, c: Option<&str>, l: usize) -> Result<Page, StoreError> {
+                self.0.list(c, l).await
+            }
+        }
+        let store = ReadYourWrites::new(Sticky(&memory, record("a")), &recent, 100);
+        block_on(store.delete(&id)).unwrap();
+        assert!(block_on(store.get(&id)).unwrap().is_none());
+        assert!(memory.entries().is_empty());
+    }
+
+    fn cutoff(at: u64, except: Option<&str>) -> Cutoff {
+        Cutoff {
+            sub: "alice".into(),
+            cutoff: at,
+            except: except.map(str::to_owned),
+            by: "alice".into(),
+            route: "DELETE /api/tokens".into(),
+        }
+    }
+
+    #[test]
+    fn cutoffs_never_move_backwards() {
+        assert_eq!(Cutoff::merge(None, cutoff(10, None)).cutoff, 10);
+        assert_eq!(
+            Cutoff::merge(Some(cutoff(20, None)), cutoff(10, Some("x"))),
+            cutoff(20, None)
+        );
+        assert_eq!(
+            Cutoff::merge(Some(cutoff(10, None)), cutoff(20, Some("x"))),
+            cutoff(20, Some("x"))
+        );
+        // Same second: an exemption survives only if both agree.
+        assert_eq!(
+            Cutoff::merge(Some(cutoff(10, Some("x"))), cutoff(10, None)).except,
+            None
+        );
+        assert_eq!(
+            Cutoff::merge(Some(cutoff(10, None)), cutoff(10, Some("x"))).except,
+            None
+        );
+        assert_eq!(
+            Cutoff::merge(Some(cutoff(10, Some("x"))), cutoff(10, Some("x")))
+                .except
+                .as_deref(),
+            Some("x")
+        );
+    }
+
+    #[test]
+    fn cutoff_rules() {
+        let id = |s| TokenId::from_reference(s).unwrap();
+        let c = cutoff(100, Some("keep"));
+        assert!(c.revokes(Some(100), &id("t")), "issued at the cutoff");
+        assert!(c.revokes(Some(50), &id("t")));
+        assert!(c.revokes(None, &id("t")), "no iat counts as before");
+        assert!(!c.revokes(Some(101), &id("t")));
+        assert!(!c.revokes(Some(50), &id("keep")), "the exempt token");
+    }
+
+    #[test]
+    fn subject_keys_stay_small() {
+        assert_eq!(subject_key("alice"), "subject:alice");
+        let long = subject_key(&"x".repeat(300));
+        assert!(long.starts_with("subject:#") && long.len() == 9 + 43);
+        assert_ne!(subject_key("#a"), "subject:#a");
+        assert!(subject_key("a\nb").starts_with("subject:#"));
+    }
+
+    #[test]
+    fn listing_pages_with_a_cursor() {
+        let store = MemoryStore::new(0);
+        for n in 0..5 {
+            let id = TokenId::from_reference(&format!("t{n}")).unwrap();
+            block_on(store.put(&id, &record(&format!("t{n}")), 100)).unwrap();
+        }
+        let first = block_on(store.list(None, 2)).unwrap();
+        assert_eq!(first.items.len(), 2);
+        let second = block_on(store.list(first.cursor.as_deref(), 2)).unwrap();
+        let third = block_on(store.list(second.cursor.as_deref(), 2)).unwrap();
+        assert_eq!(third.items.len(), 1);
+        assert_eq!(third.cursor, None);
+        let all: Vec<_> = [first, second, third]
+            .iter()
+            .flat_map(|p| p.items.iter().map(|i| i.record.jti.clone()))
+            .collect();
+        assert_eq!(all, ["t0", "t1", "t2", "t3", "t4"]);
+    }
+
+    #[test]
     fn a_failed_write_is_not_remembered() {
         let memory = MemoryStore::new(0);
         memory.fail_writes(true);
-        let recent = RecentRevocations::new(8);
+        let recent = RecentRevocations::new(8, 60);
         let store = ReadYourWrites::new(memory, &recent, 0);
         let id = TokenId::from_reference("a").unwrap();
         assert!(block_on(store.put(&id, &record("a"), 500)).is_err());

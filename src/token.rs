@@ -13,7 +13,7 @@
 
 use crate::config::Config;
 use crate::error::{Rejection, TokenError};
-use crate::keys::Alg;
+use crate::keys::{Alg, KeyLookup};
 use crate::primitives::{base64url_decode, base64url_encode, is_base64url_char, sha256};
 use crate::request::RequestHead;
 use crate::verify::SignatureVerifier;
@@ -166,13 +166,15 @@ struct HeaderPolicy {
     x5c: Option<Value>,
 }
 
-/// The untrusted → verified step. `now` is seconds since the epoch.
+/// The untrusted → verified step. `keys` chooses the key (the configured
+/// [`crate::keys::KeySet`] is one); `now` is seconds since the epoch.
 ///
 /// Errors are [`Rejection::Token`] for a bad token and [`Rejection::Verify`]
-/// when the signature check could not run.
-pub async fn verify<V: SignatureVerifier>(
+/// when the check could not run (crypto or key set unavailable).
+pub async fn verify<K: KeyLookup, V: SignatureVerifier>(
     token: &str,
     config: &Config,
+    keys: &K,
     verifier: &V,
     now: u64,
 ) -> Result<VerifiedToken, Rejection> {
@@ -200,14 +202,14 @@ pub async fn verify<V: SignatureVerifier>(
     let alg = Alg::from_name(untrusted.algorithm())
         .filter(|alg| config.algorithms.contains(alg))
         .ok_or(TokenError::AlgorithmNotAllowed)?;
-    let key = config
-        .keys
-        .select(alg, header.key_id.as_deref())
+    let key = keys
+        .key(alg, header.key_id.as_deref(), now)
+        .await?
         .ok_or(TokenError::UnknownKey)?;
 
     let (message, _) = token.rsplit_once('.').ok_or(TokenError::Malformed)?;
     if !verifier
-        .verify(key, alg, message.as_bytes(), untrusted.signature_bytes())
+        .verify(&key, alg, message.as_bytes(), untrusted.signature_bytes())
         .await?
     {
         return Err(TokenError::BadSignature.into());

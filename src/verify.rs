@@ -117,15 +117,15 @@ mod native {
     }
 
     /// Pure-Rust verification of every algorithm with jwt-compact. Parsed keys
-    /// are cached by [`Key::index`].
+    /// are cached by their public JWK.
     #[derive(Default)]
     pub struct RustCrypto {
-        parsed: RefCell<HashMap<usize, std::rc::Rc<Parsed>>>,
+        parsed: RefCell<HashMap<String, std::rc::Rc<Parsed>>>,
     }
 
     impl RustCrypto {
         fn parse(&self, key: &Key) -> Result<std::rc::Rc<Parsed>, VerifyError> {
-            if let Some(parsed) = self.parsed.borrow().get(&key.index) {
+            if let Some(parsed) = self.parsed.borrow().get(&key.public_jwk) {
                 return Ok(parsed.clone());
             }
             let jwk: JsonWebKey<'_> =
@@ -143,7 +143,9 @@ mod native {
                 KeyKind::Secret => return Err(VerifyError::KeyRejected),
             };
             let parsed = std::rc::Rc::new(parsed);
-            self.parsed.borrow_mut().insert(key.index, parsed.clone());
+            self.parsed
+                .borrow_mut()
+                .insert(key.public_jwk.clone(), parsed.clone());
             Ok(parsed)
         }
     }

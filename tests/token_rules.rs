@@ -14,7 +14,13 @@ use edge_revoke::verify::{HmacOnly, RustCrypto};
 use serde_json::{json, Value};
 
 fn check_with(token: &str, config: &Config, now: u64) -> Result<VerifiedToken, Rejection> {
-    block_on(token::verify(token, config, &RustCrypto::default(), now))
+    block_on(token::verify(
+        token,
+        config,
+        &config.keys,
+        &RustCrypto::default(),
+        now,
+    ))
 }
 
 fn check(token: &str) -> Result<VerifiedToken, Rejection> {
@@ -51,12 +57,20 @@ fn every_algorithm_family_verifies() {
 #[test]
 fn hmac_only_verifier_refuses_asymmetric_keys() {
     let token = mint("RS256", &claims());
-    let result = block_on(token::verify(&token, &config(), &HmacOnly, NOW));
+    let config = config();
+    let result = block_on(token::verify(&token, &config, &config.keys, &HmacOnly, NOW));
     assert_eq!(
         result.unwrap_err(),
         Rejection::Token(TokenError::BadSignature)
     );
-    assert!(block_on(token::verify(&valid_token(), &config(), &HmacOnly, NOW)).is_ok());
+    assert!(block_on(token::verify(
+        &valid_token(),
+        &config,
+        &config.keys,
+        &HmacOnly,
+        NOW
+    ))
+    .is_ok());
 }
 
 #[test]

@@ -1,0 +1,725 @@
+//! Beyond single tokens, natively: sign out everywhere, RFC 7009 and RFC 7662,
+//! listing and restore, claim forwarding, monitor mode, CORS preflight, the
+//! verified-token cache and the one-round-trip lookup.
+
+mod common;
+
+use common::*;
+use edge_revoke::app::{handle, Action, Decision, Forward, Services};
+use edge_revoke::block_on;
+use edge_revoke::cache::TokenCache;
+use edge_revoke::config::Config;
+use edge_revoke::error::StoreError;
+use edge_revoke::keys::{NoFetch, RemoteKeys};
+use edge_revoke::primitives::base64url_encode;
+use edge_revoke::request::RequestHead;
+use edge_revoke::revocation::{Cutoff, MemoryStore, Page, Record, RevocationStore};
+use edge_revoke::token::TokenId;
+use edge_revoke::verify::RustCrypto;
+use serde_json::{json, Value};
+use std::cell::Cell;
+use std::future::Future;
+
+const CLIENT: &str = "app-1";
+const CLIENT_SECRET: &str = "s3cret with space";
+
+struct World {
+    config: Config,
+    store: MemoryStore,
+    verifier: RustCrypto,
+    remote_keys: RemoteKeys,
+    cache: TokenCache,
+}
+
+impl World {
+    fn with(extra: &[(&str, &str)]) -> World {
+        let mut vars = vec![("OAUTH_CLIENTS", "app-1:s3cret with space,app-2:other")];
+        vars.extend_from_slice(extra);
+        World {
+            config: config_with(&vars),
+            store: MemoryStore::new(NOW),
+            verifier: RustCrypto::default(),
+            remote_keys: RemoteKeys::default(),
+            cache: TokenCache::new(100, 1 << 20),
+        }
+    }
+    fn new() -> World {
+        World::with(&[])
+    }
+    fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Decision {
+        let services = Services {
+            store: &self.store,
+            verifier: &self.verifier,
+            fetcher: &NoFetch,
+            remote_keys: &self.remote_keys,
+            cache: &self.cache,
+        };
+        let head = RequestHead::new(
+            method,
+            &format!("https://edge.test{path}"),
+            headers.iter().copied(),
+        );
+        block_on(handle(&head, body, Ok(&self.config), &services, NOW))
+    }
+    fn get(&self, token: &str) -> Decision {
+        let auth = format!("Bearer {token}");
+        self.send("GET", "/data", &[("authorization", &auth)], None)
+    }
+    fn delete(&self, path: &str, token: &str) -> u16 {
+        let auth = format!("Bearer {token}");
+        status(&self.send("DELETE", path, &[("authorization", &auth)], None))
+    }
+    fn oauth(&self, path: &str, client: Option<(&str, &str)>, body: &str) -> Decision {
+        let basic = client.map(|(id, secret)| {
+            let pair = format!("{}:{}", form(id), form(secret));
+            format!("Basic {}", std_base64(pair.as_bytes()))
+        });
+        let mut headers = vec![("content-type", "application/x-www-form-urlencoded")];
+        if let Some(basic) = &basic {
+            headers.push(("authorization", basic.as_str()));
+        }
+        self.send("POST", path, &headers, Some(body.as_bytes()))
+    }
+}
+
+fn form(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace(' ', "+")
+        .replace(':', "%3A")
+}
+
+fn std_base64(bytes: &[u8]) -> String {
+    let url = base64url_encode(bytes).replace('-', "+").replace('_', "/");
+    let pad = (4 - url.len() % 4) % 4;
+    url + &"=".repeat(pad)
+}
+
+fn status(decision: &Decision) -> u16 {
+    match &decision.action {
+        Action::Reply(reply) => reply.status,
+        Action::Forward(_) => 0,
+    }
+}
+
+fn body(decision: &Decision) -> Value {
+    match &decision.action {
+        Action::Reply(reply) => serde_json::from_slice(&reply.body).unwrap(),
+        Action::Forward(_) => panic!("forwarded"),
+    }
+}
+
+fn plan(decision: &Decision) -> &Forward {
+    match &decision.action {
+        Action::Forward(plan) => plan,
+        Action::Reply(reply) => panic!("replied {}", reply.status),
+    }
+}
+
+/// A token of `sub` issued at `iat`, with ID `jti`.
+fn issued(sub: &str, jti: &str, iat: Option<u64>) -> String {
+    let mut c = claims();
+    c["sub"] = sub.into();
+    c["jti"] = jti.into();
+    match iat {
+        Some(iat) => c["iat"] = iat.into(),
+        None => {
+            c.as_object_mut().unwrap().remove("iat");
+        }
+    }
+    mint("ES256", &c)
+}
+
+fn admin() -> String {
+    let mut c = claims();
+    c["sub"] = "root".into();
+    c["jti"] = "jti-root".into();
+    c["roles"] = json!(["identity:admin"]);
+    mint("RS256", &c)
+}
+
+// ---- sign out everywhere -------------------------------------------------
+
+#[test]
+fn global_sign_out_revokes_every_token_issued_until_now() {
+    let w = World::new();
+    let tokens = [
+        issued("alice", "a1", Some(NOW - 3000)),
+        issued("alice", "a2", Some(NOW - 10)),
+        issued("alice", "a3", None),
+    ];
+    let later = issued("alice", "a4", Some(NOW + 1));
+    let bob = issued("bob", "b1", Some(NOW - 10));
+    assert_eq!(w.delete("/api/tokens?scope=global", &tokens[1]), 204);
+    for token in &tokens {
+        assert_eq!(status(&w.get(token)), 401);
+    }
+    assert_eq!(status(&w.get(&later)), 0, "issued after the cutoff");
+    assert_eq!(status(&w.get(&bob)), 0, "other subjects are untouched");
+    let (cutoff, expires) = w.store.cutoffs()["subject:alice"].clone();
+    assert_eq!((cutoff.cutoff, cutoff.except), (NOW, None));
+    assert_eq!(expires, NOW + 86_400);
+    assert!(
+        w.store.entries().is_empty(),
+        "one subject entry, no per-token entries"
+    );
+}
+
+#[test]
+fn others_keeps_the_caller() {
+    let w = World::new();
+    let caller = issued("alice", "keep-me", Some(NOW - 5));
+    let other = issued("alice", "drop-me", Some(NOW - 5));
+    assert_eq!(w.delete("/api/tokens?scope=others", &caller), 204);
+    assert_eq!(status(&w.get(&caller)), 0);
+    assert_eq!(status(&w.get(&other)), 401);
+    assert_eq!(
+        w.store.cutoffs()["subject:alice"].0.except.as_deref(),
+        Some("keep-me")
+    );
+}
+
+#[test]
+fn a_cutoff_never_moves_backwards() {
+    let w = World::new();
+    let later = Cutoff {
+        sub: "alice".into(),
+        cutoff: NOW + 50,
+        except: None,
+        by: "x".into(),
+        route: "x".into(),
+    };
+    block_on(w.store.put_cutoff(&later, NOW + 1000)).unwrap();
+    // Issued after the stored cutoff, within the clock-skew leeway.
+    let caller = issued("alice", "c", Some(NOW + 55));
+    assert_eq!(w.delete("/api/tokens?scope=others", &caller), 204);
+    let kept = &w.store.cutoffs()["subject:alice"].0;
+    assert_eq!((kept.cutoff, kept.except.as_deref()), (NOW + 50, None));
+}
+
+#[test]
+fn subject_wide_sign_out_needs_a_subject() {
+    let w = World::new();
+    let mut c = claims();
+    c.as_object_mut().unwrap().remove("sub");
+    assert_eq!(
+        w.delete("/api/tokens?scope=global", &mint("HS256", &c)),
+        400
+    );
+}
+
+#[test]
+fn admins_sign_a_subject_out_everywhere() {
+    let w = World::new();
+    let victim = issued("mallory@example.com", "m1", Some(NOW - 1));
+    let user = issued("eve", "e1", Some(NOW - 1));
+    assert_eq!(
+        w.delete("/api/users/mallory%40example.com/tokens", &user),
+        403
+    );
+    assert_eq!(
+        w.delete("/api/users/mallory%40example.com/tokens", "x.y.z"),
+        401
+    );
+    let decision = {
+        let auth = format!("Bearer {}", admin());
+        w.send(
+            "DELETE",
+            "/api/users/mallory%40example.com/tokens",
+            &[("authorization", &auth)],
+            None,
+        )
+    };
+    assert_eq!(status(&decision), 204);
+    let event = decision.event.unwrap();
+    assert_eq!(
+        (event.decision, event.sub.as_deref()),
+        ("revoke", Some("mallory@example.com"))
+    );
+    assert_eq!(status(&w.get(&victim)), 401);
+    assert_eq!(
+        w.store.cutoffs()["subject:mallory@example.com"].0.by,
+        "root"
+    );
+}
+
+/// A store whose two lookups each wait once, recording the order they are
+/// polled in, to prove they run concurrently.
+struct SlowStore {
+    inner: MemoryStore,
+    log: Cell<Vec<&'static str>>,
+}
+
+impl SlowStore {
+    async fn pause(&self, name: &'static str) {
+        let mut waited = false;
+        std::future::poll_fn(|cx| {
+            let mut log = self.log.take();
+            log.push(name);
+            self.log.set(log);
+            if std::mem::replace(&mut waited, true) {
+                std::task::Poll::Ready(())
+            } else {
+                cx.waker().wake_by_ref();
+                std::task::Poll::Pending
+            }
+        })
+        .await
+    }
+}
+
+impl RevocationStore for SlowStore {
+    async fn get(&self, id: &TokenId) -> Result<Option<Record>, StoreError> {
+        self.pause("get").await;
+        self.inner.get(id).await
+    }
+    async fn put(&self, id: &TokenId, r: &Record, e: u64) -> Result<(), StoreError> {
+        self.inner.put(id, r, e).await
+    }
+    async fn delete(&self, id: &TokenId) -> Result<(), StoreError> {
+        self.inner.delete(id).await
+    }
+    async fn get_cutoff(&self, sub: &str) -> Result<Option<Cutoff>, StoreError> {
+        self.pause("cutoff").await;
+        self.inner.get_cutoff(sub).await
+    }
+    async fn put_cutoff(&self, c: &Cutoff, e: u64) -> Result<(), StoreError> {
+        self.inner.put_cutoff(c, e).await
+    }
+    async fn list(&self, c: Option<&str>, l: usize) -> Result<Page, StoreError> {
+        self.inner.list(c, l).await
+    }
+}
+
+#[test]
+fn the_jti_and_subject_lookups_run_concurrently() {
+    let w = World::new();
+    let store = SlowStore {
+        inner: MemoryStore::new(NOW),
+        log: Cell::new(Vec::new()),
+    };
+    let services = Services {
+        store: &store,
+        verifier: &w.verifier,
+        fetcher: &NoFetch,
+        remote_keys: &w.remote_keys,
+        cache: &w.cache,
+    };
+    let auth = format!("Bearer {}", valid_token());
+    let head = RequestHead::new(
+        "GET",
+        "https://edge.test/data",
+        [("authorization", auth.as_str())],
+    );
+    let mut future = std::pin::pin!(handle(&head, None, Ok(&w.config), &services, NOW));
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let mut polls = 0;
+    let decision = loop {
+        polls += 1;
+        if let std::task::Poll::Ready(d) = future.as_mut().poll(&mut cx) {
+            break d;
+        }
+    };
+    assert!(matches!(decision.action, Action::Forward(_)));
+    // Both lookups started before either finished: one round trip.
+    assert_eq!(store.log.take(), ["get", "cutoff", "get", "cutoff"]);
+    assert_eq!(polls, 2);
+}
+
+// ---- RFC 7009 / RFC 7662 -------------------------------------------------
+
+#[test]
+fn oauth_revoke_follows_rfc_7009() {
+    let w = World::new();
+    let token = issued("alice", "oa-1", Some(NOW - 1));
+    let ok = w.oauth(
+        "/oauth/revoke",
+        Some((CLIENT, CLIENT_SECRET)),
+        &format!("token={token}&token_type_hint=access_token"),
+    );
+    assert_eq!(status(&ok), 200);
+    assert_eq!(w.store.entries()["revoked:oa-1"].0.by, "client:app-1");
+    assert_eq!(status(&w.get(&token)), 401);
+    // Invalid or unknown tokens: 200 all the same, nothing stored.
+    for junk in [
+        "token=not-a-token",
+        "token=a.b.c",
+        "token=x&token_type_hint=weird",
+    ] {
+        assert_eq!(
+            status(&w.oauth("/oauth/revoke", Some((CLIENT, CLIENT_SECRET)), junk)),
+            200,
+            "{junk}"
+        );
+    }
+    assert_eq!(w.store.entries().len(), 1);
+}
+
+#[test]
+fn oauth_client_authentication() {
+    let w = World::new();
+    let body = format!("token={}", valid_token());
+    for client in [
+        None,
+        Some((CLIENT, "wrong")),
+        Some(("nobody", CLIENT_SECRET)),
+        Some(("app-2", CLIENT_SECRET)),
+    ] {
+        let d = w.oauth("/oauth/revoke", client, &body);
+        assert_eq!(status(&d), 401, "{client:?}");
+        assert_eq!(body_of(&d), json!({"error": "invalid_client"}));
+        assert!(header(&d, "www-authenticate")
+            .unwrap()
+            .starts_with("Basic realm="));
+    }
+    let d = w.send(
+        "POST",
+        "/oauth/revoke",
+        &[("authorization", "Bearer x")],
+        Some(body.as_bytes()),
+    );
+    assert_eq!(status(&d), 401);
+    assert!(w.store.entries().is_empty());
+    // Missing token parameter.
+    let d = w.oauth(
+        "/oauth/revoke",
+        Some((CLIENT, CLIENT_SECRET)),
+        "token_type_hint=access_token",
+    );
+    assert_eq!(
+        (status(&d), body_of(&d)),
+        (400, json!({"error": "invalid_request"}))
+    );
+}
+
+fn body_of(d: &Decision) -> Value {
+    body(d)
+}
+
+fn header<'a>(d: &'a Decision, name: &str) -> Option<&'a str> {
+    match &d.action {
+        Action::Reply(reply) => reply.header(name),
+        Action::Forward(_) => None,
+    }
+}
+
+#[test]
+fn oauth_revoke_refuses_another_clients_token() {
+    let w = World::new();
+    let mut c = claims();
+    c["client_id"] = "app-2".into();
+    let theirs = mint("HS256", &c);
+    let d = w.oauth(
+        "/oauth/revoke",
+        Some((CLIENT, CLIENT_SECRET)),
+        &format!("token={theirs}"),
+    );
+    assert_eq!(
+        (status(&d), body_of(&d)),
+        (400, json!({"error": "unauthorized_client"}))
+    );
+    assert!(w.store.entries().is_empty());
+    c["client_id"] = CLIENT.into();
+    let mine = mint("HS256", &c);
+    assert_eq!(
+        status(&w.oauth(
+            "/oauth/revoke",
+            Some((CLIENT, CLIENT_SECRET)),
+            &format!("token={mine}")
+        )),
+        200
+    );
+}
+
+#[test]
+fn oauth_revoke_fails_closed_when_the_store_is_down() {
+    let w = World::new();
+    w.store.fail_writes(true);
+    let d = w.oauth(
+        "/oauth/revoke",
+        Some((CLIENT, CLIENT_SECRET)),
+        &format!("token={}", valid_token()),
+    );
+    assert_eq!(status(&d), 503);
+    assert_eq!(header(&d, "retry-after"), Some("5"));
+    assert_eq!(body_of(&d), json!({"error": "temporarily_unavailable"}));
+}
+
+#[test]
+fn introspection_follows_rfc_7662() {
+    let w = World::new();
+    let token = issued("alice", "in-1", Some(NOW - 1));
+    let d = w.oauth(
+        "/oauth/introspect",
+        Some((CLIENT, CLIENT_SECRET)),
+        &format!("token={token}"),
+    );
+    assert_eq!(status(&d), 200);
+    let answer = body_of(&d);
+    assert_eq!(answer["active"], true);
+    assert_eq!(answer["sub"], "alice");
+    assert_eq!(answer["jti"], "in-1");
+    assert_eq!(answer["exp"], NOW + 600);
+    // Revoked, invalid, expired: exactly {"active": false}.
+    let mut expired = claims();
+    expired["exp"] = (NOW - 3600).into();
+    w.delete("/api/tokens", &token);
+    for t in [
+        token,
+        "a.b.c".to_string(),
+        "opaque".to_string(),
+        mint("HS256", &expired),
+    ] {
+        let d = w.oauth(
+            "/oauth/introspect",
+            Some((CLIENT, CLIENT_SECRET)),
+            &format!("token={t}"),
+        );
+        assert_eq!(body_of(&d), json!({"active": false}));
+    }
+    // A global sign-out makes older tokens inactive too.
+    let old = issued("carol", "c-1", Some(NOW - 100));
+    w.delete("/api/tokens?scope=global", &old);
+    let d = w.oauth(
+        "/oauth/introspect",
+        Some((CLIENT, CLIENT_SECRET)),
+        &format!("token={old}"),
+    );
+    assert_eq!(body_of(&d), json!({"active": false}));
+    // Bad client.
+    assert_eq!(status(&w.oauth("/oauth/introspect", None, "token=x")), 401);
+    // Store down: 503, never a guess.
+    w.store.fail_reads(true);
+    let fresh = issued("dan", "d-1", Some(NOW - 1));
+    assert_eq!(
+        status(&w.oauth(
+            "/oauth/introspect",
+            Some((CLIENT, CLIENT_SECRET)),
+            &format!("token={fresh}")
+        )),
+        503
+    );
+}
+
+// ---- listing and restore -------------------------------------------------
+
+#[test]
+fn admins_page_through_revocations() {
+    let w = World::new();
+    let admin = admin();
+    for n in 0..5 {
+        let sub = if n % 2 == 0 { "alice" } else { "bob" };
+        assert_eq!(
+            w.delete("/api/tokens", &issued(sub, &format!("t{n}"), Some(NOW - 1))),
+            204
+        );
+    }
+    let auth = format!("Bearer {admin}");
+    let list = |query: &str| {
+        w.send(
+            "GET",
+            &format!("/api/revocations{query}"),
+            &[("authorization", &auth)],
+            None,
+        )
+    };
+    let first = body(&list("?limit=2"));
+    assert_eq!(first["items"].as_array().unwrap().len(), 2);
+    assert_eq!(first["list_complete"], false);
+    let item = &first["items"][0];
+    for field in [
+        "jti",
+        "sub",
+        "exp",
+        "revoked_at",
+        "by",
+        "route",
+        "reason",
+        "expires_at",
+    ] {
+        assert!(item.get(field).is_some(), "{field}");
+    }
+    let mut seen: Vec<String> = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let query = if cursor.is_empty() {
+            "?limit=2".to_string()
+        } else {
+            format!("?limit=2&cursor={cursor}")
+        };
+        let page = body(&list(&query));
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["jti"].as_str().unwrap().to_owned()),
+        );
+        match page["cursor"].as_str() {
+            Some(next) => cursor = next.to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["t0", "t1", "t2", "t3", "t4"]);
+    let bobs = body(&list("?sub=bob"));
+    let subs: Vec<_> = bobs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["sub"].clone())
+        .collect();
+    assert_eq!(subs, [json!("bob"), json!("bob")]);
+    for bad in ["?limit=0", "?limit=1001", "?limit=x", "?limit=1&limit=2"] {
+        assert_eq!(status(&list(bad)), 400, "{bad}");
+    }
+    let user = issued("eve", "e", Some(NOW - 1));
+    let user_auth = format!("Bearer {user}");
+    assert_eq!(
+        status(&w.send(
+            "GET",
+            "/api/revocations",
+            &[("authorization", &user_auth)],
+            None
+        )),
+        403
+    );
+    assert_eq!(status(&w.send("GET", "/api/revocations", &[], None)), 401);
+}
+
+#[test]
+fn admins_restore_a_token() {
+    let w = World::new();
+    let token = issued("alice", "r-1", Some(NOW - 1));
+    w.delete("/api/tokens", &token);
+    assert_eq!(status(&w.get(&token)), 401);
+    let user = issued("eve", "e", Some(NOW - 1));
+    assert_eq!(w.delete("/api/revocations/r-1", &user), 403);
+    let auth = format!("Bearer {}", admin());
+    let d = w.send(
+        "DELETE",
+        "/api/revocations/r-1",
+        &[("authorization", &auth)],
+        None,
+    );
+    assert_eq!(status(&d), 204);
+    let event = d.event.unwrap();
+    assert_eq!(
+        (event.decision, event.jti.as_deref()),
+        ("restore", Some("r-1"))
+    );
+    assert_eq!(status(&w.get(&token)), 0, "the token works again");
+    assert_eq!(
+        w.delete("/api/revocations/r-1", &admin()),
+        404,
+        "nothing left to restore"
+    );
+    w.store.fail_reads(true);
+    assert_eq!(w.delete("/api/revocations/r-1", &admin()), 503);
+}
+
+// ---- operating it --------------------------------------------------------
+
+#[test]
+fn verified_claims_are_forwarded_and_spoofs_removed() {
+    let w = World::with(&[(
+        "FORWARD_CLAIMS",
+        "sub:X-User-Id,email:X-User-Email,roles:X-Roles,n:X-N",
+    )]);
+    let mut c = claims();
+    c["email"] = "josé@example.com".into();
+    c["roles"] = json!(["a", "b"]);
+    c["n"] = json!(5);
+    let token = mint("HS256", &c);
+    let auth = format!("Bearer {token}");
+    let d = w.send(
+        "GET",
+        "/data",
+        &[("authorization", &auth), ("x-user-id", "admin")],
+        None,
+    );
+    let sent = plan(&d);
+    assert_eq!(sent.remove, ["x-user-id", "x-user-email", "x-roles", "x-n"]);
+    assert_eq!(
+        sent.set,
+        [
+            ("x-user-id".to_string(), "alice".to_string()),
+            (
+                "x-user-email".to_string(),
+                "jos%C3%A9@example.com".to_string()
+            ),
+            ("x-roles".to_string(), "a,b".to_string()),
+            ("x-n".to_string(), "5".to_string()),
+        ]
+    );
+    // Public paths and unauthenticated requests still lose spoofed headers.
+    let open = World::with(&[
+        ("FORWARD_CLAIMS", "sub:X-User-Id"),
+        ("REQUIRE_TOKEN", "false"),
+    ]);
+    let d = open.send("GET", "/data", &[("x-user-id", "admin")], None);
+    assert_eq!(plan_of(&d), (vec!["x-user-id".to_string()], vec![]));
+    // Without the option nothing is touched.
+    let plain = World::new();
+    assert_eq!(plan(&plain.get(&token)), &Forward::default());
+}
+
+fn plan_of(d: &Decision) -> (Vec<String>, Vec<(String, String)>) {
+    let p = plan(d);
+    (p.remove.clone(), p.set.clone())
+}
+
+#[test]
+fn monitor_mode_logs_and_forwards() {
+    let w = World::with(&[("ENFORCE", "false"), ("FORWARD_CLAIMS", "sub:X-User-Id")]);
+    let d = w.send("GET", "/data", &[], None);
+    assert_eq!(plan_of(&d), (vec!["x-user-id".to_string()], vec![]));
+    let event = d.event.unwrap();
+    assert_eq!((event.decision, event.reason), ("would_reject", "missing"));
+    let token = valid_token();
+    w.delete("/api/tokens", &token);
+    let d = w.get(&token);
+    assert_eq!(status(&d), 0);
+    assert_eq!(plan(&d).set, vec![], "no claims from a rejected token");
+    let event = d.event.unwrap();
+    assert_eq!(
+        (event.decision, event.reason, event.jti.as_deref()),
+        ("would_reject", "revoked", Some("jti-alice-1"))
+    );
+    // The revocation routes still answer for themselves.
+    assert_eq!(w.delete("/api/tokens", "x.y.z"), 401);
+}
+
+#[test]
+fn cors_preflight_passes_unchecked() {
+    let w = World::new();
+    let d = w.send(
+        "OPTIONS",
+        "/data",
+        &[("access-control-request-method", "GET")],
+        None,
+    );
+    assert_eq!(status(&d), 0);
+    assert!(d.event.is_none());
+    // A plain OPTIONS is an ordinary request.
+    assert_eq!(status(&w.send("OPTIONS", "/data", &[], None)), 401);
+}
+
+#[test]
+fn a_cached_token_is_still_checked_for_revocation() {
+    let w = World::new();
+    let token = valid_token();
+    assert_eq!(status(&w.get(&token)), 0);
+    assert_eq!(w.cache.len(), 1, "verified once, cached");
+    assert_eq!(status(&w.get(&token)), 0);
+    w.delete("/api/tokens", &token);
+    assert_eq!(
+        status(&w.get(&token)),
+        401,
+        "never served past a revocation"
+    );
+}

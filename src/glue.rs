@@ -138,6 +138,11 @@ async fn fetch(
             .iter()
             .filter_map(|name| Some((*name, headers.get(name).ok().flatten()?))),
     );
+    #[cfg(feature = "bench")]
+    if head.path == "/__bench/verify" {
+        // Not reachable in production builds: the `bench` feature is off there.
+        return bench_verify(&head, &state, now).await;
+    }
     let body = match routes::body_limit(&head) {
         Some(limit) => read_body(&request, limit).await,
         None => None,
@@ -198,6 +203,46 @@ async fn fetch(
             })),
         },
     }
+}
+
+/// Benchmark builds only: verifies the request's token `X-Bench-Iterations`
+/// times (default 1, at most 100000), so the harness can time verification
+/// inside workerd from outside. Without `X-Bench-Cache: 1` every iteration
+/// verifies in full; with it, iterations go through the token cache as
+/// requests do (the first one verifies and fills it).
+#[cfg(feature = "bench")]
+async fn bench_verify(
+    head: &RequestHead,
+    state: &State,
+    now: u64,
+) -> worker::Result<web_sys::Response> {
+    let status = |code: u16| to_response(&Reply::empty(code));
+    let Ok(config) = &state.config else {
+        return status(500);
+    };
+    let Ok(Some(raw)) = crate::token::extract(head) else {
+        return status(400);
+    };
+    let iterations = head
+        .header("x-bench-iterations")
+        .and_then(|n| n.parse::<u32>().ok())
+        .unwrap_or(1)
+        .clamp(1, 100_000);
+    let cached = head.header("x-bench-cache") == Some("1");
+    for _ in 0..iterations {
+        if cached && state.cache.get(raw, now).is_some() {
+            continue;
+        }
+        match crate::token::verify(raw, config, &config.keys, &state.crypto, now).await {
+            Ok(token) if cached => {
+                let until = token.claims().exp.saturating_add(config.leeway);
+                state.cache.insert(raw, &token, until);
+            }
+            Ok(_) => {}
+            Err(_) => return status(401),
+        }
+    }
+    status(204)
 }
 
 /// Whichever of two futures finishes first; the other is dropped.

@@ -13,7 +13,7 @@ use crate::reply::Reply;
 use crate::request::RequestHead;
 use crate::revocation::{expires_at, Cutoff, Record, RevocationStore};
 use crate::routes::{classify, Route, Scope, DEFAULT_PAGE, MAX_BODY, MAX_PAGE, MAX_TOKEN_ID_BYTES};
-use crate::token::{self, looks_like_jwt, TokenId, VerifiedToken};
+use crate::token::{self, is_jwt_reference, TokenId, VerifiedToken};
 use crate::verify::SignatureVerifier;
 use serde_json::{json, Value};
 use std::rc::Rc;
@@ -412,13 +412,13 @@ impl Target {
     }
 }
 
-/// A `tokenId` or `tokenReferenceId`: a JWT must verify and be unexpired;
-/// anything else is a bare token ID. `Ok(None)` means "not a revocable token".
+/// A `tokenId` or `tokenReferenceId`: a JWT (any text with a `.`) must
+/// verify and be unexpired; anything else is a bare token ID. `Ok(None)` means "not a revocable token".
 async fn resolve_target<S, V: SignatureVerifier, F: JwksFetcher>(
     reference: &str,
     cx: &Context<'_, S, V, F>,
 ) -> Result<Option<Target>, Failure> {
-    if looks_like_jwt(reference) {
+    if is_jwt_reference(reference) {
         return match verified(reference, cx).await {
             Ok(token) => Ok(Some(Target::of(&token))),
             Err(Rejection::Token(_)) => Ok(None),
@@ -582,7 +582,7 @@ async fn identity_validate<S: RevocationStore, V: SignatureVerifier, F: JwksFetc
     if token_id.len() > MAX_TOKEN_ID_BYTES {
         return Ok(Done::Forward(caller));
     }
-    let revoked = if looks_like_jwt(token_id) {
+    let revoked = if is_jwt_reference(token_id) {
         match verified(token_id, cx).await {
             // A token that does not verify is left to the origin to judge.
             Err(Rejection::Token(_)) => false,
@@ -702,7 +702,7 @@ async fn oauth_subject<S, V: SignatureVerifier, F: JwksFetcher>(
     token: &str,
     cx: &Context<'_, S, V, F>,
 ) -> Result<Option<VerifiedToken>, Failure> {
-    if token.len() > token::MAX_TOKEN_BYTES || !looks_like_jwt(token) {
+    if !is_jwt_reference(token) {
         return Ok(None);
     }
     match verified(token, cx).await {

@@ -55,8 +55,16 @@ pub fn extract(head: &RequestHead) -> Result<Option<&str>, TokenError> {
     }
 }
 
+/// True when a `tokenId` / `tokenReferenceId` / OAuth `token` is to be
+/// handled as a JWT, which must then verify: any text with a `.`. Bare token
+/// IDs (a `jti`, or a derived base64url SHA-256) have none, so a malformed
+/// JWT (`h.p.`, `..`, `a.b.c.d`) is refused rather than stored as an ID.
+pub fn is_jwt_reference(text: &str) -> bool {
+    text.contains('.')
+}
+
 /// True when `text` has the shape of a compact JWS: three non-empty base64url
-/// segments. Used to tell a JWT `tokenId` from a bare token ID.
+/// segments.
 pub fn looks_like_jwt(text: &str) -> bool {
     let mut segments = 0;
     for segment in text.split('.') {

@@ -430,6 +430,14 @@ fn identity_error_codes() {
         404
     );
     assert_eq!(send("/v2.0/tokens/has%20space", Some(&admin)), 404);
+    // Malformed JWTs are refused, not stored as bare IDs.
+    let (h, p) = (
+        edge_revoke::primitives::base64url_encode(br#"{"alg":"none"}"#),
+        edge_revoke::primitives::base64url_encode(br#"{"sub":"x"}"#),
+    );
+    for malformed in [format!("{h}.{p}."), format!("{h}.{p}"), "..".into(), "a.b.c.d".into(), format!(".{p}.sig")] {
+        assert_eq!(send(&format!("/v2.0/tokens?tokenId={malformed}"), Some(&admin)), 404, "{malformed}");
+    }
     assert!(w.store.entries().is_empty(), "nothing revoked by failures");
     // Store down: 503, never success.
     w.store.fail_writes(true);
@@ -561,6 +569,8 @@ fn service_invalidation_errors() {
     }
     let forged = format!(r#"{{"tokenReferenceId":"{}x"}}"#, valid_token());
     assert_eq!(status(&w.invalidate(Some("service-key-1"), &forged)), 404);
+    let stripped = r#"{"tokenReferenceId":"eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."}"#;
+    assert_eq!(status(&w.invalidate(Some("service-key-1"), stripped)), 404);
     assert!(w.store.entries().is_empty());
     w.store.fail_writes(true);
     let d = w.invalidate(Some("service-key-1"), good);

@@ -16,11 +16,17 @@ export const BIG_BODY = (() => {
 
 /**
  * Start the stub origin on 127.0.0.1 (port 0 unless given).
+ * Special paths: /__status/NNN answers NNN with body "status NNN"; /__redirect
+ * answers 302; /__big answers BIG_BODY; /__hang records the request and never
+ * answers (until close()); /__reset records the request and drops the
+ * connection without a response. Anything else answers 200 JSON.
  * @returns {Promise<{url: string, port: number, requests: object[], clear(): void, close(): Promise<void>}>}
  */
 export async function startOrigin({ port = 0, host = '127.0.0.1', log = false } = {}) {
   const requests = [];
   const sockets = new Set();
+  /** Responses held open by /__hang. */
+  const hanging = new Set();
 
   const server = http.createServer({ maxHeaderSize: 256 * 1024 }, (req, res) => {
     const chunks = [];
@@ -39,6 +45,19 @@ export async function startOrigin({ port = 0, host = '127.0.0.1', log = false } 
       if (log) console.log(`[origin] ${req.method} ${req.url} (${body.length} bytes)`);
 
       const path = req.url.split('?')[0];
+      if (path === '/__hang') {
+        // Accept the request and never answer. close() destroys the socket.
+        hanging.add(res);
+        res.on('close', () => hanging.delete(res));
+        return;
+      }
+      if (path === '/__reset') {
+        // Drop the connection without any response: a TCP RST where the
+        // platform supports it, otherwise a plain close.
+        if (typeof req.socket.resetAndDestroy === 'function') req.socket.resetAndDestroy();
+        else req.socket.destroy();
+        return;
+      }
       if (path === '/__redirect') {
         res.writeHead(302, { Location: '/elsewhere', 'Content-Length': '0' });
         res.end();
@@ -89,6 +108,10 @@ export async function startOrigin({ port = 0, host = '127.0.0.1', log = false } 
     requests,
     clear() {
       requests.length = 0;
+    },
+    /** How many /__hang requests are currently held open. */
+    get hanging() {
+      return hanging.size;
     },
     close() {
       return new Promise((resolve) => {

@@ -90,9 +90,11 @@ function projectCompatFlags() {
 
 /**
  * Write a wrangler.toml for tests: the project's config without [build].
+ * `kv: false` leaves out the REVOKED_TOKENS binding, so every KV call the worker
+ * makes fails (the fault-injection suite uses this to simulate KV being down).
  * @returns {string} the config path
  */
-export function writeConfig(dir, { vars = {}, main = BUILD_JS, name = 'edge-revoke-test' } = {}) {
+export function writeConfig(dir, { vars = {}, main = BUILD_JS, name = 'edge-revoke-test', kv = true } = {}) {
   const lines = [
     `name = ${tomlString(name)}`,
     `main = ${tomlString(main)}`,
@@ -100,7 +102,8 @@ export function writeConfig(dir, { vars = {}, main = BUILD_JS, name = 'edge-revo
   ];
   const flags = projectCompatFlags();
   if (flags) lines.push(`compatibility_flags = ${flags}`);
-  lines.push('', '[[kv_namespaces]]', `binding = ${tomlString(KV_BINDING)}`, `id = ${tomlString(KV_ID)}`, '', '[vars]');
+  if (kv) lines.push('', '[[kv_namespaces]]', `binding = ${tomlString(KV_BINDING)}`, `id = ${tomlString(KV_ID)}`);
+  lines.push('', '[vars]');
   for (const [k, v] of Object.entries(vars)) {
     if (v === undefined || v === null) continue;
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`bad var name ${k}`);
@@ -136,14 +139,15 @@ function probe(port) {
  * config lets it through to the origin it will be recorded there, so clear the origin after start.
  * With the default logLevel 'warn' the worker's own console.log lines are NOT in logs();
  * pass logLevel: 'log' (or 'info') to capture them.
+ * `kv: false` starts the worker without the REVOKED_TOKENS binding (see writeConfig).
  * @returns {Promise<{url: string, port: number, dir: string, configPath: string, persistDir: string, stop(): Promise<void>, logs(): string}>}
  */
-export async function startWorker({ vars = {}, persistDir, originUrl, main, timeoutMs = 60_000, logLevel = 'warn' } = {}) {
+export async function startWorker({ vars = {}, persistDir, originUrl, main, timeoutMs = 60_000, logLevel = 'warn', kv = true } = {}) {
   if (!main) buildWorkerOnce();
   const allVars = { ...vars };
   if (originUrl !== undefined) allVars.ORIGIN_URL = originUrl;
   const dir = tempDir('worker');
-  const configPath = writeConfig(dir, { vars: allVars, main: main ?? BUILD_JS });
+  const configPath = writeConfig(dir, { vars: allVars, main: main ?? BUILD_JS, kv });
   const persist = persistDir ?? path.join(dir, 'state');
   mkdirSync(persist, { recursive: true });
   const port = await freePort();

@@ -1,0 +1,210 @@
+// Fault injection against the built worker under `wrangler dev`: Workers KV
+// unavailable, and an origin that errors, resets the connection or never answers.
+// Restarts are covered in revocation.test.mjs.
+// Run: node --test --test-concurrency=1 tests/e2e/faults.test.mjs
+import { describe, it, before, after, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { startOrigin } from './support/origin.mjs';
+import { startWorker, buildWorkerOnce } from './support/worker.mjs';
+import { mint, keys, JWT_SECRET, JWT_JWKS, ISSUER, AUDIENCE } from './support/keys.mjs';
+
+buildWorkerOnce();
+
+const API_KEY = 'service-key-for-faults-0123456789';
+const BASE_VARS = {
+  JWT_SECRET,
+  JWT_JWKS,
+  JWT_ISSUER: ISSUER,
+  JWT_AUDIENCE: AUDIENCE,
+  INVALIDATE_API_KEYS: API_KEY,
+};
+const INVALIDATE = '/token-service/client/server/invalidate/token';
+const REQUEST_TIMEOUT_MS = 12_000;
+
+const mediaType = (res) => (res.headers.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
+
+/** fetch with a hard time limit; never follows redirects. */
+async function call(base, path, { method = 'GET', headers = {}, body, token, timeoutMs = REQUEST_TIMEOUT_MS } = {}) {
+  const h = { ...headers };
+  if (token !== undefined) h.Authorization = `Bearer ${token}`;
+  const started = Date.now();
+  const res = await fetch(base + path, { method, headers: h, body, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, text, elapsedMs: Date.now() - started };
+}
+
+function assertProblem(r, status) {
+  assert.equal(r.status, status, `expected ${status}, got ${r.status}: ${r.text}`);
+  assert.equal(mediaType(r), 'application/problem+json', `content-type: ${r.headers.get('content-type')}`);
+  let body;
+  assert.doesNotThrow(() => { body = JSON.parse(r.text); }, `body is not JSON: ${r.text}`);
+  assert.equal(body.status, status, 'problem.status');
+  assert.equal(typeof body.title, 'string', 'problem.title');
+  assert.equal(typeof body.detail, 'string', 'problem.detail');
+  return body;
+}
+
+function assertRetryAfter(r) {
+  const ra = r.headers.get('retry-after');
+  assert.ok(ra !== null, `Retry-After missing (status ${r.status}: ${r.text})`);
+  assert.match(ra, /^\d+$/, `Retry-After is delay-seconds: ${ra}`);
+}
+
+// How KV is made to fail: the worker is started WITHOUT the REVOKED_TOKENS binding
+// (startWorker({ kv: false }) leaves the [[kv_namespaces]] entry out of the generated
+// wrangler.toml). The built worker is unchanged and has no test-only switch: with no
+// binding, every KV read and write it attempts fails exactly as it would if the
+// namespace were unreachable, and it must fail closed. The one difference from a real
+// outage is timing: the failure is immediate rather than after a network timeout.
+describe('KV unavailable (no REVOKED_TOKENS binding)', () => {
+  let origin;
+  let worker;
+
+  before(async () => {
+    origin = await startOrigin();
+    worker = await startWorker({ vars: BASE_VARS, originUrl: origin.url, kv: false });
+  });
+  after(async () => {
+    await worker?.stop();
+    await origin?.close();
+  });
+  beforeEach(() => origin.clear());
+
+  it('the generated config really has no KV binding', async () => {
+    const { readFileSync } = await import('node:fs');
+    const toml = readFileSync(worker.configPath, 'utf8');
+    assert.doesNotMatch(toml, /kv_namespaces|REVOKED_TOKENS/);
+  });
+
+  for (const alg of ['HS256', 'RS256', 'ES256']) {
+    it(`valid ${alg} token on the proxy path → 503 + Retry-After, nothing forwarded`, async () => {
+      const r = await call(worker.url, '/hello', { token: await mint({ alg }) });
+      assertProblem(r, 503);
+      assertRetryAfter(r);
+      assert.equal(origin.requests.length, 0, 'origin must not be called when revocation cannot be checked');
+    });
+  }
+
+  it('valid token via X-Auth-Token on a POST with a body → 503, nothing forwarded', async () => {
+    const r = await call(worker.url, '/things', {
+      method: 'POST',
+      headers: { 'X-Auth-Token': await mint({ alg: 'EdDSA' }), 'Content-Type': 'application/json' },
+      body: '{"a":1}',
+    });
+    assertProblem(r, 503);
+    assertRetryAfter(r);
+    assert.equal(origin.requests.length, 0);
+  });
+
+  it('a forged token is still 401 (the signature is checked before KV is asked)', async () => {
+    const r = await call(worker.url, '/hello', { token: await mint({ alg: 'RS256', key: keys.wrongRsa }) });
+    assertProblem(r, 401);
+    assert.equal(origin.requests.length, 0);
+  });
+
+  it('DELETE /api/tokens (sign-out) → 503 + Retry-After, never 2xx', async () => {
+    const token = await mint();
+    for (let i = 0; i < 3; i++) {
+      const r = await call(worker.url, '/api/tokens', { method: 'DELETE', token });
+      assert.ok(r.status < 200 || r.status >= 300, `sign-out must never report success while KV is down: ${r.status}`);
+      assertProblem(r, 503);
+      assertRetryAfter(r);
+    }
+    assert.equal(origin.requests.length, 0);
+  });
+
+  it('DELETE /v2.0/tokens (self, X-Auth-Token) → 503 + Retry-After', async () => {
+    const r = await call(worker.url, '/v2.0/tokens', { method: 'DELETE', headers: { 'X-Auth-Token': await mint({ alg: 'PS256' }) } });
+    assertProblem(r, 503);
+    assertRetryAfter(r);
+    assert.equal(origin.requests.length, 0);
+  });
+
+  it('DELETE /v2.0/tokens?tokenId=<valid JWT> by an admin → 503 + Retry-After', async () => {
+    const admin = await mint({ alg: 'RS256', claims: { sub: 'root', roles: ['identity:admin'] } });
+    const victim = await mint({ alg: 'ES256', claims: { sub: 'bob' } });
+    const r = await call(worker.url, `/v2.0/tokens?tokenId=${victim}`, { method: 'DELETE', headers: { 'X-Auth-Token': admin } });
+    assertProblem(r, 503);
+    assertRetryAfter(r);
+    assert.equal(origin.requests.length, 0);
+  });
+
+  it(`POST ${INVALIDATE} with a good API key → 503 {"resCode":503,...} + Retry-After`, async () => {
+    for (const tokenReferenceId of [`ref-${Date.now()}`, await mint({ alg: 'EdDSA' })]) {
+      const r = await call(worker.url, INVALIDATE, {
+        method: 'POST',
+        headers: { 'X-API-KEY': API_KEY, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ tokenReferenceId }),
+      });
+      assert.equal(r.status, 503, `${r.status} ${r.text}`);
+      assert.match(r.headers.get('content-type') ?? '', /^application\/json/);
+      const json = JSON.parse(r.text);
+      assert.equal(json.resCode, 503);
+      assert.equal(typeof json.resDesc, 'string');
+      assert.notEqual(json.resDesc, 'SUCCESS');
+      assertRetryAfter(r);
+    }
+    assert.equal(origin.requests.length, 0);
+  });
+});
+
+describe('origin faults (ORIGIN_TIMEOUT_SECONDS=2)', () => {
+  let origin;
+  let worker;
+  let token;
+
+  before(async () => {
+    origin = await startOrigin();
+    worker = await startWorker({ vars: { ...BASE_VARS, ORIGIN_TIMEOUT_SECONDS: '2' }, originUrl: origin.url });
+    token = await mint({ alg: 'ES256' });
+  });
+  after(async () => {
+    await worker?.stop();
+    // Also releases any /__hang request still held open.
+    await origin?.close();
+  });
+  beforeEach(() => origin.clear());
+
+  for (const status of [500, 503]) {
+    it(`origin ${status} passes through unchanged (status and body)`, async () => {
+      const r = await call(worker.url, `/__status/${status}`, { token });
+      assert.equal(r.status, status, r.text);
+      assert.equal(r.text, `status ${status}`);
+      assert.equal(mediaType(r), 'text/plain');
+      assert.equal(origin.requests.length, 1);
+    });
+  }
+
+  it('origin resets the connection → 502 problem+json', { timeout: 30_000 }, async () => {
+    const r = await call(worker.url, '/__reset', { token });
+    assertProblem(r, 502);
+    assert.ok(origin.requests.length >= 1, 'the request did reach the origin');
+    assert.ok(origin.requests.every((q) => q.url === '/__reset'));
+  });
+
+  it('origin resets a POST with a body → 502 problem+json', { timeout: 30_000 }, async () => {
+    const r = await call(worker.url, '/__reset', { method: 'POST', token, body: 'x'.repeat(4096), headers: { 'Content-Type': 'text/plain' } });
+    assertProblem(r, 502);
+  });
+
+  it('origin never answers → 504 problem+json after ~2 s, well under 10 s', { timeout: 30_000 }, async () => {
+    const started = Date.now();
+    let r;
+    try {
+      r = await call(worker.url, '/__hang', { token });
+    } catch (e) {
+      assert.fail(`no answer within ${Date.now() - started} ms (expected 504 within 10 s): ${e.name} ${e.message}`);
+    }
+    assert.ok(r.elapsedMs < 10_000, `took ${r.elapsedMs} ms`);
+    assertProblem(r, 504);
+    assert.ok(r.elapsedMs >= 1_500, `answered after ${r.elapsedMs} ms: sooner than the 2 s timeout`);
+    assert.equal(origin.requests.length, 1, 'the request reached the origin once');
+  });
+
+  it('the worker still serves normally after a timeout', async () => {
+    const r = await call(worker.url, '/hello', { token });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(origin.requests.length, 1);
+  });
+});

@@ -9,4 +9,13 @@ export PATH="$BIN:$HOME/.cargo/bin:$PATH"
 export WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-wasm-bindgen}"
 export WASM_OPT_BIN="${WASM_OPT_BIN:-$BIN/wasm-opt}"
 export ESBUILD_BIN="${ESBUILD_BIN:-$BIN/esbuild}"
-exec worker-build --release "$@"
+worker-build --release "$@"
+
+# worker-build keeps the wasm name section (function names, ~130 KB) for
+# readable panic traces. This worker never panics by design, and the names
+# count against the upload size limit, so strip them unless asked not to.
+if [ "${KEEP_WASM_NAMES:-0}" != 1 ]; then
+  features=(mutable-globals sign-ext nontrapping-float-to-int bulk-memory multivalue reference-types exception-handling)
+  wasm-opt build/index_bg.wasm "${features[@]/#/--enable-}" --strip-debug --strip-producers -o build/index_bg.stripped.wasm
+  mv build/index_bg.stripped.wasm build/index_bg.wasm
+fi

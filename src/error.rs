@@ -473,12 +473,15 @@ impl Rejection {
     }
 }
 
+/// "token expired" → "Token expired." (descriptions are ASCII; ASCII case
+/// mapping keeps Unicode case tables out of the wasm).
 fn capitalise(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect::<String>() + ".",
-        None => String::new(),
+    let mut sentence = text.to_owned();
+    if let Some(first) = sentence.get_mut(..1) {
+        first.make_ascii_uppercase();
     }
+    sentence.push('.');
+    sentence
 }
 
 #[cfg(test)]

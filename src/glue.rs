@@ -17,6 +17,7 @@ use crate::token::TokenId;
 use crate::verify::{HmacOnly, SignatureVerifier};
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::future::Future;
 use std::rc::Rc;
 use std::task::Poll;
@@ -24,7 +25,7 @@ use std::time::Duration;
 use worker::js_sys::{self, Object, Promise, Reflect, Uint8Array};
 use worker::wasm_bindgen::{prelude::*, JsCast};
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{event, web_sys, Context, Env, KvStore};
+use worker::{event, web_sys, Context, Env};
 
 /// The KV namespace binding that holds revocations.
 const KV_BINDING: &str = "REVOKED_TOKENS";
@@ -109,22 +110,24 @@ fn state(env: &Env) -> Rc<State> {
 
 /// A var or secret by name; both appear as strings on `env`.
 fn setting(env: &Env, name: &str) -> Option<String> {
-    env.var(name)
-        .ok()
-        .map(|v| v.to_string())
-        .or_else(|| env.secret(name).ok().map(|s| s.to_string()))
+    Reflect::get(env, &JsValue::from_str(name))
+        .ok()?
+        .as_string()
 }
 
 fn log_json(value: &serde_json::Value) {
     worker::console_log!("{}", value);
 }
 
+/// Infallible on purpose: every failure is already an HTTP answer, and an
+/// error type here would link `worker::Error`'s formatting (tens of KB) into
+/// the upload for a path that never runs.
 #[event(fetch)]
 async fn fetch(
     request: web_sys::Request,
     env: Env,
     _ctx: Context,
-) -> worker::Result<web_sys::Response> {
+) -> Result<web_sys::Response, Infallible> {
     console_error_panic_hook::set_once();
     let started = worker::Date::now().as_millis();
     let state = state(&env);
@@ -141,17 +144,17 @@ async fn fetch(
     #[cfg(feature = "bench")]
     if head.path == "/__bench/verify" {
         // Not reachable in production builds: the `bench` feature is off there.
-        return bench_verify(&head, &state, now).await;
+        return Ok(bench_verify(&head, &state, now).await);
     }
     let body = match routes::body_limit(&head) {
         Some(limit) => read_body(&request, limit).await,
         None => None,
     };
     let store = ReadYourWrites::new(
-        KvRevocations {
-            kv: env.kv(KV_BINDING).ok(),
-            cache_ttl: state.config.as_ref().map_or(60, |c| c.revocation_cache_ttl),
-        },
+        KvRevocations::from_env(
+            &env,
+            state.config.as_ref().map_or(60, |c| c.revocation_cache_ttl),
+        ),
         &state.recent,
         now,
     );
@@ -183,11 +186,11 @@ async fn fetch(
         }
         log_json(&line);
     }
-    match action {
+    Ok(match action {
         Action::Reply(reply) => to_response(&reply),
         Action::Forward(plan) => match &state.config {
             Ok(config) => match forward(&request, config, &plan).await {
-                Ok(response) => Ok(response),
+                Ok(response) => response,
                 Err(failure) => {
                     let render = Render {
                         realm: &config.realm,
@@ -202,7 +205,7 @@ async fn fetch(
                 plain_json: false,
             })),
         },
-    }
+    })
 }
 
 /// Benchmark builds only: verifies the request's token `X-Bench-Iterations`
@@ -211,11 +214,7 @@ async fn fetch(
 /// verifies in full; with it, iterations go through the token cache as
 /// requests do (the first one verifies and fills it).
 #[cfg(feature = "bench")]
-async fn bench_verify(
-    head: &RequestHead,
-    state: &State,
-    now: u64,
-) -> worker::Result<web_sys::Response> {
+async fn bench_verify(head: &RequestHead, state: &State, now: u64) -> web_sys::Response {
     let status = |code: u16| to_response(&Reply::empty(code));
     let Ok(config) = &state.config else {
         return status(500);
@@ -360,21 +359,26 @@ impl JwksFetcher for FetchJwks {
     }
 }
 
-fn to_response(reply: &Reply) -> worker::Result<web_sys::Response> {
-    let headers = web_sys::Headers::new()?;
-    for (name, value) in &reply.headers {
-        headers.set(name, value)?;
-    }
-    let init = web_sys::ResponseInit::new();
-    init.set_status(reply.status);
-    init.set_headers(&headers);
-    let response = if reply.body.is_empty() {
-        web_sys::Response::new_with_opt_str_and_init(None, &init)?
-    } else {
-        let body = Uint8Array::from(reply.body.as_slice());
-        web_sys::Response::new_with_opt_buffer_source_and_init(Some(&body), &init)?
+/// The runtime's response for a [`Reply`]. Building one cannot fail for the
+/// statuses and header names the core produces; if it ever did, the client
+/// gets the runtime's network-error response, never a pass.
+fn to_response(reply: &Reply) -> web_sys::Response {
+    let build = || -> Result<web_sys::Response, JsValue> {
+        let headers = web_sys::Headers::new()?;
+        for (name, value) in &reply.headers {
+            headers.set(name, value)?;
+        }
+        let init = web_sys::ResponseInit::new();
+        init.set_status(reply.status);
+        init.set_headers(&headers);
+        if reply.body.is_empty() {
+            web_sys::Response::new_with_opt_str_and_init(None, &init)
+        } else {
+            let body = Uint8Array::from(reply.body.as_slice());
+            web_sys::Response::new_with_opt_buffer_source_and_init(Some(&body), &init)
+        }
     };
-    Ok(response)
+    build().unwrap_or_else(|_| web_sys::Response::error())
 }
 
 /// Reads at most `limit + 1` bytes of the body, so the core can tell an
@@ -406,22 +410,109 @@ async fn read_body(request: &web_sys::Request, limit: usize) -> Option<Vec<u8>> 
     }
 }
 
+#[wasm_bindgen]
+extern "C" {
+    /// A Workers KV namespace binding, called directly: the four calls below
+    /// are all this worker needs, and the `worker` crate's wrapper would bring
+    /// serde-wasm-bindgen and its error formatting into the upload.
+    type KvNamespace;
+
+    #[wasm_bindgen(method, catch, js_name = get)]
+    fn kv_get(this: &KvNamespace, key: &str, options: &JsValue) -> Result<Promise, JsValue>;
+
+    #[wasm_bindgen(method, catch, js_name = put)]
+    fn kv_put(
+        this: &KvNamespace,
+        key: &str,
+        value: &str,
+        options: &JsValue,
+    ) -> Result<Promise, JsValue>;
+
+    #[wasm_bindgen(method, catch, js_name = delete)]
+    fn kv_delete(this: &KvNamespace, key: &str) -> Result<Promise, JsValue>;
+
+    #[wasm_bindgen(method, catch, js_name = list)]
+    fn kv_list(this: &KvNamespace, options: &JsValue) -> Result<Promise, JsValue>;
+}
+
 /// Revocations in Workers KV. Value and metadata are the JSON record; the
 /// entry expires with the token.
 struct KvRevocations {
-    kv: Option<KvStore>,
+    kv: Option<KvNamespace>,
     cache_ttl: u64,
+}
+
+/// Awaits a KV promise; any failure is "the store is unavailable".
+async fn settle(promise: Result<Promise, JsValue>) -> Result<JsValue, StoreError> {
+    let promise = promise.map_err(|_| StoreError::Unavailable)?;
+    JsFuture::from(promise)
+        .await
+        .map_err(|_| StoreError::Unavailable)
+}
+
+/// A JS object from JSON text (KV metadata must be an object, not a string).
+fn js_json<T: serde::Serialize>(value: &T) -> Result<JsValue, StoreError> {
+    let text = serde_json::to_string(value).map_err(|_| StoreError::Unavailable)?;
+    js_sys::JSON::parse(&text).map_err(|_| StoreError::Unavailable)
+}
+
+impl KvRevocations {
+    fn from_env(env: &Env, cache_ttl: u64) -> KvRevocations {
+        let kv = Reflect::get(env, &JsValue::from_str(KV_BINDING))
+            .ok()
+            .filter(|binding| binding.is_object())
+            .map(JsCast::unchecked_into);
+        KvRevocations { kv, cache_ttl }
+    }
+
+    fn kv(&self) -> Result<&KvNamespace, StoreError> {
+        self.kv.as_ref().ok_or(StoreError::Unavailable)
+    }
+
+    /// The text value at `key`, read through the edge cache.
+    async fn text(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let options = object(&[
+            ("type", "text".into()),
+            ("cacheTtl", (self.cache_ttl as f64).into()),
+        ]);
+        let value = settle(self.kv()?.kv_get(key, &options)).await?;
+        Ok(value.as_string())
+    }
+
+    async fn write(
+        &self,
+        key: &str,
+        value: &str,
+        expires_at: u64,
+        metadata: Option<JsValue>,
+    ) -> Result<(), StoreError> {
+        let mut options = vec![("expiration", JsValue::from(expires_at as f64))];
+        if let Some(metadata) = metadata {
+            options.push(("metadata", metadata));
+        }
+        settle(self.kv()?.kv_put(key, value, &object(&options))).await?;
+        Ok(())
+    }
+}
+
+/// The JSON shape of a KV `list()` result.
+#[derive(serde::Deserialize)]
+struct KvListResult {
+    keys: Vec<KvListKey>,
+    list_complete: bool,
+    cursor: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct KvListKey {
+    name: String,
+    expiration: Option<u64>,
+    metadata: Option<serde_json::Value>,
 }
 
 impl RevocationStore for KvRevocations {
     async fn get(&self, id: &TokenId) -> Result<Option<Record>, StoreError> {
-        let kv = self.kv.as_ref().ok_or(StoreError::Unavailable)?;
-        let text = kv
-            .get(&store_key(id))
-            .cache_ttl(self.cache_ttl)
-            .text()
-            .await
-            .map_err(|_| StoreError::Unavailable)?;
+        let text = self.text(&store_key(id)).await?;
         // Any entry means revoked, even one this version cannot parse.
         Ok(text.map(|text| {
             serde_json::from_str(&text).unwrap_or_else(|_| unknown_record(id.to_string()))
@@ -429,34 +520,19 @@ impl RevocationStore for KvRevocations {
     }
 
     async fn put(&self, id: &TokenId, record: &Record, expires_at: u64) -> Result<(), StoreError> {
-        let kv = self.kv.as_ref().ok_or(StoreError::Unavailable)?;
         let value = serde_json::to_string(record).map_err(|_| StoreError::Unavailable)?;
-        kv.put(&store_key(id), value)
-            .map_err(|_| StoreError::Unavailable)?
-            .expiration(expires_at)
-            .metadata(record.for_metadata())
-            .map_err(|_| StoreError::Unavailable)?
-            .execute()
+        let metadata = js_json(&record.for_metadata())?;
+        self.write(&store_key(id), &value, expires_at, Some(metadata))
             .await
-            .map_err(|_| StoreError::Unavailable)
     }
 
     async fn delete(&self, id: &TokenId) -> Result<(), StoreError> {
-        let kv = self.kv.as_ref().ok_or(StoreError::Unavailable)?;
-        kv.delete(&store_key(id))
-            .await
-            .map_err(|_| StoreError::Unavailable)
+        settle(self.kv()?.kv_delete(&store_key(id))).await?;
+        Ok(())
     }
 
     async fn get_cutoff(&self, sub: &str) -> Result<Option<Cutoff>, StoreError> {
-        let kv = self.kv.as_ref().ok_or(StoreError::Unavailable)?;
-        let text = kv
-            .get(&subject_key(sub))
-            .cache_ttl(self.cache_ttl)
-            .text()
-            .await
-            .map_err(|_| StoreError::Unavailable)?;
-        match text {
+        match self.text(&subject_key(sub)).await? {
             None => Ok(None),
             // An entry this version cannot read must not be ignored.
             Some(text) => serde_json::from_str(&text)
@@ -466,26 +542,26 @@ impl RevocationStore for KvRevocations {
     }
 
     async fn put_cutoff(&self, cutoff: &Cutoff, expires_at: u64) -> Result<(), StoreError> {
-        let kv = self.kv.as_ref().ok_or(StoreError::Unavailable)?;
         let value = serde_json::to_string(cutoff).map_err(|_| StoreError::Unavailable)?;
-        kv.put(&subject_key(&cutoff.sub), value)
-            .map_err(|_| StoreError::Unavailable)?
-            .expiration(expires_at)
-            .execute()
+        self.write(&subject_key(&cutoff.sub), &value, expires_at, None)
             .await
-            .map_err(|_| StoreError::Unavailable)
     }
 
     async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError> {
-        let kv = self.kv.as_ref().ok_or(StoreError::Unavailable)?;
-        let mut request = kv.list().prefix(KEY_PREFIX.into()).limit(limit as u64);
+        let mut options = vec![
+            ("prefix", JsValue::from_str(KEY_PREFIX)),
+            ("limit", JsValue::from(limit as f64)),
+        ];
         if let Some(cursor) = cursor {
-            request = request.cursor(cursor.into());
+            options.push(("cursor", JsValue::from_str(cursor)));
         }
-        let listed = request
-            .execute()
-            .await
-            .map_err(|_| StoreError::Unavailable)?;
+        let result = settle(self.kv()?.kv_list(&object(&options))).await?;
+        let text = js_sys::JSON::stringify(&result)
+            .ok()
+            .and_then(|text| text.as_string())
+            .ok_or(StoreError::Unavailable)?;
+        let listed: KvListResult =
+            serde_json::from_str(&text).map_err(|_| StoreError::Unavailable)?;
         let items = listed
             .keys
             .into_iter()

@@ -435,8 +435,18 @@ fn identity_error_codes() {
         edge_revoke::primitives::base64url_encode(br#"{"alg":"none"}"#),
         edge_revoke::primitives::base64url_encode(br#"{"sub":"x"}"#),
     );
-    for malformed in [format!("{h}.{p}."), format!("{h}.{p}"), "..".into(), "a.b.c.d".into(), format!(".{p}.sig")] {
-        assert_eq!(send(&format!("/v2.0/tokens?tokenId={malformed}"), Some(&admin)), 404, "{malformed}");
+    for malformed in [
+        format!("{h}.{p}."),
+        format!("{h}.{p}"),
+        "..".into(),
+        "a.b.c.d".into(),
+        format!(".{p}.sig"),
+    ] {
+        assert_eq!(
+            send(&format!("/v2.0/tokens?tokenId={malformed}"), Some(&admin)),
+            404,
+            "{malformed}"
+        );
     }
     assert!(w.store.entries().is_empty(), "nothing revoked by failures");
     // Store down: 503, never success.

@@ -14,7 +14,7 @@ use crate::revocation::{
 };
 use crate::routes;
 use crate::token::TokenId;
-use crate::verify::{HmacOnly, SignatureVerifier};
+use crate::verify::{verify_common, SignatureVerifier};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -689,11 +689,8 @@ impl SignatureVerifier for WebCrypto {
         message: &[u8],
         signature: &[u8],
     ) -> Result<bool, VerifyError> {
-        if !key.allows(alg) {
-            return Ok(false);
-        }
-        if key.kind == KeyKind::Secret {
-            return HmacOnly.verify(key, alg, message, signature).await;
+        if let Some(decided) = verify_common(key, alg, message, signature) {
+            return Ok(decided);
         }
         // Fixed-size signatures: anything else cannot verify.
         if matches!(key.kind, KeyKind::P256 | KeyKind::Ed25519) && signature.len() != 64 {

@@ -60,8 +60,21 @@ pub fn verify_hmac(alg: Alg, secret: &[u8], message: &[u8], signature: &[u8]) ->
     })
 }
 
+/// What every verifier decides the same way: a key that does not allow `alg`
+/// never verifies, and HS* is checked here, in Rust. `None` leaves an
+/// asymmetric signature to the caller.
+pub fn verify_common(key: &Key, alg: Alg, message: &[u8], signature: &[u8]) -> Option<bool> {
+    if !key.allows(alg) {
+        return Some(false);
+    }
+    if key.kind == KeyKind::Secret {
+        return Some(verify_hmac(alg, &key.secret, message, signature).unwrap_or(false));
+    }
+    None
+}
+
 /// Verifies HS* only; every other algorithm is "does not verify". Useful on
-/// its own for HS-only deployments and as the base of the WebCrypto verifier.
+/// its own for HS-only deployments and in tests.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct HmacOnly;
 
@@ -73,10 +86,7 @@ impl SignatureVerifier for HmacOnly {
         message: &[u8],
         signature: &[u8],
     ) -> Result<bool, VerifyError> {
-        if key.kind != KeyKind::Secret {
-            return Ok(false);
-        }
-        Ok(verify_hmac(alg, &key.secret, message, signature).unwrap_or(false))
+        Ok(verify_common(key, alg, message, signature).unwrap_or(false))
     }
 }
 
@@ -158,11 +168,8 @@ mod native {
             message: &[u8],
             signature: &[u8],
         ) -> Result<bool, VerifyError> {
-            if !key.allows(alg) {
-                return Ok(false);
-            }
-            if key.kind == KeyKind::Secret {
-                return HmacOnly.verify(key, alg, message, signature).await;
+            if let Some(decided) = verify_common(key, alg, message, signature) {
+                return Ok(decided);
             }
             let parsed = self.parse(key)?;
             Ok(match (&*parsed, alg) {

@@ -5,62 +5,14 @@
 mod common;
 
 use common::*;
-use edge_revoke::app::{handle, Action, Decision, Services, INVALIDATE_SUCCESS};
+use edge_revoke::app::{handle, Decision, INVALIDATE_SUCCESS};
 use edge_revoke::block_on;
-use edge_revoke::cache::TokenCache;
-use edge_revoke::config::Config;
 use edge_revoke::error::ConfigError;
-use edge_revoke::keys::{NoFetch, RemoteKeys};
-use edge_revoke::reply::Reply;
 use edge_revoke::request::RequestHead;
-use edge_revoke::revocation::{MemoryStore, Record};
-use edge_revoke::verify::RustCrypto;
-use serde_json::{json, Value};
-
-struct World {
-    config: Config,
-    store: MemoryStore,
-    verifier: RustCrypto,
-    remote_keys: RemoteKeys,
-    cache: TokenCache,
-}
+use edge_revoke::revocation::Record;
+use serde_json::json;
 
 impl World {
-    fn new() -> World {
-        World::with(config())
-    }
-    fn with(config: Config) -> World {
-        World {
-            config,
-            store: MemoryStore::new(NOW),
-            verifier: RustCrypto::default(),
-            remote_keys: RemoteKeys::default(),
-            cache: TokenCache::new(1000, 1 << 20),
-        }
-    }
-    fn services(&self) -> Services<'_, MemoryStore, RustCrypto, NoFetch> {
-        Services {
-            store: &self.store,
-            verifier: &self.verifier,
-            fetcher: &NoFetch,
-            remote_keys: &self.remote_keys,
-            cache: &self.cache,
-        }
-    }
-    fn send(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: Option<&[u8]>,
-    ) -> Decision {
-        let head = RequestHead::new(
-            method,
-            &format!("https://edge.test{path}"),
-            headers.iter().copied(),
-        );
-        block_on(handle(&head, body, Ok(&self.config), &self.services(), NOW))
-    }
     fn get(&self, path: &str, token: &str) -> Decision {
         let auth = format!("Bearer {token}");
         self.send("GET", path, &[("authorization", &auth)], None)
@@ -83,29 +35,6 @@ impl World {
     fn record(&self, jti: &str) -> Option<(Record, u64)> {
         self.store.entries().get(&format!("revoked:{jti}")).cloned()
     }
-}
-
-fn reply(decision: &Decision) -> &Reply {
-    match &decision.action {
-        Action::Reply(reply) => reply,
-        Action::Forward(_) => panic!("expected a reply, got Forward"),
-    }
-}
-
-/// The status, or 0 for a request forwarded to the origin.
-fn status(decision: &Decision) -> u16 {
-    match &decision.action {
-        Action::Reply(reply) => reply.status,
-        Action::Forward(_) => 0,
-    }
-}
-
-fn forwarded(decision: &Decision) -> bool {
-    matches!(decision.action, Action::Forward(_))
-}
-
-fn json_body(decision: &Decision) -> Value {
-    serde_json::from_slice(&reply(decision).body).unwrap()
 }
 
 fn bearer(token: &str) -> String {

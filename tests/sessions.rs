@@ -7,15 +7,12 @@ mod common;
 use common::*;
 use edge_revoke::app::{handle, Action, Decision, Forward, Services};
 use edge_revoke::block_on;
-use edge_revoke::cache::TokenCache;
-use edge_revoke::config::Config;
 use edge_revoke::error::StoreError;
-use edge_revoke::keys::{NoFetch, RemoteKeys};
+use edge_revoke::keys::NoFetch;
 use edge_revoke::primitives::base64url_encode;
 use edge_revoke::request::RequestHead;
 use edge_revoke::revocation::{Cutoff, MemoryStore, Page, Record, RevocationStore};
 use edge_revoke::token::TokenId;
-use edge_revoke::verify::RustCrypto;
 use serde_json::{json, Value};
 use std::cell::Cell;
 use std::future::Future;
@@ -23,50 +20,18 @@ use std::future::Future;
 const CLIENT: &str = "app-1";
 const CLIENT_SECRET: &str = "s3cret with space";
 
-struct World {
-    config: Config,
-    store: MemoryStore,
-    verifier: RustCrypto,
-    remote_keys: RemoteKeys,
-    cache: TokenCache,
+/// A world whose configuration also has two OAuth clients.
+fn world_with(extra: &[(&str, &str)]) -> World {
+    let mut vars = vec![("OAUTH_CLIENTS", "app-1:s3cret with space,app-2:other")];
+    vars.extend_from_slice(extra);
+    World::with(config_with(&vars))
+}
+
+fn world() -> World {
+    world_with(&[])
 }
 
 impl World {
-    fn with(extra: &[(&str, &str)]) -> World {
-        let mut vars = vec![("OAUTH_CLIENTS", "app-1:s3cret with space,app-2:other")];
-        vars.extend_from_slice(extra);
-        World {
-            config: config_with(&vars),
-            store: MemoryStore::new(NOW),
-            verifier: RustCrypto::default(),
-            remote_keys: RemoteKeys::default(),
-            cache: TokenCache::new(100, 1 << 20),
-        }
-    }
-    fn new() -> World {
-        World::with(&[])
-    }
-    fn send(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: Option<&[u8]>,
-    ) -> Decision {
-        let services = Services {
-            store: &self.store,
-            verifier: &self.verifier,
-            fetcher: &NoFetch,
-            remote_keys: &self.remote_keys,
-            cache: &self.cache,
-        };
-        let head = RequestHead::new(
-            method,
-            &format!("https://edge.test{path}"),
-            headers.iter().copied(),
-        );
-        block_on(handle(&head, body, Ok(&self.config), &services, NOW))
-    }
     fn get(&self, token: &str) -> Decision {
         let auth = format!("Bearer {token}");
         self.send("GET", "/data", &[("authorization", &auth)], None)
@@ -98,13 +63,6 @@ fn std_base64(bytes: &[u8]) -> String {
     let url = base64url_encode(bytes).replace('-', "+").replace('_', "/");
     let pad = (4 - url.len() % 4) % 4;
     url + &"=".repeat(pad)
-}
-
-fn status(decision: &Decision) -> u16 {
-    match &decision.action {
-        Action::Reply(reply) => reply.status,
-        Action::Forward(_) => 0,
-    }
 }
 
 fn body(decision: &Decision) -> Value {
@@ -147,7 +105,7 @@ fn admin() -> String {
 
 #[test]
 fn global_sign_out_revokes_every_token_issued_until_now() {
-    let w = World::new();
+    let w = world();
     let tokens = [
         issued("alice", "a1", Some(NOW - 3000)),
         issued("alice", "a2", Some(NOW - 10)),
@@ -172,7 +130,7 @@ fn global_sign_out_revokes_every_token_issued_until_now() {
 
 #[test]
 fn others_keeps_the_caller() {
-    let w = World::new();
+    let w = world();
     let caller = issued("alice", "keep-me", Some(NOW - 5));
     let other = issued("alice", "drop-me", Some(NOW - 5));
     assert_eq!(w.delete("/api/tokens?scope=others", &caller), 204);
@@ -186,7 +144,7 @@ fn others_keeps_the_caller() {
 
 #[test]
 fn a_cutoff_never_moves_backwards() {
-    let w = World::new();
+    let w = world();
     let later = Cutoff {
         sub: "alice".into(),
         cutoff: NOW + 50,
@@ -204,7 +162,7 @@ fn a_cutoff_never_moves_backwards() {
 
 #[test]
 fn subject_wide_sign_out_needs_a_subject() {
-    let w = World::new();
+    let w = world();
     let mut c = claims();
     c.as_object_mut().unwrap().remove("sub");
     assert_eq!(
@@ -215,7 +173,7 @@ fn subject_wide_sign_out_needs_a_subject() {
 
 #[test]
 fn admins_sign_a_subject_out_everywhere() {
-    let w = World::new();
+    let w = world();
     let victim = issued("mallory@example.com", "m1", Some(NOW - 1));
     let user = issued("eve", "e1", Some(NOW - 1));
     assert_eq!(
@@ -298,7 +256,7 @@ impl RevocationStore for SlowStore {
 
 #[test]
 fn the_jti_and_subject_lookups_run_concurrently() {
-    let w = World::new();
+    let w = world();
     let store = SlowStore {
         inner: MemoryStore::new(NOW),
         log: Cell::new(Vec::new()),
@@ -335,7 +293,7 @@ fn the_jti_and_subject_lookups_run_concurrently() {
 
 #[test]
 fn oauth_revoke_follows_rfc_7009() {
-    let w = World::new();
+    let w = world();
     let token = issued("alice", "oa-1", Some(NOW - 1));
     let ok = w.oauth(
         "/oauth/revoke",
@@ -362,7 +320,7 @@ fn oauth_revoke_follows_rfc_7009() {
 
 #[test]
 fn oauth_client_authentication() {
-    let w = World::new();
+    let w = world();
     let body = format!("token={}", valid_token());
     for client in [
         None,
@@ -410,7 +368,7 @@ fn header<'a>(d: &'a Decision, name: &str) -> Option<&'a str> {
 
 #[test]
 fn oauth_revoke_refuses_another_clients_token() {
-    let w = World::new();
+    let w = world();
     let mut c = claims();
     c["client_id"] = "app-2".into();
     let theirs = mint("HS256", &c);
@@ -438,7 +396,7 @@ fn oauth_revoke_refuses_another_clients_token() {
 
 #[test]
 fn oauth_revoke_fails_closed_when_the_store_is_down() {
-    let w = World::new();
+    let w = world();
     w.store.fail_writes(true);
     let d = w.oauth(
         "/oauth/revoke",
@@ -452,7 +410,7 @@ fn oauth_revoke_fails_closed_when_the_store_is_down() {
 
 #[test]
 fn introspection_follows_rfc_7662() {
-    let w = World::new();
+    let w = world();
     let token = issued("alice", "in-1", Some(NOW - 1));
     let d = w.oauth(
         "/oauth/introspect",
@@ -510,7 +468,7 @@ fn introspection_follows_rfc_7662() {
 
 #[test]
 fn admins_page_through_revocations() {
-    let w = World::new();
+    let w = world();
     let admin = admin();
     for n in 0..5 {
         let sub = if n % 2 == 0 { "alice" } else { "bob" };
@@ -593,7 +551,7 @@ fn admins_page_through_revocations() {
 
 #[test]
 fn admins_restore_a_token() {
-    let w = World::new();
+    let w = world();
     let token = issued("alice", "r-1", Some(NOW - 1));
     w.delete("/api/tokens", &token);
     assert_eq!(status(&w.get(&token)), 401);
@@ -626,7 +584,7 @@ fn admins_restore_a_token() {
 
 #[test]
 fn verified_claims_are_forwarded_and_spoofs_removed() {
-    let w = World::with(&[(
+    let w = world_with(&[(
         "FORWARD_CLAIMS",
         "sub:X-User-Id,email:X-User-Email,roles:X-Roles,n:X-N",
     )]);
@@ -657,14 +615,14 @@ fn verified_claims_are_forwarded_and_spoofs_removed() {
         ]
     );
     // Public paths and unauthenticated requests still lose spoofed headers.
-    let open = World::with(&[
+    let open = world_with(&[
         ("FORWARD_CLAIMS", "sub:X-User-Id"),
         ("REQUIRE_TOKEN", "false"),
     ]);
     let d = open.send("GET", "/data", &[("x-user-id", "admin")], None);
     assert_eq!(plan_of(&d), (vec!["x-user-id".to_string()], vec![]));
     // Without the option nothing is touched.
-    let plain = World::new();
+    let plain = world();
     assert_eq!(plan(&plain.get(&token)), &Forward::default());
 }
 
@@ -675,7 +633,7 @@ fn plan_of(d: &Decision) -> (Vec<String>, Vec<(String, String)>) {
 
 #[test]
 fn monitor_mode_logs_and_forwards() {
-    let w = World::with(&[("ENFORCE", "false"), ("FORWARD_CLAIMS", "sub:X-User-Id")]);
+    let w = world_with(&[("ENFORCE", "false"), ("FORWARD_CLAIMS", "sub:X-User-Id")]);
     let d = w.send("GET", "/data", &[], None);
     assert_eq!(plan_of(&d), (vec!["x-user-id".to_string()], vec![]));
     let event = d.event.unwrap();
@@ -696,7 +654,7 @@ fn monitor_mode_logs_and_forwards() {
 
 #[test]
 fn cors_preflight_passes_unchecked() {
-    let w = World::new();
+    let w = world();
     let d = w.send(
         "OPTIONS",
         "/data",
@@ -711,7 +669,7 @@ fn cors_preflight_passes_unchecked() {
 
 #[test]
 fn a_cached_token_is_still_checked_for_revocation() {
-    let w = World::new();
+    let w = world();
     let token = valid_token();
     assert_eq!(status(&w.get(&token)), 0);
     assert_eq!(w.cache.len(), 1, "verified once, cached");

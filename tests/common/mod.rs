@@ -2,8 +2,16 @@
 //! deliberately broken tokens) and a ready configuration.
 #![allow(dead_code)]
 
+use edge_revoke::app::{handle, Action, Decision, Services};
+use edge_revoke::block_on;
+use edge_revoke::cache::TokenCache;
 use edge_revoke::config::Config;
+use edge_revoke::keys::{NoFetch, RemoteKeys};
 use edge_revoke::primitives::base64url_encode;
+use edge_revoke::reply::Reply;
+use edge_revoke::request::RequestHead;
+use edge_revoke::revocation::MemoryStore;
+use edge_revoke::verify::RustCrypto;
 use jwt_compact::alg::{
     Ed25519, Es256, Hs256, Hs256Key, Hs384, Hs384Key, Hs512, Hs512Key, Rsa, RsaPrivateKey,
 };
@@ -166,4 +174,80 @@ pub fn mint_with_header(alg: &str, header: &Value, claims: &Value) -> String {
 /// The default valid HS256 token.
 pub fn valid_token() -> String {
     mint("HS256", &claims())
+}
+
+/// The worker's core with an in-memory store, the native verifier and a
+/// fixed clock: what scenario tests drive.
+pub struct World {
+    pub config: Config,
+    pub store: MemoryStore,
+    pub verifier: RustCrypto,
+    pub remote_keys: RemoteKeys,
+    pub cache: TokenCache,
+}
+
+impl World {
+    /// A world with the standard test configuration.
+    pub fn new() -> World {
+        World::with(config())
+    }
+
+    /// A world with `config`.
+    pub fn with(config: Config) -> World {
+        World {
+            config,
+            store: MemoryStore::new(NOW),
+            verifier: RustCrypto::default(),
+            remote_keys: RemoteKeys::default(),
+            cache: TokenCache::new(1000, 1 << 20),
+        }
+    }
+
+    pub fn services(&self) -> Services<'_, MemoryStore, RustCrypto, NoFetch> {
+        Services {
+            store: &self.store,
+            verifier: &self.verifier,
+            fetcher: &NoFetch,
+            remote_keys: &self.remote_keys,
+            cache: &self.cache,
+        }
+    }
+
+    /// Decides one request at `NOW`.
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Decision {
+        let url = format!("https://edge.test{path}");
+        let head = RequestHead::new(method, &url, headers.iter().copied());
+        block_on(handle(&head, body, Ok(&self.config), &self.services(), NOW))
+    }
+}
+
+/// The reply of a decision that answered at the edge.
+pub fn reply(decision: &Decision) -> &Reply {
+    match &decision.action {
+        Action::Reply(reply) => reply,
+        Action::Forward(_) => panic!("expected a reply, got Forward"),
+    }
+}
+
+/// The status, or 0 for a request forwarded to the origin.
+pub fn status(decision: &Decision) -> u16 {
+    match &decision.action {
+        Action::Reply(reply) => reply.status,
+        Action::Forward(_) => 0,
+    }
+}
+
+pub fn forwarded(decision: &Decision) -> bool {
+    matches!(decision.action, Action::Forward(_))
+}
+
+/// The JSON body of a reply.
+pub fn json_body(decision: &Decision) -> Value {
+    serde_json::from_slice(&reply(decision).body).unwrap()
 }

@@ -641,14 +641,13 @@ async fn invalidate<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(
 
 /// `{"tokenReferenceId": "<non-empty string>"}`; other members are ignored.
 /// The content type is not checked: the published sample sends text/plain.
+/// The body must be UTF-8 and a JSON object: a derived struct would also
+/// take `["..."]`, and serde_json skips ignored strings without checking
+/// their UTF-8 (both found by fuzzing).
 pub fn parse_invalidate_body(body: &[u8]) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Body {
-        #[serde(rename = "tokenReferenceId")]
-        token_reference_id: String,
-    }
-    let body: Body = serde_json::from_slice(body).ok()?;
-    let reference = body.token_reference_id.trim();
+    let text = std::str::from_utf8(body).ok()?;
+    let value: Value = serde_json::from_str(text).ok()?;
+    let reference = value.as_object()?.get("tokenReferenceId")?.as_str()?.trim();
     (!reference.is_empty()).then(|| reference.to_owned())
 }
 

@@ -79,14 +79,19 @@ pub fn looks_like_jwt(text: &str) -> bool {
 /// A token's name in the revocation store.
 ///
 /// It is the `jti` when the token has one; otherwise the base64url (no
-/// padding) SHA-256 of the token text, so raw tokens are never stored.
+/// padding) SHA-256 of the token's signed part: the text before its last
+/// `.` (`header.payload`). Raw tokens are never stored. The signature is left
+/// out because ECDSA signatures are malleable: anyone can turn `(r, s)` into
+/// `(r, n - s)`, which verifies too, and a hash over the whole text would
+/// then give a signed-out token a fresh, unrevoked ID.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TokenId(String);
 
 impl TokenId {
-    /// The ID of a token without `jti`.
+    /// The ID of a token without `jti`: the SHA-256 of its signed part.
     pub fn derived(token: &str) -> TokenId {
-        TokenId(base64url_encode(&sha256(token.as_bytes())))
+        let signed = token.rsplit_once('.').map_or(token, |(signed, _)| signed);
+        TokenId(base64url_encode(&sha256(signed.as_bytes())))
     }
 
     /// A bare ID sent by reference: 1 to 256 bytes, no control characters or

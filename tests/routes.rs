@@ -262,8 +262,10 @@ fn a_token_without_jti_is_revoked_by_its_hash() {
         status(&w.delete("/api/tokens", &[("authorization", &auth)])),
         204
     );
+    // The derived ID: SHA-256 of the signed part, header.payload.
+    let (signed, _) = token.rsplit_once('.').unwrap();
     let id = edge_revoke::primitives::base64url_encode(&edge_revoke::primitives::sha256(
-        token.as_bytes(),
+        signed.as_bytes(),
     ));
     let (record, _) = w.record(&id).expect("stored under the derived ID");
     assert_eq!(record.jti, id);
@@ -492,6 +494,19 @@ fn service_invalidation_errors() {
             json!({"resCode": 401, "resDesc": "Invalid API key"})
         );
     }
+    // Regressions from fuzzing: an array, and invalid UTF-8 in an ignored member.
+    for body in [
+        &b"[\"abc\"]"[..],
+        b"{\"tokenReferenceId\":\"abc\",\"x\":\"\xff\"}",
+    ] {
+        let d = w.send(
+            "POST",
+            "/token-service/client/server/invalidate/token",
+            &[("x-api-key", "service-key-1")],
+            Some(body),
+        );
+        assert_eq!(status(&d), 400, "{body:?}");
+    }
     let too_big = format!(r#"{{"tokenReferenceId":"{}"}}"#, "a".repeat(16 * 1024));
     for body in [
         "",
@@ -529,4 +544,45 @@ fn service_route_without_keys_refuses_everyone() {
         status(&w.invalidate(None, r#"{"tokenReferenceId":"x"}"#)),
         401
     );
+}
+
+/// ECDSA signatures are malleable: (r, s) and (r, n - s) both verify. A
+/// token without `jti` must keep its ID under that change, or a signed-out
+/// token could be replayed with its signature flipped.
+#[test]
+fn a_flipped_ecdsa_signature_does_not_escape_revocation() {
+    use edge_revoke::primitives::{base64url_decode, base64url_encode};
+    // The P-256 group order n, big-endian.
+    const N: [u8; 32] = [
+        0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63,
+        0x25, 0x51,
+    ];
+    let w = World::new();
+    let mut c = claims();
+    c.as_object_mut().unwrap().remove("jti");
+    let token = mint("ES256", &c);
+    let (message, sig) = token.rsplit_once('.').unwrap();
+    let sig = base64url_decode(sig).unwrap();
+    // s' = n - s
+    let mut flipped = sig.clone();
+    let mut borrow = 0i16;
+    for i in (0..32).rev() {
+        let d = N[i] as i16 - sig[32 + i] as i16 - borrow;
+        flipped[32 + i] = d.rem_euclid(256) as u8;
+        borrow = (d < 0) as i16;
+    }
+    let twin = format!("{message}.{}", base64url_encode(&flipped));
+    assert_ne!(twin, token);
+    assert!(
+        forwarded(&w.get("/x", &twin)),
+        "the flipped signature verifies"
+    );
+    let auth = format!("Bearer {token}");
+    assert_eq!(
+        status(&w.delete("/api/tokens", &[("authorization", &auth)])),
+        204
+    );
+    assert_eq!(status(&w.get("/x", &token)), 401);
+    assert_eq!(status(&w.get("/x", &twin)), 401, "its twin is revoked too");
 }

@@ -382,7 +382,8 @@ fn token_ids() {
             c.as_object_mut().unwrap().remove("jti");
         }),
     );
-    let expected = base64url_encode(&sha256(no_jti.as_bytes()));
+    let (signed, _) = no_jti.rsplit_once('.').unwrap();
+    let expected = base64url_encode(&sha256(signed.as_bytes()));
     assert_eq!(check(&no_jti).unwrap().id().as_str(), expected);
     assert_eq!(expected.len(), 43);
     let long_jti = mint("HS256", &with_claims(|c| c["jti"] = "j".repeat(257).into()));

@@ -584,7 +584,10 @@ const ATTACKS = [...ALG_NONE, ...RSA_AS_SECRET, ...ALG_OTHER, ...SIGNATURE, ...H
 
 /** The names a revocation of `token` could be stored under (see README "Token ID"). */
 function idsFor(token) {
-  const ids = [token, createHash('sha256').update(token).digest('base64url')];
+  const sha = (text) => createHash('sha256').update(text).digest('base64url');
+  // Derived IDs hash the signed part (header.payload); the whole text is kept
+  // too so that a regression to the old derivation is still traced.
+  const ids = [token, sha(token), sha(token.slice(0, Math.max(0, token.lastIndexOf('.'))))];
   try {
     const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8'));
     if (claims && typeof claims.jti === 'string') ids.push(claims.jti);

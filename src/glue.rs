@@ -144,7 +144,7 @@ async fn fetch(
     #[cfg(feature = "bench")]
     if head.path == "/__bench/verify" {
         // Not reachable in production builds: the `bench` feature is off there.
-        return Ok(bench_verify(&head, &state, now).await);
+        return Ok(bench_verify(&head, &headers, &state, now).await);
     }
     let body = match routes::body_limit(&head) {
         Some(limit) => read_body(&request, limit).await,
@@ -214,7 +214,14 @@ async fn fetch(
 /// verifies in full; with it, iterations go through the token cache as
 /// requests do (the first one verifies and fills it).
 #[cfg(feature = "bench")]
-async fn bench_verify(head: &RequestHead, state: &State, now: u64) -> web_sys::Response {
+async fn bench_verify(
+    head: &RequestHead,
+    headers: &web_sys::Headers,
+    state: &State,
+    now: u64,
+) -> web_sys::Response {
+    // Read from the runtime's headers: `RequestHead` keeps only READ_HEADERS.
+    let header = |name: &str| headers.get(name).ok().flatten();
     let status = |code: u16| to_response(&Reply::empty(code));
     let Ok(config) = &state.config else {
         return status(500);
@@ -222,12 +229,11 @@ async fn bench_verify(head: &RequestHead, state: &State, now: u64) -> web_sys::R
     let Ok(Some(raw)) = crate::token::extract(head) else {
         return status(400);
     };
-    let iterations = head
-        .header("x-bench-iterations")
+    let iterations = header("x-bench-iterations")
         .and_then(|n| n.parse::<u32>().ok())
         .unwrap_or(1)
         .clamp(1, 100_000);
-    let cached = head.header("x-bench-cache") == Some("1");
+    let cached = header("x-bench-cache").as_deref() == Some("1");
     for _ in 0..iterations {
         if cached && state.cache.get(raw, now).is_some() {
             continue;

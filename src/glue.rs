@@ -617,7 +617,7 @@ struct Imported {
 /// Imported keys are cached for the isolate's life.
 #[derive(Default)]
 struct WebCrypto {
-    imported: RefCell<HashMap<(String, Alg), Rc<Imported>>>,
+    imported: RefCell<HashMap<(u64, Alg), Rc<Imported>>>,
 }
 
 fn object(pairs: &[(&str, JsValue)]) -> JsValue {
@@ -639,7 +639,7 @@ fn hash_name(alg: Alg) -> JsValue {
 
 impl WebCrypto {
     async fn import(&self, key: &Key, alg: Alg) -> Result<Rc<Imported>, VerifyError> {
-        let cache_key = (key.public_jwk.clone(), alg);
+        let cache_key = (key.serial, alg);
         if let Some(imported) = self.imported.borrow().get(&cache_key) {
             return Ok(imported.clone());
         }

@@ -118,6 +118,9 @@ pub enum KeyKind {
 /// One configured verification key.
 #[derive(Clone, Debug)]
 pub struct Key {
+    /// Unique per parsed key, for the life of the isolate: a cheap handle for
+    /// caches of imported keys (a rotated key set gets new serials).
+    pub serial: u64,
     /// The `kid` that selects this key; `None` for `JWT_SECRET`.
     pub kid: Option<String>,
     /// The key's own `alg`, when the JWK names one: then only that algorithm.
@@ -137,6 +140,18 @@ impl Key {
     pub fn allows(&self, alg: Alg) -> bool {
         alg.key_kind() == self.kind && self.alg.is_none_or(|own| own == alg)
     }
+}
+
+thread_local! {
+    static SERIALS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+fn next_serial() -> u64 {
+    SERIALS.with(|next| {
+        let serial = next.get();
+        next.set(serial + 1);
+        serial
+    })
 }
 
 /// Smallest RSA modulus accepted, in bytes (2048 bits, per RFC 7518 §3.3).
@@ -163,6 +178,7 @@ impl KeySet {
                 ));
             }
             set.keys.push(Rc::new(Key {
+                serial: next_serial(),
                 kid: None,
                 alg: None,
                 kind: KeyKind::Secret,
@@ -337,6 +353,7 @@ fn parse_jwk(jwk: &Map<String, Value>) -> Result<Option<Key>, ConfigError> {
     };
     // Keys are usable only through a kid (or as the JWKS's only key).
     Ok(Some(Key {
+        serial: next_serial(),
         kid,
         alg,
         kind,

@@ -127,15 +127,15 @@ mod native {
     }
 
     /// Pure-Rust verification of every algorithm with jwt-compact. Parsed keys
-    /// are cached by their public JWK.
+    /// are cached by [`Key::serial`].
     #[derive(Default)]
     pub struct RustCrypto {
-        parsed: RefCell<HashMap<String, std::rc::Rc<Parsed>>>,
+        parsed: RefCell<HashMap<u64, std::rc::Rc<Parsed>>>,
     }
 
     impl RustCrypto {
         fn parse(&self, key: &Key) -> Result<std::rc::Rc<Parsed>, VerifyError> {
-            if let Some(parsed) = self.parsed.borrow().get(&key.public_jwk) {
+            if let Some(parsed) = self.parsed.borrow().get(&key.serial) {
                 return Ok(parsed.clone());
             }
             let jwk: JsonWebKey<'_> =
@@ -153,9 +153,7 @@ mod native {
                 KeyKind::Secret => return Err(VerifyError::KeyRejected),
             };
             let parsed = std::rc::Rc::new(parsed);
-            self.parsed
-                .borrow_mut()
-                .insert(key.public_jwk.clone(), parsed.clone());
+            self.parsed.borrow_mut().insert(key.serial, parsed.clone());
             Ok(parsed)
         }
     }

@@ -9,7 +9,8 @@ export PATH="$BIN:$HOME/.cargo/bin:$PATH"
 export WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-wasm-bindgen}"
 export WASM_OPT_BIN="${WASM_OPT_BIN:-$BIN/wasm-opt}"
 export ESBUILD_BIN="${ESBUILD_BIN:-$BIN/esbuild}"
-worker-build --release "$@"
+# Always into build/ (wrangler.toml's main); the strip step below works there.
+worker-build --release
 
 # worker-build keeps the wasm name section (function names, ~130 KB) for
 # readable panic traces. This worker never panics by design, and the names

@@ -1,0 +1,1037 @@
+// The benchmark harness. bench/run.sh installs and builds everything, then
+// runs this. Everything runs on 127.0.0.1 under `workerd serve` (the runtime
+// wrangler and Miniflare embed), with an nginx origin and an in-memory,
+// counting KV service (bench/workers/kv-store.mjs).
+//
+// Sections (see docs/performance.md):
+//   1. verification cost per token check, in workerd: ours vs jose; native floor
+//   2. end-to-end req/s and latency with wrk: pass-through, store floor (one
+//      KV get, and two), ours, ours without the token cache, jose peer; and
+//      latency without load
+//   3. repeat-token (cache) cost
+//   4. bundle size (wrangler deploy --dry-run)
+//   5. cold start, ours vs a hello-world Rust worker
+//   6. KV operations and round trips per request
+//
+// Environment:
+//   BENCH_QUICK=1        shortens every phase (to try the harness, not to quote)
+//   BENCH_ONLY=a,b       runs only these sections: native, bundle, verify,
+//                        repeat, idle, kv, e2e, cold (targets of the others
+//                        read "section not run")
+//   BENCH_VARIANT_DIR=D  serve /__bench/verify from another `--features bench`
+//                        build (default bench/.build/edge-revoke-bench)
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync, rmSync, readdirSync, statSync, existsSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { gzipSync } from "node:zlib";
+import { SignJWT, importJWK } from "jose";
+import { request, rawRequest, closeAgents } from "./lib/http.mjs";
+import { WORKERD, assertFree, writeConfig, startWorkerd, spawnWorkerd, waitForPort, stop } from "./lib/workerd.mjs";
+
+const ROOT = path.resolve(new URL("..", import.meta.url).pathname);
+const BENCH = path.join(ROOT, "bench");
+const BUILD = path.join(BENCH, ".build");
+const RUN = path.join(BUILD, "run");
+const QUICK = process.env.BENCH_QUICK === "1";
+const SECTIONS = ["native", "bundle", "verify", "repeat", "idle", "kv", "e2e", "cold"];
+const SELECTED = process.env.BENCH_ONLY
+  ? process.env.BENCH_ONLY.split(",").map((x) => x.trim()).filter((x) => SECTIONS.includes(x))
+  : SECTIONS;
+// The build with `--features bench` that serves /__bench/verify.
+const VARIANT_DIR = path.resolve(process.env.BENCH_VARIANT_DIR ?? path.join(BUILD, "edge-revoke-bench"));
+
+const CONFIG = {
+  wrkConnections: 16,
+  wrkThreads: 1,
+  wrkSeconds: QUICK ? 3 : 10,
+  wrkWarmupSeconds: QUICK ? 1 : 3,
+  wrkRounds: QUICK ? 1 : 3,
+  verifyReps: QUICK ? 3 : 9,
+  verifyTargetMs: 100,
+  coldStarts: QUICK ? 5 : 21,
+  idleRequests: QUICK ? 100 : 1000,
+  kvRequests: 100,
+  kvDelayMs: 50,
+  kvDelayRequests: QUICK ? 5 : 11,
+};
+
+const PORTS = {
+  origin: 18600,
+  passthrough: 18610,
+  floor: 18620,
+  floor2: 18625,
+  ours: 18630,
+  oursNoCache: 18640,
+  peer: 18650,
+  oursBench: 18660,
+  coldBase: 18700, // + 2 per start
+};
+
+const ORIGIN_BODY = '{"ok":true,"from":"origin"}\n';
+const SECRET = "bench-secret-0123456789abcdef-0123456789";
+const ALGS = ["HS256", "RS256", "ES256", "EdDSA"];
+const KIDS = { RS256: "rsa-1", ES256: "ec-1", EdDSA: "ed-1" };
+const FIXTURE_NAMES = { RS256: "rsa", ES256: "ec", EdDSA: "ed" };
+
+const log = (...a) => console.error("[bench]", ...a);
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const round = (x, d = 2) => (x === null || x === undefined || Number.isNaN(x) ? null : Number(x.toFixed(d)));
+const ratio = (a, b, d = 3) => (a == null || b == null || b === 0 ? null : round(a / b, d));
+const verdict = (pass) => (pass === null ? "NOT MEASURED" : pass ? "PASS" : "MISS");
+
+// ---------------------------------------------------------------- environment
+
+function compatibilityDate() {
+  const toml = readFileSync(path.join(ROOT, "wrangler.toml"), "utf8");
+  return /^compatibility_date\s*=\s*"([^"]+)"/m.exec(toml)?.[1] ?? "2026-11-01";
+}
+
+function cmdOutput(cmd, args) {
+  const r = spawnSync(cmd, args, { encoding: "utf8" });
+  return `${r.stdout ?? ""}${r.stderr ?? ""}`.trim().split("\n")[0];
+}
+
+/** Other processes using CPU when the run starts (they skew every number). */
+function busyProcesses() {
+  const r = spawnSync("ps", ["-eo", "pid,pcpu,comm", "--sort=-pcpu", "--no-headers"], { encoding: "utf8" });
+  return (r.stdout ?? "")
+    .trim()
+    .split("\n")
+    .map((line) => line.trim().split(/\s+/))
+    .filter(([pid, pcpu]) => Number(pcpu) >= 10 && Number(pid) !== process.pid)
+    .slice(0, 5)
+    .map(([pid, pcpu, comm]) => ({ pid: Number(pid), cpu_percent: Number(pcpu), command: comm }));
+}
+
+function environment() {
+  let commit = null;
+  let dirty = null;
+  try {
+    commit = execFileSync("git", ["-C", ROOT, "rev-parse", "HEAD"], { encoding: "utf8" }).trim();
+    dirty = execFileSync("git", ["-C", ROOT, "status", "--porcelain", "--", "src", "Cargo.toml", "Cargo.lock"], {
+      encoding: "utf8",
+    }).trim() !== "";
+  } catch {}
+  return {
+    cpu: os.cpus()[0]?.model ?? "unknown",
+    cores: os.cpus().length,
+    memory_gib: round(os.totalmem() / 2 ** 30, 1),
+    os: `${os.type()} ${os.release()}`,
+    node: process.version,
+    workerd: cmdOutput(WORKERD, ["--version"]),
+    wrk: cmdOutput("wrk", ["--version"]),
+    nginx: cmdOutput("nginx", ["-v"]),
+    rustc: cmdOutput("rustc", ["--version"]),
+    compatibility_date: compatibilityDate(),
+    load_average_at_start: os.loadavg().map((x) => round(x, 2)),
+    busy_processes_at_start: busyProcesses(),
+    git_commit: commit,
+    src_uncommitted_changes: dirty,
+  };
+}
+
+// --------------------------------------------------------------------- tokens
+
+async function makeTokens() {
+  const fixture = JSON.parse(readFileSync(path.join(ROOT, "tests/fixtures/test-keys.json"), "utf8"));
+  const privateMembers = ["d", "p", "q", "dp", "dq", "qi"];
+  const publicKeys = ["rsa", "ec", "ed"].map((name) => {
+    const key = { ...fixture[name] };
+    for (const m of privateMembers) delete key[m];
+    return key;
+  });
+  const jwks = JSON.stringify({ keys: publicKeys });
+  const now = Math.floor(Date.now() / 1000);
+  const tokens = {};
+  for (const alg of ALGS) {
+    const key =
+      alg === "HS256"
+        ? new TextEncoder().encode(SECRET)
+        : await importJWK(fixture[FIXTURE_NAMES[alg]], alg);
+    const header = { alg, typ: "JWT", ...(KIDS[alg] ? { kid: KIDS[alg] } : {}) };
+    tokens[alg] = await new SignJWT({ roles: ["user"] })
+      .setProtectedHeader(header)
+      .setSubject("bench-user")
+      .setJti(`bench-${alg}`)
+      .setIssuedAt(now - 5)
+      .setExpirationTime(now + 7200)
+      .sign(key);
+  }
+  // Same RS256 token with its last signature character changed: must be 401.
+  const rs = tokens.RS256;
+  tokens.RS256_tampered = rs.slice(0, -2) + (rs.at(-2) === "A" ? "B" : "A") + rs.at(-1);
+  return { tokens, jwks };
+}
+
+// ---------------------------------------------------------------------- nginx
+
+async function startNginx() {
+  await assertFree(PORTS.origin);
+  const dir = path.join(BUILD, "nginx");
+  mkdirSync(path.join(dir, "logs"), { recursive: true });
+  mkdirSync(path.join(dir, "tmp"), { recursive: true });
+  const conf = `# Generated by bench/bench.mjs: the origin, a fixed small JSON body.
+worker_processes 1;
+daemon off;
+master_process on;
+user root;
+pid ${dir}/nginx.pid;
+error_log ${dir}/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/tmp/body;
+  proxy_temp_path ${dir}/tmp/proxy;
+  fastcgi_temp_path ${dir}/tmp/fastcgi;
+  uwsgi_temp_path ${dir}/tmp/uwsgi;
+  scgi_temp_path ${dir}/tmp/scgi;
+  keepalive_requests 1000000;
+  keepalive_timeout 120s;
+  server {
+    listen 127.0.0.1:${PORTS.origin};
+    location / {
+      default_type application/json;
+      return 200 '${ORIGIN_BODY.trim()}\\n';
+    }
+  }
+}
+`;
+  const file = path.join(dir, "nginx.conf");
+  writeFileSync(file, conf);
+  const child = spawn("nginx", ["-c", file, "-p", dir, "-e", path.join(dir, "logs/error.log")], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.on("data", (d) => (stderr += d));
+  const proc = { child, stderr: () => stderr };
+  (await waitForPort(PORTS.origin, proc)).destroy();
+  const r = await request(PORTS.origin, { path: "/check" });
+  if (r.status !== 200 || r.body !== ORIGIN_BODY) throw new Error(`nginx origin answered ${r.status} ${r.body}`);
+  return proc;
+}
+
+// -------------------------------------------------------------------- setups
+
+function setups({ jwksFile }) {
+  const origin = `http://127.0.0.1:${PORTS.origin}`;
+  const auth = { ORIGIN_URL: origin, JWT_SECRET: SECRET, JWT_JWKS: { embed: jwksFile } };
+  const js = (file) => ({ kind: "js", module: file });
+  return {
+    passthrough: {
+      label: "(a) pass-through JS",
+      port: PORTS.passthrough,
+      worker: js(path.join(BENCH, "workers/passthrough.mjs")),
+      bindings: { ORIGIN_URL: origin },
+    },
+    floor: {
+      label: "(b) store floor: pass-through + 1 KV get",
+      port: PORTS.floor,
+      worker: js(path.join(BENCH, "workers/kv-floor.mjs")),
+      bindings: { ORIGIN_URL: origin },
+    },
+    floor2: {
+      label: "(b') pass-through + 2 concurrent KV gets",
+      port: PORTS.floor2,
+      worker: js(path.join(BENCH, "workers/kv-floor.mjs")),
+      bindings: { ORIGIN_URL: origin, KV_READS: "2" },
+    },
+    ours: {
+      label: "(c) edge-revoke, RS256, repeat token",
+      port: PORTS.ours,
+      worker: { kind: "rust", dir: path.join(BUILD, "edge-revoke") },
+      bindings: auth,
+    },
+    oursNoCache: {
+      label: "(c') edge-revoke, RS256, TOKEN_CACHE_ENTRIES=0",
+      port: PORTS.oursNoCache,
+      worker: { kind: "rust", dir: path.join(BUILD, "edge-revoke") },
+      bindings: { ...auth, TOKEN_CACHE_ENTRIES: "0" },
+    },
+    peer: {
+      label: "(d) jose peer, RS256 + same KV reads",
+      port: PORTS.peer,
+      worker: js(path.join(BUILD, "workers/jose-peer.js")),
+      bindings: auth,
+    },
+    oursBench: {
+      label: "edge-revoke bench build (/__bench/verify)",
+      port: PORTS.oursBench,
+      worker: { kind: "rust", dir: VARIANT_DIR },
+      bindings: auth,
+    },
+  };
+}
+
+function configFor(name, setup, port = setup.port) {
+  return writeConfig({
+    runDir: RUN,
+    name,
+    worker: setup.worker,
+    bindings: setup.bindings,
+    port,
+    kvStore: path.join(BENCH, "workers/kv-store.mjs"),
+    compatibilityDate: compatibilityDate(),
+  });
+}
+
+const bearer = (token) => ({ Authorization: `Bearer ${token}` });
+
+async function sanity(all, tokens) {
+  for (const name of ["passthrough", "floor", "floor2", "ours", "oursNoCache", "peer"]) {
+    const { port } = all[name];
+    const ok = await request(port, { path: "/api/items?x=1", headers: bearer(tokens.RS256) });
+    if (ok.status !== 200 || ok.body !== ORIGIN_BODY) {
+      throw new Error(`${name}: valid RS256 token got ${ok.status} ${ok.body.slice(0, 200)}`);
+    }
+    if (["ours", "oursNoCache", "peer"].includes(name)) {
+      const bad = await request(port, { path: "/api/items", headers: bearer(tokens.RS256_tampered) });
+      if (bad.status !== 401) throw new Error(`${name}: tampered token got ${bad.status}`);
+      const none = await request(port, { path: "/api/items" });
+      if (none.status !== 401) throw new Error(`${name}: no token got ${none.status}`);
+    }
+  }
+  for (const name of ["oursBench", "peer"]) {
+    const { port } = all[name];
+    for (const alg of ALGS) {
+      for (const cache of name === "oursBench" ? [false, true] : [false]) {
+        const r = await request(port, {
+          path: "/__bench/verify",
+          headers: { ...bearer(tokens[alg]), "X-Bench-Iterations": "3", ...(cache ? { "X-Bench-Cache": "1" } : {}) },
+        });
+        if (r.status !== 204) throw new Error(`${name} /__bench/verify ${alg} got ${r.status} ${r.body}`);
+      }
+    }
+    const bad = await request(port, { path: "/__bench/verify", headers: bearer(tokens.RS256_tampered) });
+    if (bad.status !== 401) throw new Error(`${name} /__bench/verify tampered got ${bad.status}`);
+  }
+  // The production build must not expose the bench route: it is forwarded
+  // (the origin answers 200) like any other path.
+  const prod = await request(all.ours.port, { path: "/__bench/verify", headers: bearer(tokens.RS256) });
+  if (prod.status !== 200 || prod.body !== ORIGIN_BODY) {
+    throw new Error(`production build answered /__bench/verify itself: ${prod.status}`);
+  }
+}
+
+// ------------------------------------------------------ 1/3: verification cost
+
+/**
+ * Microseconds per check inside the runtime: (t_N - t_1) / (N - 1), where t_k
+ * is the client-side time of one /__bench/verify request with k iterations.
+ * N is chosen so t_N is about verifyTargetMs. Median over reps.
+ */
+async function perCheck(port, token, { cache = false } = {}) {
+  const headers = (n) => ({
+    ...bearer(token),
+    "X-Bench-Iterations": String(n),
+    ...(cache ? { "X-Bench-Cache": "1" } : {}),
+  });
+  const call = async (n) => {
+    const r = await request(port, { path: "/__bench/verify", headers: headers(n) });
+    if (r.status !== 204) throw new Error(`/__bench/verify answered ${r.status}`);
+    return r.ms;
+  };
+  for (let i = 0; i < 5; i++) await call(1);
+  await call(200);
+  // Calibrate N.
+  const t1 = median([await call(1), await call(1), await call(1)]);
+  const t2000 = median([await call(2000), await call(2000), await call(2000)]);
+  if (t2000 - t1 < 0.5) {
+    // 1999 more checks, cache hits included, cost well over 0.25 us each:
+    // under 0.5 ms in all means the worker did not run them.
+    return {
+      us: null,
+      error: `X-Bench-Iterations had no effect (t_1 ${round(t1, 3)} ms, t_2000 ${round(t2000, 3)} ms)`,
+    };
+  }
+  const probe = (t2000 - t1) / 1999;
+  const n = Math.min(100000, Math.max(500, Math.round(CONFIG.verifyTargetMs / probe)));
+  const samples = [];
+  for (let rep = 0; rep < CONFIG.verifyReps; rep++) {
+    const base = median([await call(1), await call(1), await call(1)]);
+    const tn = await call(n);
+    samples.push(((tn - base) * 1000) / (n - 1));
+  }
+  return { us: round(median(samples), 3), n, reps: samples.length, samples_us: samples.map((s) => round(s, 3)) };
+}
+
+async function verificationCost(all, tokens) {
+  const ours = {};
+  const peer = {};
+  for (const alg of ALGS) {
+    ours[alg] = await perCheck(all.oursBench.port, tokens[alg]);
+    peer[alg] = await perCheck(all.peer.port, tokens[alg]);
+    log(`verify ${alg}: ours ${ours[alg].us} us, jose ${peer[alg].us} us`);
+  }
+  return { ours, peer };
+}
+
+async function repeatTokenCost(all, tokens) {
+  const cached = await perCheck(all.oursBench.port, tokens.RS256, { cache: true });
+  const full = await perCheck(all.oursBench.port, tokens.RS256, { cache: false });
+  const cachedHs = await perCheck(all.oursBench.port, tokens.HS256, { cache: true });
+  log(`repeat token RS256: cached ${cached.us} us, full ${full.us} us`);
+  return { rs256_cached: cached, rs256_full: full, hs256_cached: cachedHs };
+}
+
+// ------------------------------------------------------------- 6: KV per request
+
+async function kvAdmin(port, pathname, method = "POST") {
+  const r = await request(port + 1, { method, path: pathname, headers: { "X-Bench-Admin": "1" } });
+  if (r.status >= 300) throw new Error(`kv admin ${pathname}: ${r.status}`);
+  return r.body ? JSON.parse(r.body) : null;
+}
+
+async function kvPerRequest(all, tokens) {
+  const out = {};
+  for (const name of ["floor", "floor2", "ours", "oursNoCache", "peer"]) {
+    const { port } = all[name];
+    const send = () => request(port, { path: "/api/items", headers: bearer(tokens.RS256) });
+    await send();
+    await kvAdmin(port, "/reset");
+    for (let i = 0; i < CONFIG.kvRequests; i++) {
+      const r = await send();
+      if (r.status !== 200) throw new Error(`${name}: ${r.status}`);
+    }
+    const counts = await kvAdmin(port, "/stats", "GET");
+    const n = CONFIG.kvRequests;
+    // Round trips: with every KV operation delayed by D ms, a request takes
+    // (round trips x D) ms longer.
+    const lat = async () => {
+      const xs = [];
+      for (let i = 0; i < CONFIG.kvDelayRequests; i++) xs.push((await send()).ms);
+      return median(xs);
+    };
+    const base = await lat();
+    await kvAdmin(port, `/delay?ms=${CONFIG.kvDelayMs}`);
+    await kvAdmin(port, "/reset");
+    const delayed = await lat();
+    const delayedStats = await kvAdmin(port, "/stats", "GET");
+    await kvAdmin(port, "/delay?ms=0");
+    out[name] = {
+      label: all[name].label,
+      requests: n,
+      gets_per_request: round(counts.get / n, 3),
+      puts_per_request: round(counts.put / n, 3),
+      deletes_per_request: round(counts.delete / n, 3),
+      lists_per_request: round(counts.list / n, 3),
+      keys_read: Object.fromEntries(Object.entries(counts.keys).map(([k, v]) => [k, round(v / n, 3)])),
+      max_concurrent_kv_ops: delayedStats.maxInFlight,
+      injected_kv_delay_ms: CONFIG.kvDelayMs,
+      median_ms_without_delay: round(base, 3),
+      median_ms_with_delay: round(delayed, 3),
+      round_trips: round((delayed - base) / CONFIG.kvDelayMs, 2),
+    };
+    log(`kv ${name}: ${JSON.stringify(out[name])}`);
+  }
+  return out;
+}
+
+// ------------------------------------------------- 2: latency without load
+
+/** One connection, one request at a time: what a request costs when nothing queues. */
+async function idleLatency(all, tokens) {
+  const out = {};
+  const order = ["passthrough", "floor", "floor2", "ours", "oursNoCache", "peer"];
+  for (const name of order) {
+    const { port } = all[name];
+    const send = () => request(port, { path: "/api/items?x=1", headers: bearer(tokens.RS256) });
+    for (let i = 0; i < 50; i++) await send();
+    const xs = [];
+    for (let i = 0; i < CONFIG.idleRequests; i++) {
+      const r = await send();
+      if (r.status !== 200) throw new Error(`${name}: ${r.status}`);
+      xs.push(r.ms);
+    }
+    xs.sort((a, b) => a - b);
+    out[name] = {
+      label: all[name].label,
+      requests: xs.length,
+      p50_ms: round(median(xs), 3),
+      p99_ms: round(xs[Math.min(xs.length - 1, Math.floor(xs.length * 0.99))], 3),
+    };
+  }
+  out.added_p50_ms_over_floor = round(out.ours.p50_ms - out.floor.p50_ms, 3);
+  out.added_p50_ms_over_floor_nocache = round(out.oursNoCache.p50_ms - out.floor.p50_ms, 3);
+  log(`idle latency: ${order.map((n) => `${n} ${out[n].p50_ms}`).join(", ")} ms`);
+  return out;
+}
+
+// ---------------------------------------------------------------- 2: wrk
+
+function parseDuration(text) {
+  const m = /^([\d.]+)(us|ms|s|m)$/.exec(text.trim());
+  if (!m) return null;
+  const v = Number(m[1]);
+  return { us: v / 1000, ms: v, s: v * 1000, m: v * 60000 }[m[2]];
+}
+
+function runWrk(port, token, seconds) {
+  const args = [
+    `-t${CONFIG.wrkThreads}`,
+    `-c${CONFIG.wrkConnections}`,
+    `-d${seconds}s`,
+    "--timeout",
+    "10s",
+    "--latency",
+    "-H",
+    `Authorization: Bearer ${token}`,
+    `http://127.0.0.1:${port}/api/items?x=1`,
+  ];
+  const r = spawnSync("wrk", args, { encoding: "utf8", timeout: (seconds + 30) * 1000 });
+  if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr}`);
+  const text = r.stdout;
+  const pct = (p) => {
+    const m = new RegExp(`^\\s*${p}%\\s+(\\S+)`, "m").exec(text);
+    return m ? parseDuration(m[1]) : null;
+  };
+  const total = /(\d+) requests in/.exec(text);
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(text);
+  const socketErrors = /Socket errors: (.*)/.exec(text);
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1]),
+    p50_ms: pct(50),
+    p75_ms: pct(75),
+    p90_ms: pct(90),
+    p99_ms: pct(99),
+    requests: total ? Number(total[1]) : null,
+    non_2xx: non2xx ? Number(non2xx[1]) : 0,
+    socket_errors: socketErrors ? socketErrors[1].trim() : null,
+  };
+}
+
+const CLK_TCK = Number(cmdOutput("getconf", ["CLK_TCK"])) || 100;
+
+/** CPU seconds (user + system) a process has used so far, from /proc. */
+function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime, stime
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * CPU time (ticks) used so far by the whole machine and by this harness with
+ * every process it started (workerd, nginx, wrk), so a section can tell how
+ * much CPU other programs took while it ran.
+ */
+function cpuSnapshot() {
+  const total = readFileSync("/proc/stat", "utf8")
+    .split("\n")[0]
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  // user nice system idle iowait irq softirq steal
+  const busy = total[0] + total[1] + total[2] + total[5] + total[6] + (total[7] ?? 0);
+  const procs = new Map();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      procs.set(Number(entry), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]) });
+    } catch {}
+  }
+  const mine = new Set([process.pid]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [pid, p] of procs) {
+      if (!mine.has(pid) && mine.has(p.ppid)) {
+        mine.add(pid);
+        grew = true;
+      }
+    }
+  }
+  let mineTicks = 0;
+  for (const pid of mine) mineTicks += procs.get(pid)?.ticks ?? 0;
+  return { at: Date.now(), busy, mine: mineTicks };
+}
+
+/** Average number of cores other programs kept busy between two snapshots. */
+function otherCores(a, b) {
+  const seconds = (b.at - a.at) / 1000;
+  if (seconds <= 0) return null;
+  return round(Math.max(0, b.busy - a.busy - (b.mine - a.mine)) / CLK_TCK / seconds, 2);
+}
+
+async function endToEnd(all, procs, tokens) {
+  const order = ["passthrough", "floor", "floor2", "ours", "oursNoCache", "peer"];
+  const runs = Object.fromEntries(order.map((n) => [n, []]));
+  for (let round_ = 0; round_ < CONFIG.wrkRounds; round_++) {
+    for (const name of order) {
+      const { port } = all[name];
+      const pid = procs[name].child.pid;
+      runWrk(port, tokens.RS256, CONFIG.wrkWarmupSeconds);
+      const cpuBefore = cpuSeconds(pid);
+      const r = runWrk(port, tokens.RS256, CONFIG.wrkSeconds);
+      const cpuAfter = cpuSeconds(pid);
+      if (r.non_2xx > 0) throw new Error(`${name}: ${r.non_2xx} non-2xx responses under load`);
+      r.workerd_cpu_us_per_request =
+        cpuBefore === null || cpuAfter === null ? null : round(((cpuAfter - cpuBefore) * 1e6) / r.requests, 1);
+      runs[name].push(r);
+      log(`wrk round ${round_ + 1} ${name}: ${r.rps} req/s p50 ${r.p50_ms} ms p99 ${r.p99_ms} ms, workerd ${r.workerd_cpu_us_per_request} us CPU/request`);
+    }
+  }
+  const summary = {};
+  for (const name of order) {
+    const rs = runs[name];
+    summary[name] = {
+      label: all[name].label,
+      rps: round(median(rs.map((r) => r.rps)), 0),
+      p50_ms: round(median(rs.map((r) => r.p50_ms)), 3),
+      p99_ms: round(median(rs.map((r) => r.p99_ms)), 3),
+      workerd_cpu_us_per_request: round(median(rs.map((r) => r.workerd_cpu_us_per_request)), 1),
+      runs: rs,
+    };
+  }
+  const s = summary;
+  const derived = {
+    ours_over_floor_throughput: ratio(s.ours.rps, s.floor.rps),
+    ours_over_peer_throughput: ratio(s.ours.rps, s.peer.rps),
+    ours_over_floor2_throughput: ratio(s.ours.rps, s.floor2.rps),
+    ours_nocache_over_floor_throughput: ratio(s.oursNoCache.rps, s.floor.rps),
+    ours_nocache_over_peer_throughput: ratio(s.oursNoCache.rps, s.peer.rps),
+    added_p50_ms_over_floor: round(s.ours.p50_ms - s.floor.p50_ms, 3),
+    added_p99_ms_over_floor: round(s.ours.p99_ms - s.floor.p99_ms, 3),
+    // workerd CPU per request (worker + runtime + the KV service, one process).
+    added_cpu_us_per_request_over_floor: round(s.ours.workerd_cpu_us_per_request - s.floor.workerd_cpu_us_per_request, 1),
+    added_cpu_us_per_request_over_floor2: round(s.ours.workerd_cpu_us_per_request - s.floor2.workerd_cpu_us_per_request, 1),
+    nocache_added_cpu_us_per_request_over_floor: round(s.oursNoCache.workerd_cpu_us_per_request - s.floor.workerd_cpu_us_per_request, 1),
+    peer_added_cpu_us_per_request_over_floor: round(s.peer.workerd_cpu_us_per_request - s.floor.workerd_cpu_us_per_request, 1),
+  };
+  return {
+    config: {
+      connections: CONFIG.wrkConnections,
+      threads: CONFIG.wrkThreads,
+      seconds: CONFIG.wrkSeconds,
+      warmup_seconds: CONFIG.wrkWarmupSeconds,
+      rounds: CONFIG.wrkRounds,
+      path: "/api/items?x=1",
+    },
+    setups: summary,
+    derived,
+  };
+}
+
+// -------------------------------------------------------------- 5: cold start
+
+async function coldStarts(all, tokens) {
+  const hello = {
+    worker: { kind: "rust", dir: path.join(BUILD, "hello-rust") },
+    bindings: {},
+  };
+  // hello and ours decide the target; the other two are context: ours
+  // answering 401 to a request without a token (no crypto, KV or origin), and
+  // the JavaScript pass-through (the runtime's own start and one fetch).
+  const subjects = {
+    hello: { label: "hello-world Rust, GET / (200 \"hello\")", setup: hello, path: "/", headers: {}, expect: 200 },
+    ours: { label: "edge-revoke, RS256 token (verify, 2 KV gets, origin)", setup: all.ours, path: "/api/items?x=1", headers: bearer(tokens.RS256), expect: 200 },
+    oursNoToken: { label: "edge-revoke, no token (401)", setup: all.ours, path: "/api/items?x=1", headers: {}, expect: 401 },
+    passthrough: { label: "JS pass-through (origin fetch)", setup: all.passthrough, path: "/api/items?x=1", headers: {}, expect: 200 },
+  };
+  const names = Object.keys(subjects);
+  const results = Object.fromEntries(names.map((n) => [n, []]));
+  let port = PORTS.coldBase;
+  for (let i = 0; i < CONFIG.coldStarts; i++) {
+    // Rotate the order so no subject always runs first after a pause.
+    for (const name of names.map((_, k) => names[(k + i) % names.length])) {
+      const subject = subjects[name];
+      port += 2;
+      const config = configFor(`cold-${name}`, subject.setup, port);
+      await assertFree(port);
+      const proc = spawnWorkerd(config);
+      const socket = await waitForPort(port, proc);
+      const listeningAt = process.hrtime.bigint();
+      const r = await rawRequest(socket, { path: subject.path, headers: subject.headers });
+      await stop(proc);
+      if (r.status !== subject.expect) throw new Error(`cold ${name}: status ${r.status}\n${r.text}`);
+      results[name].push({
+        spawn_to_first_response_ms: Number(r.firstByteAt - proc.spawnedAt) / 1e6,
+        listening_to_first_response_ms: Number(r.firstByteAt - listeningAt) / 1e6,
+        spawn_to_listening_ms: Number(listeningAt - proc.spawnedAt) / 1e6,
+      });
+    }
+  }
+  const summarize = (xs) => ({
+    starts: xs.length,
+    spawn_to_first_response_ms: round(median(xs.map((x) => x.spawn_to_first_response_ms)), 2),
+    spawn_to_listening_ms: round(median(xs.map((x) => x.spawn_to_listening_ms)), 2),
+    listening_to_first_response_ms: round(median(xs.map((x) => x.listening_to_first_response_ms)), 2),
+    samples: xs.map((x) => Object.fromEntries(Object.entries(x).map(([k, v]) => [k, round(v, 2)]))),
+  });
+  const out = Object.fromEntries(names.map((n) => [n, { label: subjects[n].label, ...summarize(results[n]) }]));
+  out.ratio_spawn_to_first_response = round(out.ours.spawn_to_first_response_ms / out.hello.spawn_to_first_response_ms, 3);
+  out.ratio_listening_to_first_response = round(
+    out.ours.listening_to_first_response_ms / out.hello.listening_to_first_response_ms,
+    3,
+  );
+  log(`cold: hello ${out.hello.spawn_to_first_response_ms} ms, ours ${out.ours.spawn_to_first_response_ms} ms`);
+  return out;
+}
+
+// ---------------------------------------------------------------- 4: bundle size
+
+function bundleSize(name, dir) {
+  const cfgDir = path.join(BUILD, "size", name);
+  const outDir = path.join(cfgDir, "out");
+  rmSync(cfgDir, { recursive: true, force: true });
+  mkdirSync(cfgDir, { recursive: true });
+  const toml = `# Generated by bench/bench.mjs: measure what \`wrangler deploy\` would upload.
+name = "bench-size-${name.toLowerCase()}"
+main = ${JSON.stringify(path.relative(cfgDir, path.join(dir, "index.js")))}
+compatibility_date = "${compatibilityDate()}"
+
+[[kv_namespaces]]
+binding = "REVOKED_TOKENS"
+id = "00000000000000000000000000000000"
+`;
+  writeFileSync(path.join(cfgDir, "wrangler.toml"), toml);
+  const r = spawnSync(
+    path.join(ROOT, "node_modules/.bin/wrangler"),
+    ["deploy", "--dry-run", "--outdir", outDir, "--config", path.join(cfgDir, "wrangler.toml")],
+    {
+      cwd: cfgDir,
+      encoding: "utf8",
+      timeout: 120000,
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1", FORCE_COLOR: "0" },
+    },
+  );
+  const text = `${r.stdout}\n${r.stderr}`;
+  const m = /Total Upload:\s*([\d.]+)\s*KiB\s*\/\s*gzip:\s*([\d.]+)\s*KiB/.exec(text);
+  if (!m) throw new Error(`wrangler dry-run for ${name} printed no Total Upload line:\n${text}`);
+  const files = {};
+  for (const f of readdirSync(outDir)) {
+    const p = path.join(outDir, f);
+    if (!statSync(p).isFile() || f.endsWith(".map") || f.endsWith(".md")) continue;
+    const bytes = readFileSync(p);
+    files[f] = { bytes: bytes.length, gzip_bytes: gzipSync(bytes, { level: 9 }).length };
+  }
+  return { total_upload_kib: Number(m[1]), gzip_kib: Number(m[2]), gzip_kb: round((Number(m[2]) * 1024) / 1000, 2), files };
+}
+
+// ---------------------------------------------------------------- native
+
+function nativeFloor() {
+  const bin = path.join(BUILD, "target/release/edge-revoke-native-bench");
+  if (!existsSync(bin)) throw new Error(`native bench binary missing: ${bin} (bench/run.sh builds it)`);
+  const r = spawnSync(bin, [], { encoding: "utf8", timeout: 300000 });
+  if (r.status !== 0) throw new Error(`native bench failed: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split("\n").at(-1));
+}
+
+// ------------------------------------------------------------------- report
+
+function pad(s, n, right = false) {
+  s = String(s ?? "-");
+  return right ? s.padStart(n) : s.padEnd(n);
+}
+
+function table(rows) {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i] ?? "-").length)));
+  const line = (r) => "| " + r.map((c, i) => pad(c, widths[i], i > 0)).join(" | ") + " |";
+  const sep = "|" + widths.map((w, i) => (i > 0 ? "-".repeat(w + 1) + ":" : "-".repeat(w + 2))).join("|") + "|";
+  return [line(rows[0]), sep, ...rows.slice(1).map(line)].join("\n");
+}
+
+function targets(results) {
+  const { verification: v, repeat_token: rt, end_to_end: e, kv_per_request: kvs, bundle: b, cold_start: c } = results;
+  const out = [];
+  const add = (target, measure) => {
+    try {
+      const { measured, pass } = measure();
+      out.push({ target, measured, pass });
+    } catch {
+      out.push({ target, measured: "section not run", pass: null });
+    }
+  };
+  for (const alg of ["RS256", "ES256", "EdDSA"]) {
+    add(`${alg} verification <= jose peer`, () => {
+      const ours = v.ours[alg].us;
+      return ours === null
+        ? { measured: `ours not measured: ${v.ours[alg].error}`, pass: null }
+        : { measured: `${ours} us vs ${v.peer[alg].us} us (x${ratio(ours, v.peer[alg].us, 2)})`, pass: ours <= v.peer[alg].us };
+    });
+  }
+  add("cache hit <= 10 us", () => {
+    const hit = rt.rs256_cached.us;
+    return {
+      measured: `${hit ?? "not measured"} us per RS256 check in workerd (native TokenCache::get ${results.native?.cache_hit_us ?? "-"} us)`,
+      pass: hit === null ? null : hit <= 10,
+    };
+  });
+  add("end-to-end >= 90% of store floor", () => ({
+    measured: `${e.setups.ours.rps} vs ${e.setups.floor.rps} req/s = ${(e.derived.ours_over_floor_throughput * 100).toFixed(1)}%`,
+    pass: e.derived.ours_over_floor_throughput >= 0.9,
+  }));
+  add("end-to-end > jose peer", () => ({
+    measured: `${e.setups.ours.rps} vs ${e.setups.peer.rps} req/s (x${e.derived.ours_over_peer_throughput})`,
+    pass: e.setups.ours.rps > e.setups.peer.rps,
+  }));
+  add("<= 1 KV round trip per request", () => {
+    const kv = kvs.ours;
+    return {
+      measured: `${kv.round_trips} round trips (floor's single get: ${kvs.floor.round_trips}); ${kv.gets_per_request} gets, at most ${kv.max_concurrent_kv_ops} at once, ${kv.puts_per_request} puts`,
+      pass: Math.round(kv.round_trips) <= 1 && kv.puts_per_request === 0,
+    };
+  });
+  add("bundle gzip < 150 KB", () => ({
+    measured: `${b.ours.gzip_kib} KiB = ${b.ours.gzip_kb} KB`,
+    pass: b.ours.gzip_kb < 150,
+  }));
+  add("cold start <= 1.5x hello-world", () => ({
+    measured: `${c.ours.spawn_to_first_response_ms} vs ${c.hello.spawn_to_first_response_ms} ms = x${c.ratio_spawn_to_first_response} (after listen: x${c.ratio_listening_to_first_response})`,
+    pass: c.ratio_spawn_to_first_response <= 1.5,
+  }));
+  return out;
+}
+
+function report(results) {
+  const { verification: v, native: n, environment: env } = results;
+  const lines = [];
+  lines.push(
+    `edge-revoke benchmark, ${results.date} (${env.cores} cores, ${env.cpu}; load average at start ${env.load_average_at_start.join(" ")})`,
+  );
+  if (results.sections.length < SECTIONS.length) lines.push(`Sections run: ${results.sections.join(", ")}`);
+  const others = env.other_programs_cpu_cores ?? {};
+  lines.push(
+    `Other programs' CPU use during the run, in cores (of ${env.cores}): ` +
+      Object.entries(others)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(", "),
+  );
+  const busy = Object.entries(others).filter(([, v]) => v !== null && v > 0.2);
+  if (busy.length > 0) {
+    lines.push(
+      `WARNING: other programs used the CPU during ${busy.map(([k]) => k).join(", ")}; those numbers are skewed. Rerun on an idle machine.`,
+    );
+  }
+  if (v) {
+    lines.push("");
+    lines.push("1. Verification cost per token check (us; workerd via /__bench/verify; native = cargo --release)");
+    lines.push(
+      table([
+        ["alg", "ours (workerd)", "jose peer (workerd)", "ours / jose", "ours native"],
+        ...ALGS.map((a) => [a, v.ours[a].us ?? "n/a", v.peer[a].us ?? "n/a", ratio(v.ours[a].us, v.peer[a].us, 2), n?.verify_us[a]]),
+      ]),
+    );
+    const failed = ALGS.filter((a) => v.ours[a].us === null);
+    if (failed.length > 0) {
+      lines.push(`   n/a: the bench build's /__bench/verify did not iterate (${v.ours[failed[0]].error}).`);
+    }
+  }
+  const e = results.end_to_end;
+  if (e) {
+    lines.push("");
+    lines.push(
+      `2. End to end (wrk -t${e.config.threads} -c${e.config.connections} -d${e.config.seconds}s, median of ${e.config.rounds} rounds, RS256 token, nginx origin)`,
+    );
+    lines.push(
+      table([
+        ["setup", "req/s", "p50 ms", "p99 ms", "vs floor", "workerd CPU us/req"],
+        ...Object.values(e.setups).map((s) => [s.label, s.rps, s.p50_ms, s.p99_ms, ratio(s.rps, e.setups.floor.rps), s.workerd_cpu_us_per_request]),
+      ]),
+    );
+    const d = e.derived;
+    lines.push(
+      `   ours/floor ${d.ours_over_floor_throughput}, ours/peer ${d.ours_over_peer_throughput}, ours/(b') ${d.ours_over_floor2_throughput}; ` +
+        `added over the floor: p50 +${d.added_p50_ms_over_floor} ms, p99 +${d.added_p99_ms_over_floor} ms, ` +
+        `CPU +${d.added_cpu_us_per_request_over_floor} us/request (over (b'): +${d.added_cpu_us_per_request_over_floor2}; ` +
+        `no cache: +${d.nocache_added_cpu_us_per_request_over_floor}; jose peer: +${d.peer_added_cpu_us_per_request_over_floor})`,
+    );
+  }
+  const il = results.idle_latency;
+  if (il) {
+    lines.push(`   Without load (1 connection, ${il.ours.requests} sequential requests, node client):`);
+    lines.push(
+      table([
+        ["setup", "p50 ms", "p99 ms"],
+        ...["passthrough", "floor", "floor2", "ours", "oursNoCache", "peer"].map((k) => [il[k].label, il[k].p50_ms, il[k].p99_ms]),
+      ]),
+    );
+    lines.push(
+      `   ours adds ${il.added_p50_ms_over_floor} ms at p50 over the store floor (without the token cache: ${il.added_p50_ms_over_floor_nocache} ms)`,
+    );
+  }
+  const rt = results.repeat_token;
+  if (rt) {
+    lines.push("");
+    lines.push("3. Repeat-token cost (us per check, workerd /__bench/verify)");
+    lines.push(
+      table([
+        ["path", "us/check"],
+        ["RS256 full verification", rt.rs256_full.us ?? "n/a"],
+        ["RS256 through the token cache (X-Bench-Cache: 1)", rt.rs256_cached.us ?? "n/a"],
+        ["HS256 through the token cache", rt.hs256_cached.us ?? "n/a"],
+        ["native TokenCache::get hit", n?.cache_hit_us],
+      ]),
+    );
+  }
+  const b = results.bundle;
+  if (b) {
+    lines.push("");
+    lines.push("4. Bundle (wrangler deploy --dry-run: Total Upload)");
+    lines.push(
+      table([
+        ["worker", "upload KiB", "gzip KiB", "gzip KB"],
+        ["edge-revoke", b.ours.total_upload_kib, b.ours.gzip_kib, b.ours.gzip_kb],
+        ["hello-world Rust", b.hello.total_upload_kib, b.hello.gzip_kib, b.hello.gzip_kb],
+      ]),
+    );
+  }
+  const c = results.cold_start;
+  if (c) {
+    lines.push("");
+    lines.push(`5. Cold start (median of ${c.ours.starts} fresh workerd processes each; first request)`);
+    lines.push(
+      table([
+        ["worker", "spawn -> first response ms", "spawn -> listening ms", "listening -> first response ms"],
+        ...["hello", "ours", "oursNoToken", "passthrough"].map((k) => [
+          c[k].label,
+          c[k].spawn_to_first_response_ms,
+          c[k].spawn_to_listening_ms,
+          c[k].listening_to_first_response_ms,
+        ]),
+        ["ratio edge-revoke (RS256) / hello", c.ratio_spawn_to_first_response, "", c.ratio_listening_to_first_response],
+      ]),
+    );
+  }
+  const kvs = results.kv_per_request;
+  if (kvs) {
+    lines.push("");
+    lines.push(
+      `6. KV operations per request (counted by the KV service; round trips from an injected ${CONFIG.kvDelayMs} ms KV delay)`,
+    );
+    lines.push(
+      table([
+        ["setup", "gets", "puts", "max concurrent", "round trips"],
+        ...Object.values(kvs).map((s) => [s.label, s.gets_per_request, s.puts_per_request, s.max_concurrent_kv_ops, s.round_trips]),
+      ]),
+    );
+  }
+  lines.push("");
+  lines.push("Targets");
+  lines.push(table([["target", "measured", "result"], ...results.targets.map((t) => [t.target, t.measured, verdict(t.pass)])]));
+  return lines.join("\n");
+}
+
+// --------------------------------------------------------------------- main
+
+async function main() {
+  const started = Date.now();
+  mkdirSync(RUN, { recursive: true });
+  const want = (section) => SELECTED.includes(section);
+  // Other programs' CPU use per section: a busy machine skews every number.
+  const interference = {};
+  let mark = cpuSnapshot();
+  const runStart = mark;
+  const done = (section) => {
+    const now = cpuSnapshot();
+    interference[section] = otherCores(mark, now);
+    mark = now;
+  };
+  const results = {
+    date: new Date().toISOString(),
+    quick: QUICK,
+    sections: SELECTED,
+    bench_variant_dir: path.relative(ROOT, VARIANT_DIR),
+    config: CONFIG,
+    environment: environment(),
+  };
+
+  if (want("native")) {
+    log("native floor (cargo --release)");
+    results.native = nativeFloor();
+    done("native");
+  }
+  if (want("bundle")) {
+    log("bundle sizes (wrangler deploy --dry-run)");
+    results.bundle = {
+      ours: bundleSize("edge-revoke", path.join(BUILD, "edge-revoke")),
+      hello: bundleSize("hello-rust", path.join(BUILD, "hello-rust")),
+    };
+    done("bundle");
+  }
+
+  const { tokens, jwks } = await makeTokens();
+  const jwksFile = path.join(RUN, "jwks.json");
+  writeFileSync(jwksFile, jwks);
+  results.token_bytes = Object.fromEntries(ALGS.map((a) => [a, tokens[a].length]));
+
+  const procs = {};
+  const nginx = await startNginx();
+  try {
+    const all = setups({ jwksFile });
+    for (const [name, setup] of Object.entries(all)) {
+      procs[name] = await startWorkerd(configFor(name, setup), setup.port);
+    }
+    await sanity(all, tokens);
+    mark = cpuSnapshot();
+    if (want("verify")) {
+      log("verification cost");
+      results.verification = await verificationCost(all, tokens);
+      done("verify");
+    }
+    if (want("repeat")) {
+      log("repeat-token cost");
+      results.repeat_token = await repeatTokenCost(all, tokens);
+      done("repeat");
+    }
+    if (want("idle")) {
+      log("latency without load");
+      results.idle_latency = await idleLatency(all, tokens);
+      done("idle");
+    }
+    if (want("kv")) {
+      log("KV operations per request");
+      results.kv_per_request = await kvPerRequest(all, tokens);
+      done("kv");
+    }
+    closeAgents();
+    if (want("e2e")) {
+      log("end to end (wrk)");
+      results.end_to_end = await endToEnd(all, procs, tokens);
+      done("e2e");
+    }
+    for (const name of Object.keys(procs)) {
+      await stop(procs[name]);
+      delete procs[name];
+    }
+    mark = cpuSnapshot();
+    if (want("cold")) {
+      log("cold starts");
+      results.cold_start = await coldStarts(all, tokens);
+      done("cold");
+    }
+  } finally {
+    closeAgents();
+    for (const p of Object.values(procs)) await stop(p);
+    await stop(nginx);
+  }
+  interference.whole_run = otherCores(runStart, cpuSnapshot());
+  results.environment.other_programs_cpu_cores = interference;
+  results.targets = targets(results);
+  results.environment.load_average_at_end = os.loadavg().map((x) => round(x, 2));
+  results.duration_seconds = Math.round((Date.now() - started) / 1000);
+
+  const text = report(results);
+  console.log(text);
+  mkdirSync(path.join(BENCH, "results"), { recursive: true });
+  const stamp = results.date.replace(/\.\d+Z$/, "Z").replace(/:/g, "-");
+  const file = path.join(BENCH, "results", `${stamp}.json`);
+  writeFileSync(file, JSON.stringify(results, null, 2) + "\n");
+  writeFileSync(path.join(BENCH, "results", "latest.txt"), text + "\n");
+  log(`wrote ${path.relative(ROOT, file)} (${results.duration_seconds} s)`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The performance benchmark: `npm run bench`. Installs what it needs (once),
+# builds every variant, then runs bench/bench.mjs, which prints the table and
+# writes bench/results/<UTC date-time>.json. See docs/performance.md.
+#
+# Builds (cargo is incremental, so a second run only re-links what changed):
+#   build/                      production build, exactly `bash scripts/build.sh`
+#   bench/.build/edge-revoke    a snapshot of it, the worker that is measured
+#   bench/.build/edge-revoke-bench   the same crate with `--features bench`
+#                               (adds GET /__bench/verify), own target dir
+#   bench/.build/hello-rust     the hello-world Rust baseline (bench/hello-rust)
+#   bench/.build/workers/jose-peer.js   the jose peer, bundled by esbuild
+#   bench/.build/target/release/edge-revoke-native-bench   native floor
+#
+# BENCH_QUICK=1 runs every phase briefly (to try the harness, not to quote).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BIN="$ROOT/node_modules/.bin"
+export PATH="$BIN:$HOME/.cargo/bin:$PATH"
+OUT="$ROOT/bench/.build"
+log() { printf '[bench] %s\n' "$*" >&2; }
+started=$(date +%s)
+
+# 1. Toolchain (wasm32 target, worker-build, wasm-bindgen-cli, npm packages).
+bash scripts/setup.sh
+
+# 2. nginx (the origin) and wrk (the load generator), from Debian's packages.
+missing=()
+command -v nginx >/dev/null 2>&1 || missing+=(nginx-light)
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  log "installing ${missing[*]} (apt)"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# 3. Production build, as deployed, then a snapshot for the run.
+log "production build (scripts/build.sh)"
+bash scripts/build.sh
+rm -rf "$OUT/edge-revoke"
+mkdir -p "$OUT/edge-revoke"
+cp -R build/. "$OUT/edge-revoke/"
+
+# 4. The bench variant. worker-build with the same tool variables as
+#    scripts/build.sh; its own target dir so the two feature sets do not
+#    rebuild each other. Only /__bench/verify timings use it.
+log "bench build (--features bench)"
+export WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-wasm-bindgen}"
+export WASM_OPT_BIN="${WASM_OPT_BIN:-$BIN/wasm-opt}"
+export ESBUILD_BIN="${ESBUILD_BIN:-$BIN/esbuild}"
+CARGO_TARGET_DIR="$OUT/target" worker-build --release --out-dir bench/.build/edge-revoke-bench . --features bench
+
+# 5. Hello-world Rust baseline (same worker and wasm-bindgen versions).
+log "hello-world Rust build"
+(cd bench/hello-rust && CARGO_TARGET_DIR="$OUT/target" worker-build --release --out-dir ../.build/hello-rust)
+# The name section goes, as scripts/build.sh strips it from the worker.
+features=(mutable-globals sign-ext nontrapping-float-to-int bulk-memory multivalue reference-types exception-handling)
+wasm-opt "$OUT/hello-rust/index_bg.wasm" "${features[@]/#/--enable-}" --strip-debug --strip-producers \
+  -o "$OUT/hello-rust/index_bg.stripped.wasm"
+mv "$OUT/hello-rust/index_bg.stripped.wasm" "$OUT/hello-rust/index_bg.wasm"
+
+# 6. jose peer, bundled for workerd.
+log "jose peer bundle (esbuild)"
+esbuild bench/workers/jose-peer.mjs --bundle --format=esm --platform=neutral \
+  --main-fields=module,main --conditions=workerd,worker,browser --target=es2022 \
+  --log-level=warning --outfile="$OUT/workers/jose-peer.js"
+
+# 7. Native floor.
+log "native bench build (cargo --release)"
+CARGO_TARGET_DIR="$OUT/target" cargo build --release --quiet --manifest-path bench/native/Cargo.toml
+
+log "builds ready after $(( $(date +%s) - started ))s; running the benchmark"
+node bench/bench.mjs
+log "done in $(( $(date +%s) - started ))s"

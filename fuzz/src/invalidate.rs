@@ -1,0 +1,121 @@
+//! `invalidate_body` target: bytes → `parse_invalidate_body`, checked against
+//! serde_json, then the whole `POST /token-service/client/server/invalidate/token`
+//! route through `app::handle` with a fresh `MemoryStore`.
+//!
+//! Input format: the request body, verbatim.
+
+use crate::fixtures::{self, API_KEY, NOW};
+use edge_revoke::app::{handle, parse_invalidate_body, Action, Services, INVALIDATE_SUCCESS};
+use edge_revoke::cache::TokenCache;
+use edge_revoke::keys::{NoFetch, RemoteKeys};
+use edge_revoke::request::RequestHead;
+use edge_revoke::revocation::MemoryStore;
+use edge_revoke::routes::MAX_BODY;
+use edge_revoke::verify::RustCrypto;
+use serde_json::Value;
+
+const URL: &str = "https://edge.test/token-service/client/server/invalidate/token";
+
+thread_local! {
+    static VERIFIER: RustCrypto = RustCrypto::default();
+}
+
+fn send(body: &[u8], api_key: &str, store: &MemoryStore) -> (u16, Vec<u8>) {
+    let head = RequestHead::new(
+        "POST",
+        URL,
+        [("content-type", "text/plain"), ("x-api-key", api_key)],
+    );
+    // Fresh caches per request keep every iteration independent of the last.
+    let remote_keys = RemoteKeys::default();
+    let cache = TokenCache::new(1000, 1 << 20);
+    let decision = VERIFIER.with(|verifier| {
+        let services = Services {
+            store,
+            verifier,
+            fetcher: &NoFetch,
+            remote_keys: &remote_keys,
+            cache: &cache,
+        };
+        edge_revoke::block_on(handle(
+            &head,
+            Some(body),
+            Ok(fixtures::config()),
+            &services,
+            NOW,
+        ))
+    });
+    match decision.action {
+        Action::Reply(reply) => (reply.status, reply.body),
+        Action::Forward(_) => panic!("the invalidate route forwarded a request"),
+    }
+}
+
+/// One fuzz iteration. Panics on a violated invariant.
+pub fn check(data: &[u8]) {
+    // 1. The parser, against serde_json's own reading of the body.
+    let parsed = parse_invalidate_body(data);
+    if let Some(reference) = &parsed {
+        assert!(!reference.is_empty(), "empty tokenReferenceId accepted");
+        assert_eq!(reference, reference.trim(), "tokenReferenceId not trimmed");
+        let json: Value = serde_json::from_slice(data)
+            .unwrap_or_else(|e| panic!("Some({reference:?}) from a body that is not JSON: {e}"));
+        let member = json
+            .as_object()
+            .unwrap_or_else(|| {
+                panic!("Some({reference:?}) from a body that is not an object: {json}")
+            })
+            .get("tokenReferenceId")
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("Some({reference:?}) without a string tokenReferenceId"));
+        assert_eq!(member.trim(), reference);
+    }
+
+    check_route(data, parsed.as_deref());
+}
+
+/// The whole route through `app::handle`.
+fn check_route(data: &[u8], parsed: Option<&str>) {
+    // 2. A wrong API key is 401 whatever the body, and writes nothing.
+    let store = MemoryStore::new(NOW);
+    let (status, _) = send(data, "service-key-3", &store);
+    assert_eq!(status, 401, "wrong API key gave {status}");
+    assert!(store.entries().is_empty(), "a rejected request wrote");
+
+    // 3. The right key: 200, 400 or 404 (401 is listed for completeness: it
+    //    must not happen with a configured key).
+    let before = store.entries().len();
+    let (status, body) = send(data, API_KEY, &store);
+    assert!(
+        matches!(status, 200 | 400 | 401 | 404),
+        "invalidate answered {status}"
+    );
+    assert_ne!(status, 401, "a configured API key was refused");
+    let after = store.entries();
+    match status {
+        200 => {
+            assert_eq!(after.len(), before + 1, "200 without exactly one new entry");
+            assert_eq!(body, INVALIDATE_SUCCESS.as_bytes());
+            let reference = parsed.expect("200 for a body the parser refuses");
+            let (key, (record, _)) = after.iter().next().expect("one entry");
+            assert_eq!(key, &format!("revoked:{}", record.jti));
+            assert_eq!(record.reason, "service");
+            // A bare ID (no `.`) is stored as sent; a JWT under its jti or
+            // derived ID.
+            if !edge_revoke::token::is_jwt_reference(reference) {
+                assert_eq!(record.jti, reference);
+            }
+        }
+        400 => {
+            assert_eq!(after.len(), before, "400 wrote");
+            assert!(
+                parsed.is_none() || data.len() > MAX_BODY,
+                "400 for a body the parser accepts"
+            );
+        }
+        _ => {
+            assert_eq!(after.len(), before, "{status} wrote");
+            assert!(parsed.is_some(), "404 for a body the parser refuses");
+        }
+    }
+}

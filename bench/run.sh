@@ -13,6 +13,8 @@
 #   bench/.build/target/release/edge-revoke-native-bench   native floor
 #
 # BENCH_QUICK=1 runs every phase briefly (to try the harness, not to quote).
+# BENCH_BUILD_ONLY=1 builds every variant and checks the harness, then stops
+# without installing nginx/wrk or measuring (what CI runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -26,15 +28,18 @@ started=$(date +%s)
 bash scripts/setup.sh
 
 # 2. nginx (the origin) and wrk (the load generator), from Debian's packages.
-missing=()
-command -v nginx >/dev/null 2>&1 || missing+=(nginx-light)
-command -v wrk >/dev/null 2>&1 || missing+=(wrk)
-if [ ${#missing[@]} -gt 0 ]; then
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  log "installing ${missing[*]} (apt)"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+BUILD_ONLY="${BENCH_BUILD_ONLY:-0}"
+if [ "$BUILD_ONLY" != 1 ]; then
+  missing=()
+  command -v nginx >/dev/null 2>&1 || missing+=(nginx-light)
+  command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+  if [ ${#missing[@]} -gt 0 ]; then
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    log "installing ${missing[*]} (apt)"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
 fi
 
 # 3. Production build, as deployed, then a snapshot for the run.
@@ -72,6 +77,12 @@ esbuild bench/workers/jose-peer.mjs --bundle --format=esm --platform=neutral \
 log "native bench build (cargo --release)"
 CARGO_TARGET_DIR="$OUT/target" cargo build --release --quiet --manifest-path bench/native/Cargo.toml
 
+if [ "$BUILD_ONLY" = 1 ]; then
+  node --check bench/bench.mjs
+  for f in bench/lib/*.mjs bench/workers/*.mjs; do node --check "$f"; done
+  log "BENCH_BUILD_ONLY: every variant built in $(( $(date +%s) - started ))s; not measuring"
+  exit 0
+fi
 log "builds ready after $(( $(date +%s) - started ))s; running the benchmark"
 node bench/bench.mjs
 log "done in $(( $(date +%s) - started ))s"

@@ -15,6 +15,7 @@ import { CompactEncrypt } from 'jose';
 
 import { startOrigin } from './support/origin.mjs';
 import { startWorker, buildWorkerOnce, kvList, tempDir } from './support/worker.mjs';
+import { assertProblem } from './support/problem.mjs';
 import {
   mint, signWith, keys, jwks, b64url, defaultClaims, now, hmacKey,
   JWT_SECRET, JWT_JWKS, ISSUER, AUDIENCE,
@@ -35,7 +36,6 @@ const INVALID_TOKEN_PREFIX = 'Bearer realm="api", error="invalid_token", error_d
 const INVALID_REQUEST_PREFIX = 'Bearer realm="api", error="invalid_request", error_description="';
 const REQUEST_TIMEOUT_MS = 15_000;
 
-const mediaType = (headers) => String(headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
 
 /**
  * node:http request with exact header lines (duplicates allowed). Header values
@@ -69,16 +69,6 @@ function rawCall(base, urlPath, { method = 'GET', headers = [] } = {}) {
 /** A JS string as UTF-8 bytes on the wire (node writes header strings as latin1). */
 const wire = (s) => Buffer.from(s, 'utf8').toString('latin1');
 
-/** Problem body (RFC 9457) with the given status. */
-function assertProblem(r, status) {
-  assert.equal(mediaType(r.headers), 'application/problem+json', `content-type: ${r.headers['content-type']} body: ${r.text}`);
-  let body;
-  assert.doesNotThrow(() => { body = JSON.parse(r.text); }, `body is not JSON: ${r.text}`);
-  assert.equal(body.status, status, 'problem.status');
-  assert.equal(typeof body.title, 'string', 'problem.title');
-  assert.equal(typeof body.detail, 'string', 'problem.detail');
-  return body;
-}
 
 const describeRequest = (headers) =>
   headers.map(([k, v]) => `${k}: ${v.length > 120 ? `${v.slice(0, 120)}...(${v.length} chars)` : v}`).join(' | ');

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { startOrigin } from './support/origin.mjs';
 import { startWorker, buildWorkerOnce } from './support/worker.mjs';
 import { mint, keys, JWT_SECRET, JWT_JWKS, ISSUER, AUDIENCE } from './support/keys.mjs';
+import { assertProblem } from './support/problem.mjs';
 
 buildWorkerOnce();
 
@@ -34,16 +35,6 @@ async function call(base, path, { method = 'GET', headers = {}, body, token, tim
   return { status: res.status, headers: res.headers, text, elapsedMs: Date.now() - started };
 }
 
-function assertProblem(r, status) {
-  assert.equal(r.status, status, `expected ${status}, got ${r.status}: ${r.text}`);
-  assert.equal(mediaType(r), 'application/problem+json', `content-type: ${r.headers.get('content-type')}`);
-  let body;
-  assert.doesNotThrow(() => { body = JSON.parse(r.text); }, `body is not JSON: ${r.text}`);
-  assert.equal(body.status, status, 'problem.status');
-  assert.equal(typeof body.title, 'string', 'problem.title');
-  assert.equal(typeof body.detail, 'string', 'problem.detail');
-  return body;
-}
 
 function assertRetryAfter(r) {
   const ra = r.headers.get('retry-after');

@@ -8,6 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { startOrigin, BIG_BODY } from './support/origin.mjs';
 import { startWorker, buildWorkerOnce, freePort } from './support/worker.mjs';
 import { mint, signWith, keys, defaultClaims, now, JWT_SECRET, JWT_JWKS, ISSUER, AUDIENCE } from './support/keys.mjs';
+import { assertProblem } from './support/problem.mjs';
 
 // Fails (never skips) with a clear message when the worker is not built.
 buildWorkerOnce();
@@ -62,18 +63,6 @@ function rawCall(base, path, { method = 'GET', headers = [], body } = {}) {
   });
 }
 
-/** Assert an RFC 9457 problem response. */
-function assertProblem(r, status, { json = false } = {}) {
-  assert.equal(r.status, status, `expected ${status}, got ${r.status}: ${r.text}`);
-  assert.equal(mediaType(r), json ? 'application/json' : 'application/problem+json', `content-type: ${r.headers.get('content-type')}`);
-  let body;
-  assert.doesNotThrow(() => { body = JSON.parse(r.text); }, `body is not JSON: ${r.text}`);
-  assert.equal(typeof body.type, 'string', 'problem.type');
-  assert.equal(typeof body.title, 'string', 'problem.title');
-  assert.equal(body.status, status, 'problem.status');
-  assert.equal(typeof body.detail, 'string', 'problem.detail');
-  return body;
-}
 
 function assertInvalidToken(r, origin, { json = false } = {}) {
   assertProblem(r, 401, { json });

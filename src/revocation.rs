@@ -183,6 +183,28 @@ pub trait RevocationStore {
     }
 }
 
+/// A shared store is a store: several isolates' wrappers can sit on one.
+impl<S: RevocationStore> RevocationStore for &S {
+    async fn get(&self, id: &TokenId) -> Result<Option<Record>, StoreError> {
+        (**self).get(id).await
+    }
+    async fn put(&self, id: &TokenId, record: &Record, expires_at: u64) -> Result<(), StoreError> {
+        (**self).put(id, record, expires_at).await
+    }
+    async fn delete(&self, id: &TokenId) -> Result<(), StoreError> {
+        (**self).delete(id).await
+    }
+    async fn get_cutoff(&self, sub: &str) -> Result<Option<Cutoff>, StoreError> {
+        (**self).get_cutoff(sub).await
+    }
+    async fn put_cutoff(&self, cutoff: &Cutoff, expires_at: u64) -> Result<(), StoreError> {
+        (**self).put_cutoff(cutoff, expires_at).await
+    }
+    async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError> {
+        (**self).list(cursor, limit).await
+    }
+}
+
 /// An in-memory store with expiry, for tests and benchmarks. Failures can be
 /// switched on to test that the worker fails closed.
 #[derive(Default)]
@@ -319,30 +341,57 @@ impl RevocationStore for MemoryStore {
     }
 }
 
+/// One remembered write and the time it stops being trusted. The end time is
+/// fixed when the write is remembered and checked on every read, for
+/// revocations, restores and cutoffs alike: no entry outlives it.
+struct Remembered<T> {
+    value: T,
+    until: u64,
+}
+
+impl<T> Remembered<T> {
+    /// The value while it is live at `now`.
+    fn live(&self, now: u64) -> Option<&T> {
+        (self.until > now).then_some(&self.value)
+    }
+}
+
+/// What this isolate last wrote for one token ID.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum TokenWrite {
+    /// Revoked, with the record written.
+    Revoked(Record),
+    /// Restored (the entry deleted) at this second.
+    Restored { at: u64 },
+}
+
 /// This isolate's own successful writes, so the next request here sees them
 /// even while the store's read cache still holds an older answer. Entries are
 /// kept for at most `ttl` seconds (the store's cache TTL, after which the
 /// store itself is current) and at most `capacity` of each kind.
+///
+/// A remembered restore never answers on its own: it only hides a stored
+/// record revoked *before* it (a stale cached read of the revocation it
+/// removed). A record revoked at or after the restore, by any isolate, wins.
 pub struct RecentRevocations {
-    tokens: RefCell<HashMap<TokenId, Option<(Record, u64)>>>,
-    cutoffs: RefCell<HashMap<String, (Cutoff, u64)>>,
+    tokens: RefCell<HashMap<TokenId, Remembered<TokenWrite>>>,
+    cutoffs: RefCell<HashMap<String, Remembered<Cutoff>>>,
     capacity: usize,
     ttl: u64,
 }
 
-/// Keeps at most `capacity` unexpired entries, dropping the one expiring first.
-fn make_room<K: Clone + Eq + std::hash::Hash, V>(
-    map: &mut HashMap<K, V>,
+/// Forgets entries that ended, then, at `capacity`, the one ending first.
+fn make_room<K: Clone + Eq + std::hash::Hash, T>(
+    map: &mut HashMap<K, Remembered<T>>,
     capacity: usize,
     now: u64,
-    until: impl Fn(&V) -> u64,
 ) {
-    map.retain(|_, v| until(v) > now);
+    map.retain(|_, entry| entry.live(now).is_some());
     if map.len() >= capacity {
         let first = map
             .iter()
-            .min_by_key(|(_, v)| until(v))
-            .map(|(k, _)| k.clone());
+            .min_by_key(|(_, entry)| entry.until)
+            .map(|(key, _)| key.clone());
         if let Some(first) = first {
             map.remove(&first);
         }
@@ -360,40 +409,33 @@ impl RecentRevocations {
         }
     }
 
-    /// `Some(answer)` when this isolate wrote `id` recently: the record, or
-    /// `None` for a restore.
-    fn token(&self, id: &TokenId, now: u64) -> Option<Option<Record>> {
-        match self.tokens.borrow().get(id)? {
-            Some((record, until)) if *until > now => Some(Some(record.clone())),
-            Some(_) => None,
-            None => Some(None),
-        }
+    /// What this isolate wrote for `id`, while that memory is live.
+    fn token(&self, id: &TokenId, now: u64) -> Option<TokenWrite> {
+        self.tokens.borrow().get(id)?.live(now).cloned()
     }
 
-    fn remember_token(&self, id: &TokenId, entry: Option<(Record, u64)>, now: u64) {
-        let ttl_end = now + self.ttl;
-        let entry = entry.map(|(record, expires)| (record, expires.min(ttl_end)));
+    /// Remembers a write until `until`, or `ttl` from now if that is sooner.
+    fn remember_token(&self, id: &TokenId, value: TokenWrite, until: u64, now: u64) {
+        let until = until.min(now.saturating_add(self.ttl));
         let mut tokens = self.tokens.borrow_mut();
-        // Restores carry no expiry of their own: they last `ttl`.
-        let until = |v: &Option<(Record, u64)>| v.as_ref().map_or(ttl_end, |(_, u)| *u);
-        make_room(&mut tokens, self.capacity, now, until);
-        tokens.insert(id.clone(), entry);
+        make_room(&mut tokens, self.capacity, now);
+        tokens.insert(id.clone(), Remembered { value, until });
     }
 
     fn cutoff(&self, sub: &str, now: u64) -> Option<Cutoff> {
-        self.cutoffs
-            .borrow()
-            .get(sub)
-            .filter(|(_, until)| *until > now)
-            .map(|(cutoff, _)| cutoff.clone())
+        self.cutoffs.borrow().get(sub)?.live(now).cloned()
     }
 
     fn remember_cutoff(&self, cutoff: &Cutoff, expires: u64, now: u64) {
+        let until = expires.min(now.saturating_add(self.ttl));
         let mut cutoffs = self.cutoffs.borrow_mut();
-        make_room(&mut cutoffs, self.capacity, now, |(_, until)| *until);
+        make_room(&mut cutoffs, self.capacity, now);
         cutoffs.insert(
             cutoff.sub.clone(),
-            (cutoff.clone(), expires.min(now + self.ttl)),
+            Remembered {
+                value: cutoff.clone(),
+                until,
+            },
         );
     }
 }
@@ -420,21 +462,29 @@ impl<'a, S> ReadYourWrites<'a, S> {
 impl<S: RevocationStore> RevocationStore for ReadYourWrites<'_, S> {
     async fn get(&self, id: &TokenId) -> Result<Option<Record>, StoreError> {
         match self.recent.token(id, self.now) {
-            Some(answer) => Ok(answer),
+            Some(TokenWrite::Revoked(record)) => Ok(Some(record)),
+            // Only a record older than the restore is the one it removed. At
+            // the same second the order is unknown: revoked (fail closed).
+            Some(TokenWrite::Restored { at }) => Ok(self
+                .inner
+                .get(id)
+                .await?
+                .filter(|record| record.revoked_at >= at)),
             None => self.inner.get(id).await,
         }
     }
 
     async fn put(&self, id: &TokenId, record: &Record, expires_at: u64) -> Result<(), StoreError> {
         self.inner.put(id, record, expires_at).await?;
-        self.recent
-            .remember_token(id, Some((record.clone(), expires_at)), self.now);
+        let write = TokenWrite::Revoked(record.clone());
+        self.recent.remember_token(id, write, expires_at, self.now);
         Ok(())
     }
 
     async fn delete(&self, id: &TokenId) -> Result<(), StoreError> {
         self.inner.delete(id).await?;
-        self.recent.remember_token(id, None, self.now);
+        let write = TokenWrite::Restored { at: self.now };
+        self.recent.remember_token(id, write, u64::MAX, self.now);
         Ok(())
     }
 
@@ -610,10 +660,110 @@ mod tests {
                 self.0.list(c, l).await
             }
         }
-        let store = ReadYourWrites::new(Sticky(&memory, record("a")), &recent, 100);
+        // The stale answer is the revocation the restore removed: older.
+        let stale = Record {
+            revoked_at: 50,
+            ..record("a")
+        };
+        let store = ReadYourWrites::new(Sticky(&memory, stale), &recent, 100);
         block_on(store.delete(&id)).unwrap();
         assert!(block_on(store.get(&id)).unwrap().is_none());
         assert!(memory.entries().is_empty());
+    }
+
+    fn revoked_at(jti: &str, at: u64) -> Record {
+        Record {
+            revoked_at: at,
+            ..record(jti)
+        }
+    }
+
+    /// Isolate A restores a token; isolate B, sharing the store, revokes it
+    /// again. A must see B's revocation on its next request, whatever it
+    /// remembers of its own restore.
+    #[test]
+    fn a_restore_never_masks_a_later_revocation_from_another_isolate() {
+        let memory = MemoryStore::new(0);
+        let (a, b) = (RecentRevocations::new(8, 60), RecentRevocations::new(8, 60));
+        let id = TokenId::from_reference("t").unwrap();
+        let via = |recent, now| ReadYourWrites::new(&memory, recent, now);
+        block_on(via(&a, 90).put(&id, &revoked_at("t", 90), 10_000)).unwrap();
+        block_on(via(&a, 100).delete(&id)).unwrap();
+        assert!(block_on(via(&a, 100).get(&id)).unwrap().is_none());
+        // B revokes one second later, well inside A's memory of the restore.
+        block_on(via(&b, 101).put(&id, &revoked_at("t", 101), 10_000)).unwrap();
+        for now in [101, 102, 159, 160, 161, 5_000] {
+            assert!(
+                block_on(via(&a, now).get(&id)).unwrap().is_some(),
+                "isolate A forwards a token B revoked (now = {now})"
+            );
+        }
+    }
+
+    #[test]
+    fn a_revocation_in_the_second_of_a_restore_counts() {
+        let memory = MemoryStore::new(0);
+        let (a, b) = (RecentRevocations::new(8, 60), RecentRevocations::new(8, 60));
+        let id = TokenId::from_reference("t").unwrap();
+        block_on(ReadYourWrites::new(&memory, &a, 100).delete(&id)).unwrap();
+        block_on(ReadYourWrites::new(&memory, &b, 100).put(&id, &revoked_at("t", 100), 10_000))
+            .unwrap();
+        assert!(block_on(ReadYourWrites::new(&memory, &a, 100).get(&id))
+            .unwrap()
+            .is_some());
+    }
+
+    /// A store whose every read answers one fixed record: a cache that never
+    /// refreshes.
+    struct Frozen(Record);
+    impl RevocationStore for Frozen {
+        async fn get(&self, _: &TokenId) -> Result<Option<Record>, StoreError> {
+            Ok(Some(self.0.clone()))
+        }
+        async fn put(&self, _: &TokenId, _: &Record, _: u64) -> Result<(), StoreError> {
+            Ok(())
+        }
+        async fn delete(&self, _: &TokenId) -> Result<(), StoreError> {
+            Ok(())
+        }
+        async fn get_cutoff(&self, _: &str) -> Result<Option<Cutoff>, StoreError> {
+            Ok(None)
+        }
+        async fn put_cutoff(&self, _: &Cutoff, _: u64) -> Result<(), StoreError> {
+            Ok(())
+        }
+        async fn list(&self, _: Option<&str>, _: usize) -> Result<Page, StoreError> {
+            Ok(Page::default())
+        }
+    }
+
+    #[test]
+    fn a_remembered_restore_ends_after_the_ttl() {
+        let recent = RecentRevocations::new(8, 60);
+        let id = TokenId::from_reference("t").unwrap();
+        let at = |now| ReadYourWrites::new(Frozen(revoked_at("t", 50)), &recent, now);
+        block_on(at(100).delete(&id)).unwrap();
+        assert!(block_on(at(159).get(&id)).unwrap().is_none(), "hidden");
+        // Past the TTL the store is the authority again, whatever it says.
+        assert!(block_on(at(160).get(&id)).unwrap().is_some());
+        assert!(block_on(at(10_000).get(&id)).unwrap().is_some());
+    }
+
+    #[test]
+    fn restores_are_bounded_like_revocations() {
+        let recent = RecentRevocations::new(2, 60);
+        let ids: Vec<_> = ["a", "b", "c"]
+            .iter()
+            .map(|s| TokenId::from_reference(s).unwrap())
+            .collect();
+        let at = |now| ReadYourWrites::new(Frozen(revoked_at("x", 0)), &recent, now);
+        block_on(at(100).delete(&ids[0])).unwrap();
+        block_on(at(101).delete(&ids[1])).unwrap();
+        block_on(at(102).delete(&ids[2])).unwrap();
+        assert_eq!(recent.tokens.borrow().len(), 2);
+        // The restore ending first made room: the store answers for it again.
+        assert!(block_on(at(103).get(&ids[0])).unwrap().is_some());
+        assert!(block_on(at(103).get(&ids[2])).unwrap().is_none());
     }
 
     fn cutoff(at: u64, except: Option<&str>) -> Cutoff {

@@ -1,57 +1,139 @@
-//! # edge-revoke
+//! # edge-revoke (the worker crate)
 //!
-//! A Cloudflare Worker that makes sign-out real in front of an origin that
-//! accepts JWT bearer tokens. It verifies every request's token, rejects
-//! revoked ones, and forwards the rest to the origin unchanged.
+//! Binds the Cloudflare Workers runtime to `edge-revoke-core`, which makes
+//! every decision. One small file per binding:
 //!
-//! ## Routes the worker answers itself
-//!
-//! | method and path | what it does |
+//! | file | binds |
 //! |---|---|
-//! | `DELETE /api/tokens` | revokes the caller's own token; 204 |
-//! | `DELETE /v2.0/tokens` | Identity style: revokes the caller's token (`X-Auth-Token`), or with `?tokenId=` / `/{tokenId}` and an admin role, another token; 204 |
-//! | `GET`, `HEAD /v2.0/tokens/{tokenId}` | 404 at the edge when that token is revoked; otherwise forwarded |
-//! | `POST /token-service/client/server/invalidate/token` | service-to-service, `X-API-KEY`; body `{"tokenReferenceId": ...}`; 200 |
+//! | `lib.rs` | the fetch event, `Env` settings, `Date`, per-isolate state, log lines |
+//! | `http.rs` | the runtime's request head and body in, [`Reply`](edge_revoke_core::reply::Reply) out |
+//! | `kv.rs` | the Workers KV namespace `REVOKED_TOKENS` |
+//! | `webcrypto.rs` | SubtleCrypto `importKey`/`verify` |
+//! | `origin.rs` | `fetch` to the origin, with the response-headers timeout |
+//! | `jwks.rs` | `fetch` of `JWT_JWKS_URL` |
+//! | `js.rs` | small JS value helpers shared by the bindings |
+//! | `bench.rs` | `GET /__bench/verify`, with the `bench` feature only |
 //!
-//! Every other request is checked (`Authorization: Bearer` or `X-Auth-Token`)
-//! and forwarded; see [`app::handle`].
-//!
-//! ## Layout
-//!
-//! The decisions live in plain modules that take time and storage as
-//! parameters and are tested natively: [`config`], [`keys`], [`token`],
-//! [`verify`], [`revocation`], [`routes`], [`error`] and [`app`]. The `glue`
-//! module (wasm32 only) binds `Env`, Workers KV, WebCrypto, `Date` and `fetch`
-//! to them.
+//! Natively this crate is empty: the core is tested on its own, and the
+//! scenario tests in `tests/` drive it through whole stories.
 
-pub mod app;
-pub mod cache;
-pub mod config;
-pub mod error;
-pub mod keys;
-pub mod primitives;
-pub mod reply;
-pub mod request;
-pub mod revocation;
-pub mod routes;
-pub mod token;
-pub mod verify;
+#[cfg(all(target_arch = "wasm32", feature = "bench"))]
+mod bench;
+#[cfg(target_arch = "wasm32")]
+mod http;
+#[cfg(target_arch = "wasm32")]
+mod js;
+#[cfg(target_arch = "wasm32")]
+mod jwks;
+#[cfg(target_arch = "wasm32")]
+mod kv;
+#[cfg(target_arch = "wasm32")]
+mod origin;
+#[cfg(target_arch = "wasm32")]
+mod webcrypto;
 
 #[cfg(target_arch = "wasm32")]
-mod glue;
+mod entry {
+    use crate::{http, jwks::FetchJwks, kv::KvRevocations, origin, webcrypto::WebCrypto};
+    use edge_revoke_core::app::{Action, Decision};
+    use edge_revoke_core::isolate::Isolate;
+    use edge_revoke_core::routes;
+    use std::cell::RefCell;
+    use std::convert::Infallible;
+    use std::rc::Rc;
+    use worker::js_sys::Reflect;
+    use worker::wasm_bindgen::JsValue;
+    use worker::{event, web_sys, Context, Env};
 
-/// Runs a future that never waits on I/O (the in-memory store and the
-/// native verifier) to completion: for native tests, benches and fuzzing.
-///
-/// # Panics
-/// If the future is still pending after one poll, which would mean it waits
-/// on something this executor cannot drive.
-#[cfg(not(target_arch = "wasm32"))]
-pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    let mut future = std::pin::pin!(future);
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    match future.as_mut().poll(&mut cx) {
-        std::task::Poll::Ready(output) => output,
-        std::task::Poll::Pending => panic!("block_on: the future waits on I/O"),
+    /// What an isolate keeps: the core's state and the imported keys.
+    pub(crate) struct State {
+        pub(crate) isolate: Isolate,
+        pub(crate) crypto: WebCrypto,
+    }
+
+    thread_local! {
+        static STATE: RefCell<Option<Rc<State>>> = const { RefCell::new(None) };
+    }
+
+    fn state(env: &Env) -> Rc<State> {
+        STATE.with(|cell| {
+            if let Some(state) = cell.borrow().as_ref() {
+                return state.clone();
+            }
+            let isolate = Isolate::from_lookup(|name| setting(env, name));
+            if let Some(line) = isolate.startup_log() {
+                log_json(&line);
+            }
+            let state = Rc::new(State {
+                isolate,
+                crypto: WebCrypto::default(),
+            });
+            *cell.borrow_mut() = Some(state.clone());
+            state
+        })
+    }
+
+    /// A var or secret by name; both appear as strings on `env`.
+    fn setting(env: &Env, name: &str) -> Option<String> {
+        Reflect::get(env, &JsValue::from_str(name))
+            .ok()?
+            .as_string()
+    }
+
+    fn log_json(value: &serde_json::Value) {
+        worker::console_log!("{}", value);
+    }
+
+    /// Infallible on purpose: every failure is already an HTTP answer, and an
+    /// error type here would link `worker::Error`'s formatting (tens of KB)
+    /// into the upload for a path that never runs.
+    #[event(fetch)]
+    async fn fetch(
+        request: web_sys::Request,
+        env: Env,
+        _ctx: Context,
+    ) -> Result<web_sys::Response, Infallible> {
+        console_error_panic_hook::set_once();
+        let started = worker::Date::now().as_millis();
+        let now = started / 1000;
+        let state = state(&env);
+        let head = http::head(&request);
+        #[cfg(feature = "bench")]
+        if head.path == "/__bench/verify" {
+            // Not reachable in production builds: the `bench` feature is off there.
+            return Ok(crate::bench::verify(&request, &head, &state, now).await);
+        }
+        let body = match routes::body_limit(&head) {
+            Some(limit) => http::read_body(&request, limit).await,
+            None => None,
+        };
+        let isolate = &state.isolate;
+        let store = KvRevocations::from_env(&env, isolate.store_cache_ttl());
+        let Decision { action, event } = isolate
+            .handle(
+                &head,
+                body.as_deref(),
+                store,
+                &state.crypto,
+                &FetchJwks,
+                now,
+            )
+            .await;
+        if let Some(event) = event {
+            let latency_ms = worker::Date::now().as_millis().saturating_sub(started);
+            log_json(&event.log_line(latency_ms));
+        }
+        Ok(match action {
+            Action::Reply(reply) => http::to_response(&reply),
+            Action::Forward(plan) => match isolate.upstream(&request.url()) {
+                Some(upstream) => match origin::forward(&request, &upstream, &plan).await {
+                    Ok(response) => response,
+                    Err(failure) => {
+                        http::to_response(&isolate.forward_failed(&head, Some(failure)))
+                    }
+                },
+                None => http::to_response(&isolate.forward_failed(&head, None)),
+            },
+        })
     }
 }

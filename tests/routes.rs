@@ -5,11 +5,11 @@
 mod common;
 
 use common::*;
-use edge_revoke::app::{handle, Decision, INVALIDATE_SUCCESS};
-use edge_revoke::block_on;
-use edge_revoke::error::ConfigError;
-use edge_revoke::request::RequestHead;
-use edge_revoke::revocation::Record;
+use edge_revoke_core::app::{handle, Decision, INVALIDATE_SUCCESS};
+use edge_revoke_core::block_on;
+use edge_revoke_core::error::ConfigError;
+use edge_revoke_core::request::RequestHead;
+use edge_revoke_core::revocation::Record;
 use serde_json::json;
 
 impl World {
@@ -264,7 +264,7 @@ fn a_token_without_jti_is_revoked_by_its_hash() {
     );
     // The derived ID: SHA-256 of the signed part, header.payload.
     let (signed, _) = token.rsplit_once('.').unwrap();
-    let id = edge_revoke::primitives::base64url_encode(&edge_revoke::primitives::sha256(
+    let id = edge_revoke_core::primitives::base64url_encode(&edge_revoke_core::primitives::sha256(
         signed.as_bytes(),
     ));
     let (record, _) = w.record(&id).expect("stored under the derived ID");
@@ -363,8 +363,8 @@ fn identity_error_codes() {
     assert_eq!(send("/v2.0/tokens/has%20space", Some(&admin)), 404);
     // Malformed JWTs are refused, not stored as bare IDs.
     let (h, p) = (
-        edge_revoke::primitives::base64url_encode(br#"{"alg":"none"}"#),
-        edge_revoke::primitives::base64url_encode(br#"{"sub":"x"}"#),
+        edge_revoke_core::primitives::base64url_encode(br#"{"alg":"none"}"#),
+        edge_revoke_core::primitives::base64url_encode(br#"{"sub":"x"}"#),
     );
     for malformed in [
         format!("{h}.{p}."),
@@ -551,7 +551,7 @@ fn service_route_without_keys_refuses_everyone() {
 /// token could be replayed with its signature flipped.
 #[test]
 fn a_flipped_ecdsa_signature_does_not_escape_revocation() {
-    use edge_revoke::primitives::{base64url_decode, base64url_encode};
+    use edge_revoke_core::primitives::{base64url_decode, base64url_encode};
     // The P-256 group order n, big-endian.
     const N: [u8; 32] = [
         0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,

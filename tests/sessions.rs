@@ -5,14 +5,14 @@
 mod common;
 
 use common::*;
-use edge_revoke::app::{handle, Action, Decision, Forward, Services};
-use edge_revoke::block_on;
-use edge_revoke::error::StoreError;
-use edge_revoke::keys::NoFetch;
-use edge_revoke::primitives::base64url_encode;
-use edge_revoke::request::RequestHead;
-use edge_revoke::revocation::{Cutoff, MemoryStore, Page, Record, RevocationStore};
-use edge_revoke::token::TokenId;
+use edge_revoke_core::app::{handle, Action, Decision, Forward, Services};
+use edge_revoke_core::block_on;
+use edge_revoke_core::error::StoreError;
+use edge_revoke_core::keys::NoFetch;
+use edge_revoke_core::primitives::base64url_encode;
+use edge_revoke_core::request::RequestHead;
+use edge_revoke_core::revocation::{Cutoff, MemoryStore, Page, Record, RevocationStore};
+use edge_revoke_core::token::TokenId;
 use serde_json::{json, Value};
 use std::cell::Cell;
 use std::future::Future;

@@ -4,13 +4,13 @@
 mod common;
 
 use common::*;
-use edge_revoke::block_on;
-use edge_revoke::config::Config;
-use edge_revoke::error::{Rejection, TokenError};
-use edge_revoke::primitives::{base64url_encode, sha256};
-use edge_revoke::request::RequestHead;
-use edge_revoke::token::{self, extract, TokenId, VerifiedToken, MAX_TOKEN_BYTES};
-use edge_revoke::verify::{HmacOnly, RustCrypto};
+use edge_revoke_core::block_on;
+use edge_revoke_core::config::Config;
+use edge_revoke_core::error::{Rejection, TokenError};
+use edge_revoke_core::primitives::{base64url_encode, sha256};
+use edge_revoke_core::request::RequestHead;
+use edge_revoke_core::token::{self, extract, TokenId, VerifiedToken, MAX_TOKEN_BYTES};
+use edge_revoke_core::verify::{HmacOnly, RustCrypto};
 use serde_json::{json, Value};
 
 fn check_with(token: &str, config: &Config, now: u64) -> Result<VerifiedToken, Rejection> {

@@ -2,16 +2,16 @@
 //! deliberately broken tokens) and a ready configuration.
 #![allow(dead_code)]
 
-use edge_revoke::app::{handle, Action, Decision, Services};
-use edge_revoke::block_on;
-use edge_revoke::cache::TokenCache;
-use edge_revoke::config::Config;
-use edge_revoke::keys::{NoFetch, RemoteKeys};
-use edge_revoke::primitives::base64url_encode;
-use edge_revoke::reply::Reply;
-use edge_revoke::request::RequestHead;
-use edge_revoke::revocation::MemoryStore;
-use edge_revoke::verify::RustCrypto;
+use edge_revoke_core::app::{handle, Action, Decision, Services};
+use edge_revoke_core::block_on;
+use edge_revoke_core::cache::TokenCache;
+use edge_revoke_core::config::Config;
+use edge_revoke_core::keys::{NoFetch, RemoteKeys};
+use edge_revoke_core::primitives::base64url_encode;
+use edge_revoke_core::reply::Reply;
+use edge_revoke_core::request::RequestHead;
+use edge_revoke_core::revocation::MemoryStore;
+use edge_revoke_core::verify::RustCrypto;
 use jwt_compact::alg::{
     Ed25519, Es256, Hs256, Hs256Key, Hs384, Hs384Key, Hs512, Hs512Key, Rsa, RsaPrivateKey,
 };

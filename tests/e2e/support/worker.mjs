@@ -75,7 +75,7 @@ export function tomlString(value) {
   return JSON.stringify(String(value)).replace(/\u007f/g, '\\u007F');
 }
 
-function projectCompatDate() {
+export function projectCompatDate() {
   const text = readFileSync(path.join(ROOT, 'wrangler.toml'), 'utf8');
   const m = /^\s*compatibility_date\s*=\s*"([^"]+)"/m.exec(text);
   if (!m) throw new Error('could not read compatibility_date from wrangler.toml');

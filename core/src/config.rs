@@ -89,6 +89,8 @@ pub const DEFAULT_LEEWAY: u64 = 60;
 pub const DEFAULT_MAX_TOKEN_LIFETIME: u64 = 86_400;
 /// Default of `REVOCATION_CACHE_TTL_SECONDS`.
 pub const DEFAULT_CACHE_TTL: u64 = 60;
+/// Default of `AUTH_REALM`.
+pub const DEFAULT_REALM: &str = "api";
 /// KV's smallest accepted `cacheTtl`.
 pub const MIN_CACHE_TTL: u64 = 30;
 
@@ -217,7 +219,7 @@ impl Config {
             roles_claim: get("ROLES_CLAIM").map_or_else(|| "roles".into(), |s| s.trim().into()),
             admin_roles,
             invalidate_api_keys: list(get("INVALIDATE_API_KEYS")),
-            realm: get("AUTH_REALM").map_or_else(|| "api".into(), |s| s.trim().into()),
+            realm: get("AUTH_REALM").map_or_else(|| DEFAULT_REALM.into(), |s| s.trim().into()),
             origin_timeout,
             token_cache_entries,
             token_cache_bytes,

@@ -395,6 +395,21 @@ impl KeyLookup for KeySet {
     }
 }
 
+/// Largest key set accepted from `JWT_JWKS_URL`, in bytes.
+pub const MAX_JWKS_BYTES: usize = 1024 * 1024;
+/// How long a fetch of `JWT_JWKS_URL` may take before it counts as failed.
+pub const JWKS_FETCH_TIMEOUT_SECONDS: u64 = 5;
+
+/// A fetched key set's body is used only from a 200 response within
+/// [`MAX_JWKS_BYTES`].
+pub fn accept_jwks_response(status: u16, body: String) -> Result<String, ()> {
+    if status == 200 && body.len() <= MAX_JWKS_BYTES {
+        Ok(body)
+    } else {
+        Err(())
+    }
+}
+
 /// Fetches the text of a remote key set (the worker uses `fetch`).
 #[allow(async_fn_in_trait)]
 pub trait JwksFetcher {

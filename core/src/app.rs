@@ -52,6 +52,23 @@ pub struct Event {
     pub route: &'static str,
 }
 
+impl Event {
+    /// The JSON log line for this event, with the request's latency.
+    pub fn log_line(&self, latency_ms: u64) -> Value {
+        let mut line = json!({
+            "decision": self.decision,
+            "reason": self.reason,
+            "jti": self.jti,
+            "route": self.route,
+            "latency_ms": latency_ms,
+        });
+        if let Some(sub) = &self.sub {
+            line["sub"] = sub.clone().into();
+        }
+        line
+    }
+}
+
 /// The outcome of [`handle`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Decision {
@@ -123,7 +140,7 @@ pub async fn handle<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(
         Ok(config) => config,
         Err(e) => {
             let render = Render {
-                realm: "api",
+                realm: crate::config::DEFAULT_REALM,
                 plain_json,
             };
             return reject(Rejection::Config(e.clone()), render, "config", None);

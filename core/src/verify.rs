@@ -2,7 +2,8 @@
 //! which implementation runs.
 //!
 //! - [`HmacOnly`] handles HS* with jwt-compact's constant-time HMAC. The worker
-//!   wraps it with WebCrypto for the asymmetric algorithms (see `glue`),
+//!   wraps it with WebCrypto for the asymmetric algorithms (see
+//!   [`subtle_params`] and the worker crate's `webcrypto` binding),
 //!   because pure-Rust RSA, ECDSA and EdDSA in wasm measured 5-20x slower than
 //!   the runtime's SubtleCrypto and would add ~250 KB gzip to the bundle.
 //! - [`RustCrypto`] (native builds) verifies every algorithm with jwt-compact;
@@ -70,7 +71,82 @@ pub fn verify_common(key: &Key, alg: Alg, message: &[u8], signature: &[u8]) -> O
     if key.kind == KeyKind::Secret {
         return Some(verify_hmac(alg, &key.secret, message, signature).unwrap_or(false));
     }
+    // Fixed-size signatures: anything else cannot verify.
+    if matches!(key.kind, KeyKind::P256 | KeyKind::Ed25519) && signature.len() != 64 {
+        return Some(false);
+    }
     None
+}
+
+/// One WebCrypto (SubtleCrypto) algorithm dictionary: `name` plus whichever
+/// of the other members the algorithm takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SubtleParams {
+    /// `name`, e.g. `RSASSA-PKCS1-v1_5`.
+    pub name: &'static str,
+    /// `hash`, e.g. `SHA-256`.
+    pub hash: Option<&'static str>,
+    /// `namedCurve`, e.g. `P-256`.
+    pub named_curve: Option<&'static str>,
+    /// `saltLength` in bytes (RSA-PSS).
+    pub salt_length: Option<u32>,
+}
+
+impl SubtleParams {
+    const fn named(name: &'static str) -> SubtleParams {
+        SubtleParams {
+            name,
+            hash: None,
+            named_curve: None,
+            salt_length: None,
+        }
+    }
+}
+
+/// How the runtime's SubtleCrypto imports a key for `alg` (`importKey`'s
+/// algorithm) and verifies with it (`verify`'s algorithm). `None` for a
+/// secret: HS* is checked in Rust.
+pub fn subtle_params(kind: KeyKind, alg: Alg) -> Option<(SubtleParams, SubtleParams)> {
+    let hash = Some(match alg.hash_bits() {
+        Some(384) => "SHA-384",
+        Some(512) => "SHA-512",
+        _ => "SHA-256",
+    });
+    Some(match kind {
+        KeyKind::Rsa if matches!(alg, Alg::RS256 | Alg::RS384 | Alg::RS512) => (
+            SubtleParams {
+                hash,
+                ..SubtleParams::named("RSASSA-PKCS1-v1_5")
+            },
+            SubtleParams::named("RSASSA-PKCS1-v1_5"),
+        ),
+        KeyKind::Rsa => (
+            SubtleParams {
+                hash,
+                ..SubtleParams::named("RSA-PSS")
+            },
+            SubtleParams {
+                // RFC 7518 §3.5: the salt is as long as the hash.
+                salt_length: Some(u32::from(alg.hash_bits().unwrap_or(256) / 8)),
+                ..SubtleParams::named("RSA-PSS")
+            },
+        ),
+        KeyKind::P256 => (
+            SubtleParams {
+                named_curve: Some("P-256"),
+                ..SubtleParams::named("ECDSA")
+            },
+            SubtleParams {
+                hash: Some("SHA-256"),
+                ..SubtleParams::named("ECDSA")
+            },
+        ),
+        KeyKind::Ed25519 => (
+            SubtleParams::named("Ed25519"),
+            SubtleParams::named("Ed25519"),
+        ),
+        KeyKind::Secret => return None,
+    })
 }
 
 /// Verifies HS* only; every other algorithm is "does not verify". Useful on
@@ -93,6 +169,34 @@ impl SignatureVerifier for HmacOnly {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subtle_parameters_follow_rfc_7518() {
+        let (import, verify) = subtle_params(KeyKind::Rsa, Alg::RS384).unwrap();
+        assert_eq!(
+            (import.name, import.hash),
+            ("RSASSA-PKCS1-v1_5", Some("SHA-384"))
+        );
+        assert_eq!(verify, SubtleParams::named("RSASSA-PKCS1-v1_5"));
+        let (import, verify) = subtle_params(KeyKind::Rsa, Alg::PS512).unwrap();
+        assert_eq!((import.name, import.hash), ("RSA-PSS", Some("SHA-512")));
+        assert_eq!((verify.name, verify.salt_length), ("RSA-PSS", Some(64)));
+        assert_eq!(
+            subtle_params(KeyKind::Rsa, Alg::PS256)
+                .unwrap()
+                .1
+                .salt_length,
+            Some(32)
+        );
+        let (import, verify) = subtle_params(KeyKind::P256, Alg::ES256).unwrap();
+        assert_eq!(import.named_curve, Some("P-256"));
+        assert_eq!((verify.name, verify.hash), ("ECDSA", Some("SHA-256")));
+        assert_eq!(
+            subtle_params(KeyKind::Ed25519, Alg::EdDSA).unwrap().0.name,
+            "Ed25519"
+        );
+        assert_eq!(subtle_params(KeyKind::Secret, Alg::HS256), None);
+    }
 
     #[test]
     fn hmac_signatures_of_any_length_are_refused_without_panicking() {

@@ -1,0 +1,174 @@
+//! What one isolate keeps between requests, and the one call the worker
+//! makes per request. Settings are fixed for an isolate's life, so they are
+//! parsed once; remembered writes, fetched key sets and verified tokens are
+//! kept beside them.
+
+use crate::app::{self, Decision, Services};
+use crate::cache::TokenCache;
+use crate::config::{Config, DEFAULT_CACHE_TTL, DEFAULT_REALM};
+use crate::error::{ConfigError, Rejection, Render};
+use crate::keys::{JwksFetcher, RemoteKeys};
+use crate::reply::Reply;
+use crate::request::RequestHead;
+use crate::revocation::{ReadYourWrites, RecentRevocations, RevocationStore};
+use crate::verify::SignatureVerifier;
+use serde_json::{json, Value};
+
+/// Writes of each kind (token, cutoff) an isolate remembers for
+/// read-your-writes. Each lasts at most the store's cache TTL.
+pub const RECENT_CAPACITY: usize = 10_000;
+
+/// Per-isolate state.
+pub struct Isolate {
+    /// The settings, or why they are unusable (every request then gets 500).
+    pub config: Result<Config, ConfigError>,
+    /// This isolate's own recent writes.
+    pub recent: RecentRevocations,
+    /// The cached `JWT_JWKS_URL` key set.
+    pub remote_keys: RemoteKeys,
+    /// Verified tokens seen before.
+    pub cache: TokenCache,
+}
+
+/// Where and how a forwarded request goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Upstream {
+    /// `ORIGIN_URL` plus the request's path and query, or the request's URL.
+    pub url: String,
+    /// Seconds to wait for the origin's response headers.
+    pub timeout_seconds: u64,
+}
+
+impl Isolate {
+    /// Reads every setting through `lookup` and sizes the caches from them.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Isolate {
+        let config = Config::from_lookup(lookup);
+        let (ttl, entries, bytes) = match &config {
+            Ok(c) => (
+                c.revocation_cache_ttl,
+                c.token_cache_entries,
+                c.token_cache_bytes,
+            ),
+            Err(_) => (DEFAULT_CACHE_TTL, 0, 0),
+        };
+        Isolate {
+            config,
+            recent: RecentRevocations::new(RECENT_CAPACITY, ttl),
+            remote_keys: RemoteKeys::default(),
+            cache: TokenCache::new(entries, bytes),
+        }
+    }
+
+    /// The log line worth writing once at start-up, if any.
+    pub fn startup_log(&self) -> Option<Value> {
+        match &self.config {
+            Ok(config) if config.keys.skipped > 0 => Some(json!({
+                "event": "config",
+                "skipped_jwks_keys": config.keys.skipped,
+            })),
+            Ok(_) => None,
+            Err(e) => Some(json!({
+                "event": "config_error",
+                "setting": e.setting(),
+                "error": e.to_string(),
+            })),
+        }
+    }
+
+    /// The `cacheTtl` for store reads.
+    pub fn store_cache_ttl(&self) -> u64 {
+        self.config
+            .as_ref()
+            .map_or(DEFAULT_CACHE_TTL, |c| c.revocation_cache_ttl)
+    }
+
+    /// Decides one request. `store` is the shared store as seen from this
+    /// isolate; this isolate's own recent writes are layered over it.
+    pub async fn handle<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(
+        &self,
+        head: &RequestHead,
+        body: Option<&[u8]>,
+        store: S,
+        verifier: &V,
+        fetcher: &F,
+        now: u64,
+    ) -> Decision {
+        let store = ReadYourWrites::new(store, &self.recent, now);
+        let services = Services {
+            store: &store,
+            verifier,
+            fetcher,
+            remote_keys: &self.remote_keys,
+            cache: &self.cache,
+        };
+        app::handle(head, body, self.config.as_ref(), &services, now).await
+    }
+
+    /// Where a request the core forwards goes. `None` without a usable
+    /// configuration, where nothing is ever forwarded.
+    pub fn upstream(&self, request_url: &str) -> Option<Upstream> {
+        let config = self.config.as_ref().ok()?;
+        Some(Upstream {
+            url: config.forward_url(request_url),
+            timeout_seconds: config.origin_timeout,
+        })
+    }
+
+    /// The answer when forwarding failed (`OriginUnreachable` or
+    /// `OriginTimeout`), or when there was nothing to forward to.
+    pub fn forward_failed(&self, head: &RequestHead, failure: Option<Rejection>) -> Reply {
+        let plain_json = head.wants_plain_json();
+        match (&self.config, failure) {
+            (Ok(config), Some(failure)) => failure.reply(Render {
+                realm: &config.realm,
+                plain_json,
+            }),
+            (Ok(config), None) => Rejection::OriginUnreachable.reply(Render {
+                realm: &config.realm,
+                plain_json,
+            }),
+            (Err(e), _) => Rejection::Config(e.clone()).reply(Render {
+                realm: DEFAULT_REALM,
+                plain_json: false,
+            }),
+        }
+    }
+}
+
+impl Isolate {
+    /// The benchmark's verification loop (the worker's `bench` feature):
+    /// verifies the request's token `iterations` times. Without `cached`
+    /// every iteration verifies in full; with it, iterations go through the
+    /// token cache as requests do. The status to answer: 204 when every
+    /// check passed, 401 when one failed, 400 without a token, 500 without a
+    /// usable configuration.
+    pub async fn verify_repeatedly<V: SignatureVerifier>(
+        &self,
+        head: &RequestHead,
+        iterations: u32,
+        cached: bool,
+        verifier: &V,
+        now: u64,
+    ) -> u16 {
+        let Ok(config) = &self.config else {
+            return 500;
+        };
+        let Ok(Some(raw)) = crate::token::extract(head) else {
+            return 400;
+        };
+        for _ in 0..iterations {
+            if cached && self.cache.get(raw, now).is_some() {
+                continue;
+            }
+            match crate::token::verify(raw, config, &config.keys, verifier, now).await {
+                Ok(token) if cached => {
+                    let until = token.claims().exp.saturating_add(config.leeway);
+                    self.cache.insert(raw, &token, until);
+                }
+                Ok(_) => {}
+                Err(_) => return 401,
+            }
+        }
+        204
+    }
+}

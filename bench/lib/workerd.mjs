@@ -12,6 +12,8 @@ import path from "node:path";
 export const WORKERD = realpathSync(new URL("../../node_modules/.bin/workerd", import.meta.url).pathname);
 
 const capnpString = (s) => JSON.stringify(String(s)); // ASCII-only values: JSON escapes are valid capnp
+// Cap'n Proto declaration names are camelCase: worker "a" is `workerA`.
+const declName = (name) => `worker${name[0].toUpperCase()}${name.slice(1).replace(/[^A-Za-z0-9]/g, "")}`;
 
 /**
  * Writes a config with one worker under test and returns its path.
@@ -54,12 +56,12 @@ export function writeMultiConfig({ runDir, name, workers, kvStore, kvPort, compa
     }
     return lines.join(",\n    ");
   };
-  const services = workers.map((w) => `    (name = ${capnpString(w.name)}, worker = .worker_${w.name}),`);
+  const services = workers.map((w) => `    (name = ${capnpString(w.name)}, worker = .${declName(w.name)}),`);
   const sockets = workers.map(
     (w) => `    (name = ${capnpString(`http_${w.name}`)}, address = "127.0.0.1:${w.port}", http = (), service = ${capnpString(w.name)}),`,
   );
   const definitions = workers.map(
-    (w) => `const worker_${w.name} :Workerd.Worker = (
+    (w) => `const ${declName(w.name)} :Workerd.Worker = (
   modules = ${modulesOf(w.worker)},
   compatibilityDate = ${capnpString(compatibilityDate)},
   bindings = [

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 fn check_with(token: &str, config: &Config, now: u64) -> Result<VerifiedToken, Rejection> {
     block_on(token::verify(
         token,
-        config,
+        &config.rules,
         &config.keys,
         &RustCrypto::default(),
         now,
@@ -58,14 +58,14 @@ fn every_algorithm_family_verifies() {
 fn hmac_only_verifier_refuses_asymmetric_keys() {
     let token = mint("RS256", &claims());
     let config = config();
-    let result = block_on(token::verify(&token, &config, &config.keys, &HmacOnly, NOW));
+    let result = block_on(token::verify(&token, &config.rules, &config.keys, &HmacOnly, NOW));
     assert_eq!(
         result.unwrap_err(),
         Rejection::Token(TokenError::BadSignature)
     );
     assert!(block_on(token::verify(
         &valid_token(),
-        &config,
+        &config.rules,
         &config.keys,
         &HmacOnly,
         NOW

@@ -316,8 +316,9 @@ async fn verified<S, V: SignatureVerifier, F: JwksFetcher>(
     if let Some(hit) = cache.get(raw, cx.now) {
         return Ok(hit);
     }
-    let token = token::verify(raw, cx.config, cx, cx.services.verifier, cx.now).await?;
-    let valid_until = token.claims().exp.saturating_add(cx.config.leeway);
+    let rules = &cx.config.rules;
+    let token = token::verify(raw, rules, cx, cx.services.verifier, cx.now).await?;
+    let valid_until = rules.accepted_until(token.claims().exp);
     cache.insert(raw, &token, valid_until);
     Ok(token)
 }
@@ -468,7 +469,7 @@ async fn revoke<S: RevocationStore, V, F>(
     };
     let until = expires_at(
         target.exp,
-        cx.config.leeway,
+        cx.config.rules.leeway,
         cx.config.max_token_lifetime,
         cx.now,
     );

@@ -164,7 +164,7 @@ mod tests {
             Config::from_lookup(|n| (n == "JWT_SECRET").then(|| SECRET.to_owned())).unwrap();
         block_on(crate::token::verify(
             raw,
-            &config,
+            &config.rules,
             &config.keys,
             &HmacOnly,
             1000,

@@ -3,6 +3,7 @@
 
 use crate::error::ConfigError;
 use crate::keys::{Alg, KeySet};
+use crate::rules::{Rules, DEFAULT_LEEWAY, MAX_LEEWAY};
 
 /// The worker's configuration. Each field names its environment variable and
 /// default.
@@ -21,18 +22,9 @@ pub struct Config {
     /// `JWKS_CACHE_SECONDS`: how long a fetched key set is used before it is
     /// fetched again. Default: 600.
     pub jwks_cache_seconds: u64,
-    /// `JWT_ALGORITHMS`: the accepted algorithms. Default: every algorithm the
-    /// configured keys support, plus RS*, PS*, ES256 and EdDSA when
-    /// `JWT_JWKS_URL` is set.
-    pub algorithms: Vec<Alg>,
-    /// `JWT_ISSUER`: required `iss`. Default: unset, `iss` not checked.
-    pub issuer: Option<String>,
-    /// `JWT_AUDIENCE`: comma list; `aud` must contain one. Default: unset, `aud`
-    /// not checked.
-    pub audiences: Vec<String>,
-    /// `JWT_LEEWAY_SECONDS`: clock skew allowed on `exp`, `nbf` and `iat`.
-    /// Default: 60.
-    pub leeway: u64,
+    /// `JWT_ALGORITHMS`, `JWT_ISSUER`, `JWT_AUDIENCE` and
+    /// `JWT_LEEWAY_SECONDS`: what a token must satisfy (see [`Rules`]).
+    pub rules: Rules,
     /// `REQUIRE_TOKEN`: when true, a request without a token gets 401; when
     /// false it passes unchecked (a present token is still checked).
     /// Default: true.
@@ -83,8 +75,6 @@ pub struct Config {
     pub enforce: bool,
 }
 
-/// Default of `JWT_LEEWAY_SECONDS`.
-pub const DEFAULT_LEEWAY: u64 = 60;
 /// Default of `MAX_TOKEN_LIFETIME_SECONDS`.
 pub const DEFAULT_MAX_TOKEN_LIFETIME: u64 = 86_400;
 /// Default of `REVOCATION_CACHE_TTL_SECONDS`.
@@ -130,7 +120,7 @@ impl Config {
             "JWT_LEEWAY_SECONDS",
             DEFAULT_LEEWAY,
         )?;
-        if leeway > 3600 {
+        if leeway > MAX_LEEWAY {
             return Err(ConfigError::invalid("JWT_LEEWAY_SECONDS", "over 3600"));
         }
         let max_token_lifetime = parse_seconds(
@@ -208,10 +198,12 @@ impl Config {
             keys,
             jwks_url,
             jwks_cache_seconds,
-            algorithms,
-            issuer: get("JWT_ISSUER").map(|s| s.trim().to_owned()),
-            audiences: list(get("JWT_AUDIENCE")),
-            leeway,
+            rules: Rules {
+                algorithms,
+                issuer: get("JWT_ISSUER").map(|s| s.trim().to_owned()),
+                audiences: list(get("JWT_AUDIENCE")),
+                leeway,
+            },
             require_token,
             public_paths,
             max_token_lifetime,
@@ -418,8 +410,8 @@ mod tests {
     fn defaults() {
         let c = config(&[("JWT_SECRET", SECRET)]).unwrap();
         assert_eq!(c.origin_url, None);
-        assert_eq!(c.algorithms, vec![Alg::HS256, Alg::HS384, Alg::HS512]);
-        assert_eq!(c.leeway, 60);
+        assert_eq!(c.rules.algorithms, vec![Alg::HS256, Alg::HS384, Alg::HS512]);
+        assert_eq!(c.rules.leeway, 60);
         assert!(c.require_token);
         assert!(c.public_paths.is_empty());
         assert_eq!(c.max_token_lifetime, 86_400);
@@ -434,8 +426,8 @@ mod tests {
         assert!(c.oauth_clients.is_empty());
         assert!(c.forward_claims.is_empty());
         assert!(c.enforce);
-        assert_eq!(c.issuer, None);
-        assert!(c.audiences.is_empty());
+        assert_eq!(c.rules.issuer, None);
+        assert!(c.rules.audiences.is_empty());
     }
 
     #[test]
@@ -488,14 +480,14 @@ mod tests {
             Some("https://idp.test/.well-known/jwks.json")
         );
         assert_eq!(c.jwks_cache_seconds, 600);
-        assert!(!c.algorithms.contains(&Alg::HS256));
-        assert!(c.algorithms.contains(&Alg::RS256) && c.algorithms.contains(&Alg::EdDSA));
+        assert!(!c.rules.algorithms.contains(&Alg::HS256));
+        assert!(c.rules.algorithms.contains(&Alg::RS256) && c.rules.algorithms.contains(&Alg::EdDSA));
         let both = config(&[
             ("JWT_SECRET", SECRET),
             ("JWT_JWKS_URL", "https://idp.test/k"),
         ])
         .unwrap();
-        assert!(both.algorithms.contains(&Alg::HS256) && both.algorithms.contains(&Alg::ES256));
+        assert!(both.rules.algorithms.contains(&Alg::HS256) && both.rules.algorithms.contains(&Alg::ES256));
         assert_eq!(
             config(&[("JWT_JWKS_URL", "file:///etc/passwd")])
                 .unwrap_err()
@@ -538,9 +530,9 @@ mod tests {
         );
         assert!(!c.enforce);
         assert_eq!(c.origin_url.as_deref(), Some("https://origin.test/base"));
-        assert_eq!(c.algorithms, vec![Alg::HS512, Alg::HS256]);
-        assert_eq!(c.audiences, ["a", "b"]);
-        assert_eq!(c.leeway, 5);
+        assert_eq!(c.rules.algorithms, vec![Alg::HS512, Alg::HS256]);
+        assert_eq!(c.rules.audiences, ["a", "b"]);
+        assert_eq!(c.rules.leeway, 5);
         assert!(!c.require_token);
         assert_eq!(c.admin_roles, ["root"]);
         assert_eq!(c.invalidate_api_keys, ["k1", "k2"]);

@@ -160,9 +160,9 @@ impl Isolate {
             if cached && self.cache.get(raw, now).is_some() {
                 continue;
             }
-            match crate::token::verify(raw, config, &config.keys, verifier, now).await {
+            match crate::token::verify(raw, &config.rules, &config.keys, verifier, now).await {
                 Ok(token) if cached => {
-                    let until = token.claims().exp.saturating_add(config.leeway);
+                    let until = config.rules.accepted_until(token.claims().exp);
                     self.cache.insert(raw, &token, until);
                 }
                 Ok(_) => {}

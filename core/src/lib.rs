@@ -35,6 +35,7 @@ pub mod reply;
 pub mod request;
 pub mod revocation;
 pub mod routes;
+pub mod rules;
 pub mod stored;
 pub mod token;
 pub mod verify;

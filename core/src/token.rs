@@ -11,19 +11,18 @@
 //! which would bring chrono's types into the API: this module insists on
 //! integer NumericDates and rejects duplicate claim names.
 
-use crate::config::Config;
 use crate::error::{Rejection, TokenError};
 use crate::keys::{Alg, KeyLookup};
 use crate::primitives::{base64url_decode, base64url_encode, is_base64url_char, sha256};
 use crate::request::RequestHead;
+use crate::rules::Rules;
+pub use crate::rules::MAX_TOKEN_BYTES;
 use crate::verify::SignatureVerifier;
 use jwt_compact::UntrustedToken;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 use std::fmt;
 
-/// Tokens longer than this are rejected without being parsed.
-pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 /// Longest `jti` (or bare token ID) accepted; keeps store keys small.
 pub const MAX_ID_BYTES: usize = 256;
 /// Largest NumericDate accepted: 9999-12-31T23:59:59Z.
@@ -186,7 +185,7 @@ struct HeaderPolicy {
 /// when the check could not run (crypto or key set unavailable).
 pub async fn verify<K: KeyLookup, V: SignatureVerifier>(
     token: &str,
-    config: &Config,
+    rules: &Rules,
     keys: &K,
     verifier: &V,
     now: u64,
@@ -213,7 +212,7 @@ pub async fn verify<K: KeyLookup, V: SignatureVerifier>(
         return Err(TokenError::ForbiddenHeader.into());
     }
     let alg = Alg::from_name(untrusted.algorithm())
-        .filter(|alg| config.algorithms.contains(alg))
+        .filter(|alg| rules.allows(*alg))
         .ok_or(TokenError::AlgorithmNotAllowed)?;
     let key = keys
         .key(alg, header.key_id.as_deref(), now)
@@ -232,7 +231,7 @@ pub async fn verify<K: KeyLookup, V: SignatureVerifier>(
     let payload = message.split('.').nth(1).ok_or(TokenError::Malformed)?;
     let bytes = base64url_decode(payload).ok_or(TokenError::Malformed)?;
     let claims = decode_claims(&bytes)?;
-    check_claims(&claims, config, now)?;
+    check_claims(&claims, rules, now)?;
     let id = match &claims.jti {
         Some(jti) => TokenId(jti.clone()),
         None => TokenId::derived(token),
@@ -290,9 +289,9 @@ fn decode_claims(bytes: &[u8]) -> Result<Claims, TokenError> {
     })
 }
 
-fn check_claims(claims: &Claims, config: &Config, now: u64) -> Result<(), TokenError> {
-    let leeway = config.leeway;
-    if now > claims.exp.saturating_add(leeway) {
+fn check_claims(claims: &Claims, rules: &Rules, now: u64) -> Result<(), TokenError> {
+    let leeway = rules.leeway;
+    if now > rules.accepted_until(claims.exp) {
         return Err(TokenError::Expired);
     }
     if claims
@@ -307,12 +306,12 @@ fn check_claims(claims: &Claims, config: &Config, now: u64) -> Result<(), TokenE
     {
         return Err(TokenError::IssuedInFuture);
     }
-    if let Some(issuer) = &config.issuer {
+    if let Some(issuer) = &rules.issuer {
         if claims.iss.as_deref() != Some(issuer.as_str()) {
             return Err(TokenError::WrongIssuer);
         }
     }
-    if !config.audiences.is_empty() && !claims.aud.iter().any(|aud| config.audiences.contains(aud))
+    if !rules.audiences.is_empty() && !claims.aud.iter().any(|aud| rules.audiences.contains(aud))
     {
         return Err(TokenError::WrongAudience);
     }

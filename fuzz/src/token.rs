@@ -102,7 +102,7 @@ pub fn check(data: &[u8]) {
     let result = VERIFIER.with(|verifier| {
         edge_revoke::block_on({
             let config = fixtures::config();
-            token::verify(raw, config, &config.keys, verifier, NOW)
+            token::verify(raw, &config.rules, &config.keys, verifier, NOW)
         })
     });
     if let Ok(verified) = result {
@@ -115,7 +115,7 @@ pub fn verify_token(raw: &str) -> Result<VerifiedToken, edge_revoke::error::Reje
     VERIFIER.with(|verifier| {
         edge_revoke::block_on({
             let config = fixtures::config();
-            token::verify(raw, config, &config.keys, verifier, NOW)
+            token::verify(raw, &config.rules, &config.keys, verifier, NOW)
         })
     })
 }

@@ -149,7 +149,7 @@ fn main() {
         let check = || {
             edge_revoke::block_on(edge_revoke::token::verify(
                 black_box(&token),
-                &config,
+                &config.rules,
                 &config.keys,
                 &crypto,
                 now,
@@ -165,7 +165,7 @@ fn main() {
     let token = mint(&signers, "RS256", Some("rsa-1"), now);
     let verified = edge_revoke::block_on(edge_revoke::token::verify(
         &token,
-        &config,
+        &config.rules,
         &config.keys,
         &crypto,
         now,

@@ -633,9 +633,7 @@ async fn invalidate<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(
         .config
         .invalidate_api_keys
         .iter()
-        .fold(false, |found, key| {
-            constant_time_eq(presented, key.as_bytes()) | found
-        });
+        .fold(false, |found, key| key.matches(presented) | found);
     if !authorised {
         return Err(fail(ServiceError::BadApiKey));
     }
@@ -690,7 +688,7 @@ fn oauth_client(head: &RequestHead, config: &Config) -> Result<String, Failure> 
         .iter()
         .fold(false, |found, (cid, csecret)| {
             let ok = constant_time_eq(id.as_bytes(), cid.as_bytes())
-                & constant_time_eq(secret.as_bytes(), csecret.as_bytes());
+                & csecret.matches(secret.as_bytes());
             ok | found
         });
     if matched {

@@ -4,6 +4,7 @@
 use crate::error::ConfigError;
 use crate::keys::{Alg, KeySet};
 use crate::rules::{Rules, DEFAULT_LEEWAY, MAX_LEEWAY};
+use crate::secret::Secret;
 
 /// The worker's configuration. Each field names its environment variable and
 /// default.
@@ -48,7 +49,7 @@ pub struct Config {
     pub admin_roles: Vec<String>,
     /// `INVALIDATE_API_KEYS` (secret): comma list of API keys accepted by the
     /// service invalidation route. Default: none, so that route answers 401.
-    pub invalidate_api_keys: Vec<String>,
+    pub invalidate_api_keys: Vec<Secret>,
     /// `AUTH_REALM`: the `realm` of `WWW-Authenticate`. Default: `api`.
     pub realm: String,
     /// `ORIGIN_TIMEOUT_SECONDS`: how long to wait for the origin's response
@@ -64,7 +65,7 @@ pub struct Config {
     /// `OAUTH_CLIENTS` (secret): comma list of `client_id:client_secret` for
     /// HTTP Basic authentication on `/oauth/revoke` and `/oauth/introspect`.
     /// Default: none, so those routes answer 401 `invalid_client`.
-    pub oauth_clients: Vec<(String, String)>,
+    pub oauth_clients: Vec<(String, Secret)>,
     /// `FORWARD_CLAIMS`: comma list of `claim:Header-Name`; verified claims
     /// are sent to the origin in those headers, and any copy of those headers
     /// from the client is removed first. Default: none.
@@ -151,7 +152,7 @@ impl Config {
             .into_iter()
             .map(|entry| match entry.split_once(':') {
                 Some((id, secret)) if !id.is_empty() && !secret.is_empty() => {
-                    Ok((id.to_owned(), secret.to_owned()))
+                    Ok((id.to_owned(), Secret::from(secret)))
                 }
                 _ => Err(ConfigError::invalid(
                     "OAUTH_CLIENTS",
@@ -210,7 +211,10 @@ impl Config {
             revocation_cache_ttl,
             roles_claim: get("ROLES_CLAIM").map_or_else(|| "roles".into(), |s| s.trim().into()),
             admin_roles,
-            invalidate_api_keys: list(get("INVALIDATE_API_KEYS")),
+            invalidate_api_keys: list(get("INVALIDATE_API_KEYS"))
+                .iter()
+                .map(|key| Secret::from(key.as_str()))
+                .collect(),
             realm: get("AUTH_REALM").map_or_else(|| DEFAULT_REALM.into(), |s| s.trim().into()),
             origin_timeout,
             token_cache_entries,
@@ -481,13 +485,18 @@ mod tests {
         );
         assert_eq!(c.jwks_cache_seconds, 600);
         assert!(!c.rules.algorithms.contains(&Alg::HS256));
-        assert!(c.rules.algorithms.contains(&Alg::RS256) && c.rules.algorithms.contains(&Alg::EdDSA));
+        assert!(
+            c.rules.algorithms.contains(&Alg::RS256) && c.rules.algorithms.contains(&Alg::EdDSA)
+        );
         let both = config(&[
             ("JWT_SECRET", SECRET),
             ("JWT_JWKS_URL", "https://idp.test/k"),
         ])
         .unwrap();
-        assert!(both.rules.algorithms.contains(&Alg::HS256) && both.rules.algorithms.contains(&Alg::ES256));
+        assert!(
+            both.rules.algorithms.contains(&Alg::HS256)
+                && both.rules.algorithms.contains(&Alg::ES256)
+        );
         assert_eq!(
             config(&[("JWT_JWKS_URL", "file:///etc/passwd")])
                 .unwrap_err()
@@ -536,6 +545,39 @@ mod tests {
         assert!(!c.require_token);
         assert_eq!(c.admin_roles, ["root"]);
         assert_eq!(c.invalidate_api_keys, ["k1", "k2"]);
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_secret() {
+        let oct = "c2VjcmV0LWtleS1ieXRlcy1mb3ItaHMyNTYtMDEyMzQ1Njc4OQ";
+        let jwks = format!(r#"{{"keys":[{{"kty":"oct","kid":"h","k":"{oct}"}}]}}"#);
+        let c = config(&[
+            ("JWT_SECRET", SECRET),
+            ("JWT_JWKS", &jwks),
+            (
+                "INVALIDATE_API_KEYS",
+                "api-key-one-0123456789,api-key-two-0123456789",
+            ),
+            ("OAUTH_CLIENTS", "app:client-secret-0123456789"),
+        ])
+        .unwrap();
+        let shown = format!("{c:?} {:?} {c:#?}", c.keys.keys());
+        let decoded = crate::primitives::base64url_decode(oct).unwrap();
+        for secret in [
+            SECRET,
+            oct,
+            std::str::from_utf8(&decoded).unwrap(),
+            "api-key-one-0123456789",
+            "api-key-two-0123456789",
+            "client-secret-0123456789",
+        ] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        // Byte-array renderings too: no run of a secret's bytes as numbers.
+        let as_numbers = |text: &str| format!("{:?}", text.as_bytes());
+        let numbers = as_numbers(SECRET);
+        assert!(!shown.contains(&numbers[1..numbers.len() - 1]));
+        assert!(shown.contains("app"), "client IDs are not secret");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 use crate::error::{ConfigError, VerifyError};
 use crate::primitives::base64url_decode;
+use crate::secret::Secret;
 use serde_json::{Map, Value};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -128,7 +129,7 @@ pub struct Key {
     /// What kind of key this is.
     pub kind: KeyKind,
     /// HMAC secret bytes, for [`KeyKind::Secret`] only.
-    pub secret: Vec<u8>,
+    pub secret: Secret,
     /// The public JWK reduced to its key members (`kty`, `n`, `e`, `crv`, `x`,
     /// `y`), as JSON text; empty for secrets. WebCrypto imports exactly this,
     /// which avoids its `alg`/`key_ops` consistency traps.
@@ -182,7 +183,7 @@ impl KeySet {
                 kid: None,
                 alg: None,
                 kind: KeyKind::Secret,
-                secret: secret.as_bytes().to_vec(),
+                secret: Secret::from(secret),
                 public_jwk: String::new(),
             }));
         }
@@ -357,7 +358,7 @@ fn parse_jwk(jwk: &Map<String, Value>) -> Result<Option<Key>, ConfigError> {
         kid,
         alg,
         kind,
-        secret,
+        secret: Secret::new(secret),
         public_jwk,
     }))
 }

@@ -36,6 +36,7 @@ pub mod request;
 pub mod revocation;
 pub mod routes;
 pub mod rules;
+pub mod secret;
 pub mod stored;
 pub mod token;
 pub mod verify;

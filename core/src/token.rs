@@ -311,8 +311,7 @@ fn check_claims(claims: &Claims, rules: &Rules, now: u64) -> Result<(), TokenErr
             return Err(TokenError::WrongIssuer);
         }
     }
-    if !rules.audiences.is_empty() && !claims.aud.iter().any(|aud| rules.audiences.contains(aud))
-    {
+    if !rules.audiences.is_empty() && !claims.aud.iter().any(|aud| rules.audiences.contains(aud)) {
         return Err(TokenError::WrongAudience);
     }
     Ok(())

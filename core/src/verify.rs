@@ -69,7 +69,7 @@ pub fn verify_common(key: &Key, alg: Alg, message: &[u8], signature: &[u8]) -> O
         return Some(false);
     }
     if key.kind == KeyKind::Secret {
-        return Some(verify_hmac(alg, &key.secret, message, signature).unwrap_or(false));
+        return Some(verify_hmac(alg, key.secret.expose(), message, signature).unwrap_or(false));
     }
     // Fixed-size signatures: anything else cannot verify.
     if matches!(key.kind, KeyKind::P256 | KeyKind::Ed25519) && signature.len() != 64 {

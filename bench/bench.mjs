@@ -1,7 +1,7 @@
 // The benchmark harness. bench/run.sh installs and builds everything, then
 // runs this. Everything runs on 127.0.0.1 under `workerd serve` (the runtime
 // wrangler and Miniflare embed), with an nginx origin and an in-memory,
-// counting KV service (bench/workers/kv-store.mjs).
+// counting KV service (scripts/lib/kv-service.mjs).
 //
 // Sections (see docs/performance.md):
 //   1. verification cost per token check, in workerd: ours vs jose; native floor
@@ -27,7 +27,7 @@ import path from "node:path";
 import { gzipSync } from "node:zlib";
 import { SignJWT, importJWK } from "jose";
 import { request, rawRequest, closeAgents } from "./lib/http.mjs";
-import { WORKERD, assertFree, writeConfig, startWorkerd, spawnWorkerd, waitForPort, stop } from "./lib/workerd.mjs";
+import { WORKERD, assertFree, writeConfig, startWorkerd, spawnWorkerd, waitForPort, stop } from "../scripts/lib/workerd.mjs";
 
 const ROOT = path.resolve(new URL("..", import.meta.url).pathname);
 const BENCH = path.join(ROOT, "bench");
@@ -274,7 +274,6 @@ function configFor(name, setup, port = setup.port) {
     worker: setup.worker,
     bindings: setup.bindings,
     port,
-    kvStore: path.join(BENCH, "workers/kv-store.mjs"),
     compatibilityDate: compatibilityDate(),
   });
 }

@@ -79,7 +79,7 @@ CARGO_TARGET_DIR="$OUT/target" cargo build --release --quiet --manifest-path ben
 
 if [ "$BUILD_ONLY" = 1 ]; then
   node --check bench/bench.mjs
-  for f in bench/lib/*.mjs bench/workers/*.mjs; do node --check "$f"; done
+  for f in bench/lib/*.mjs bench/workers/*.mjs scripts/lib/*.mjs; do node --check "$f"; done
   log "BENCH_BUILD_ONLY: every variant built in $(( $(date +%s) - started ))s; not measuring"
   exit 0
 fi

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { createHash, createHmac, createSign } from 'node:crypto';
 import { CompactEncrypt } from 'jose';
 
-import { startOrigin } from './support/origin.mjs';
+import { startOrigin } from '../../scripts/lib/origin.mjs';
 import { startWorker, buildWorkerOnce, kvList, tempDir } from './support/worker.mjs';
 import { assertProblem } from './support/problem.mjs';
 import {

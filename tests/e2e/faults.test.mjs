@@ -5,7 +5,7 @@
 import { describe, it, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { startOrigin } from './support/origin.mjs';
+import { startOrigin } from '../../scripts/lib/origin.mjs';
 import { startWorker, buildWorkerOnce } from './support/worker.mjs';
 import { mint, keys, JWT_SECRET, JWT_JWKS, ISSUER, AUDIENCE } from './support/keys.mjs';
 import { assertProblem } from './support/problem.mjs';

@@ -6,7 +6,7 @@
 import { describe, it, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { startOrigin } from './support/origin.mjs';
+import { startOrigin } from '../../scripts/lib/origin.mjs';
 import { startIsolates } from './support/isolates.mjs';
 import { startJwksServer, rsaKey, jwksOf } from './support/jwks.mjs';
 import { mint, now, JWT_SECRET, JWT_JWKS, ISSUER, AUDIENCE } from './support/keys.mjs';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
 
-import { startOrigin, BIG_BODY } from './support/origin.mjs';
+import { startOrigin, BIG_BODY } from '../../scripts/lib/origin.mjs';
 import { startWorker, buildWorkerOnce, freePort } from './support/worker.mjs';
 import { mint, signWith, keys, defaultClaims, now, JWT_SECRET, JWT_JWKS, ISSUER, AUDIENCE } from './support/keys.mjs';
 import { assertProblem } from './support/problem.mjs';

@@ -11,7 +11,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 
-import { startOrigin } from './support/origin.mjs';
+import { startOrigin } from '../../scripts/lib/origin.mjs';
 import { startWorker, buildWorkerOnce, kvList, freePort, wranglerEnv, KV_BINDING, ROOT } from './support/worker.mjs';
 import { mint, now, JWT_SECRET, JWT_JWKS, ISSUER, AUDIENCE } from './support/keys.mjs';
 import { startJwksServer, rsaKey, jwksOf } from './support/jwks.mjs';

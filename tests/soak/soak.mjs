@@ -23,7 +23,7 @@ import { cpSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'nod
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 
-import { startOrigin } from '../e2e/support/origin.mjs';
+import { startOrigin } from '../../scripts/lib/origin.mjs';
 import { startWorker, buildWorkerOnce, tempDir, ROOT, BUILD_JS } from '../e2e/support/worker.mjs';
 import { mint, now, JWT_SECRET, JWT_JWKS, ISSUER, AUDIENCE } from '../e2e/support/keys.mjs';
 

@@ -4,10 +4,8 @@
 // KV service. This is how two edge locations, or two isolates of one, see
 // the same revocations.
 import path from 'node:path';
-import { writeMultiConfig, startWorkerdOn, stop } from '../../../bench/lib/workerd.mjs';
-import { ROOT, BUILD_JS, buildWorkerOnce, freePort, projectCompatDate, tempDir } from './worker.mjs';
-
-const KV_SERVICE = path.join(ROOT, 'bench', 'workers', 'kv-store.mjs');
+import { writeMultiConfig, startWorkerdOn, stop } from '../../../scripts/lib/workerd.mjs';
+import { BUILD_JS, buildWorkerOnce, freePort, projectCompatDate, tempDir } from './worker.mjs';
 
 /**
  * Starts `names.length` isolates of the built worker with the same settings.
@@ -32,7 +30,6 @@ export async function startIsolates({ vars = {}, originUrl, names = ['a', 'b'] }
       worker: { kind: 'rust', dir: path.dirname(BUILD_JS) },
       bindings,
     })),
-    kvStore: KV_SERVICE,
     kvPort,
     compatibilityDate: projectCompatDate(),
   });

@@ -1,4 +1,5 @@
-// In-memory Workers KV backend for the benchmark, counting every operation.
+// In-memory Workers KV backend, counting every operation: the store of the
+// benchmark (bench/bench.mjs) and of the e2e isolates harness.
 //
 // workerd turns each call on a `kvNamespace` binding into an HTTP request to
 // the service it names (the same protocol Miniflare's KV simulator serves):
@@ -7,7 +8,8 @@
 //   DELETE /<key>?urlencoded=true               delete
 //   GET    /?prefix=&limit=&cursor=             list
 // Every worker of a setup binds REVOKED_TOKENS to this service, so the store
-// costs the same for all of them and each KV call is counted here.
+// costs the same for all of them, they all see the same keys, and each KV call
+// is counted here.
 //
 // The harness talks to it on a separate socket with `X-Bench-Admin: 1`:
 //   GET  /stats  -> {"get":N,"put":N,"delete":N,"list":N,"maxInFlight":N,"keys":{prefix:N}}

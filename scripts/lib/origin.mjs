@@ -1,4 +1,5 @@
-// A stub origin server for the e2e tests. Records every request exactly as received.
+// A stub origin server on loopback, recording every request exactly as
+// received: the origin of the e2e tests, the soak and `npm run dev`.
 import http from 'node:http';
 import { createHash } from 'node:crypto';
 

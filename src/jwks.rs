@@ -23,6 +23,6 @@ impl JwksFetcher for FetchJwks {
             .await
             .map_err(|_| ())?;
         let text = settle(response.text()).await?.as_string().ok_or(())?;
-        accept_jwks_response(response.status(), text)
+        accept_jwks_response(response.status(), text).ok_or(())
     }
 }

@@ -35,7 +35,7 @@ mod webcrypto;
 #[cfg(target_arch = "wasm32")]
 mod entry {
     use crate::{http, jwks::FetchJwks, kv::KvRevocations, origin, webcrypto::WebCrypto};
-    use edge_revoke_core::app::{Action, Decision};
+    use edge_revoke_core::handlers::{Action, Decision};
     use edge_revoke_core::isolate::Isolate;
     use edge_revoke_core::routes;
     use std::cell::RefCell;

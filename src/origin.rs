@@ -2,7 +2,7 @@
 //! URL the core chose, with the claim headers the core planned. Redirects
 //! come back to the client as they are.
 
-use edge_revoke_core::app::Forward;
+use edge_revoke_core::handlers::Forward;
 use edge_revoke_core::error::Rejection;
 use edge_revoke_core::isolate::Upstream;
 use std::future::Future;

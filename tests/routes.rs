@@ -1,13 +1,13 @@
-//! Whole scenarios through `app::handle` with the in-memory store: every
+//! Whole scenarios through `handlers::handle` with the in-memory store: every
 //! route's contract and status code, revoke-then-reject, and fail-closed
 //! behaviour when the store fails.
 
 mod common;
 
 use common::*;
-use edge_revoke_core::app::{handle, Decision, INVALIDATE_SUCCESS};
 use edge_revoke_core::block_on;
 use edge_revoke_core::error::ConfigError;
+use edge_revoke_core::handlers::{handle, Decision, INVALIDATE_SUCCESS};
 use edge_revoke_core::request::RequestHead;
 use edge_revoke_core::revocation::Record;
 use serde_json::json;
@@ -76,7 +76,7 @@ fn valid_tokens_are_forwarded_and_others_rejected() {
         .starts_with("Bearer realm=\"api\", error=\"invalid_token\""));
     let event = bad.event.unwrap();
     assert_eq!(
-        (event.decision, event.reason, event.route),
+        (event.decision.as_str(), event.reason.as_str(), event.route),
         ("reject", "malformed", "proxy")
     );
 }
@@ -168,7 +168,7 @@ fn sign_out_revokes_the_callers_token() {
     assert!(reply(&decision).body.is_empty());
     let event = decision.event.unwrap();
     assert_eq!(
-        (event.decision, event.jti.as_deref()),
+        (event.decision.as_str(), event.jti.as_deref()),
         ("revoke", Some("jti-alice-1"))
     );
 

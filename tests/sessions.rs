@@ -5,9 +5,9 @@
 mod common;
 
 use common::*;
-use edge_revoke_core::app::{handle, Action, Decision, Forward, Services};
 use edge_revoke_core::block_on;
 use edge_revoke_core::error::StoreError;
+use edge_revoke_core::handlers::{handle, Action, Decision, Forward, Services};
 use edge_revoke_core::keys::NoFetch;
 use edge_revoke_core::primitives::base64url_encode;
 use edge_revoke_core::request::RequestHead;
@@ -196,7 +196,7 @@ fn admins_sign_a_subject_out_everywhere() {
     assert_eq!(status(&decision), 204);
     let event = decision.event.unwrap();
     assert_eq!(
-        (event.decision, event.sub.as_deref()),
+        (event.decision.as_str(), event.sub.as_deref()),
         ("revoke", Some("mallory@example.com"))
     );
     assert_eq!(status(&w.get(&victim)), 401);
@@ -567,7 +567,7 @@ fn admins_restore_a_token() {
     assert_eq!(status(&d), 204);
     let event = d.event.unwrap();
     assert_eq!(
-        (event.decision, event.jti.as_deref()),
+        (event.decision.as_str(), event.jti.as_deref()),
         ("restore", Some("r-1"))
     );
     assert_eq!(status(&w.get(&token)), 0, "the token works again");
@@ -637,7 +637,10 @@ fn monitor_mode_logs_and_forwards() {
     let d = w.send("GET", "/data", &[], None);
     assert_eq!(plan_of(&d), (vec!["x-user-id".to_string()], vec![]));
     let event = d.event.unwrap();
-    assert_eq!((event.decision, event.reason), ("would_reject", "missing"));
+    assert_eq!(
+        (event.decision.as_str(), event.reason.as_str()),
+        ("would_reject", "missing")
+    );
     let token = valid_token();
     w.delete("/api/tokens", &token);
     let d = w.get(&token);
@@ -645,7 +648,11 @@ fn monitor_mode_logs_and_forwards() {
     assert_eq!(plan(&d).set, vec![], "no claims from a rejected token");
     let event = d.event.unwrap();
     assert_eq!(
-        (event.decision, event.reason, event.jti.as_deref()),
+        (
+            event.decision.as_str(),
+            event.reason.as_str(),
+            event.jti.as_deref()
+        ),
         ("would_reject", "revoked", Some("jti-alice-1"))
     );
     // The revocation routes still answer for themselves.

@@ -58,7 +58,13 @@ fn every_algorithm_family_verifies() {
 fn hmac_only_verifier_refuses_asymmetric_keys() {
     let token = mint("RS256", &claims());
     let config = config();
-    let result = block_on(token::verify(&token, &config.rules, &config.keys, &HmacOnly, NOW));
+    let result = block_on(token::verify(
+        &token,
+        &config.rules,
+        &config.keys,
+        &HmacOnly,
+        NOW,
+    ));
     assert_eq!(
         result.unwrap_err(),
         Rejection::Token(TokenError::BadSignature)

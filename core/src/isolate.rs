@@ -3,10 +3,10 @@
 //! parsed once; remembered writes, fetched key sets and verified tokens are
 //! kept beside them.
 
-use crate::app::{self, Decision, Services};
 use crate::cache::TokenCache;
 use crate::config::{Config, DEFAULT_CACHE_TTL, DEFAULT_REALM};
 use crate::error::{ConfigError, Rejection, Render};
+use crate::handlers::{self, Decision, Services};
 use crate::keys::{JwksFetcher, RemoteKeys};
 use crate::reply::Reply;
 use crate::request::RequestHead;
@@ -101,7 +101,7 @@ impl Isolate {
             remote_keys: &self.remote_keys,
             cache: &self.cache,
         };
-        app::handle(head, body, self.config.as_ref(), &services, now).await
+        handlers::handle(head, body, self.config.as_ref(), &services, now).await
     }
 
     /// Where a request the core forwards goes. `None` without a usable

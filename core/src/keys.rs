@@ -403,12 +403,8 @@ pub const JWKS_FETCH_TIMEOUT_SECONDS: u64 = 5;
 
 /// A fetched key set's body is used only from a 200 response within
 /// [`MAX_JWKS_BYTES`].
-pub fn accept_jwks_response(status: u16, body: String) -> Result<String, ()> {
-    if status == 200 && body.len() <= MAX_JWKS_BYTES {
-        Ok(body)
-    } else {
-        Err(())
-    }
+pub fn accept_jwks_response(status: u16, body: String) -> Option<String> {
+    (status == 200 && body.len() <= MAX_JWKS_BYTES).then_some(body)
 }
 
 /// Fetches the text of a remote key set (the worker uses `fetch`).
@@ -767,5 +763,24 @@ mod remote_tests {
         // The IdP goes down: held keys keep working past their age.
         *fake.body.borrow_mut() = Err(());
         assert!(lookup(&remote, &fake, "a", 5000).unwrap().is_some());
+    }
+}
+
+#[cfg(test)]
+mod fetch_tests {
+    use super::*;
+
+    #[test]
+    fn only_a_bounded_200_is_a_key_set() {
+        assert_eq!(
+            accept_jwks_response(200, "{}".into()).as_deref(),
+            Some("{}")
+        );
+        assert_eq!(accept_jwks_response(404, "{}".into()), None);
+        assert_eq!(accept_jwks_response(500, "{}".into()), None);
+        let big = "x".repeat(MAX_JWKS_BYTES + 1);
+        assert_eq!(accept_jwks_response(200, big), None);
+        let edge = "x".repeat(MAX_JWKS_BYTES);
+        assert!(accept_jwks_response(200, edge).is_some());
     }
 }

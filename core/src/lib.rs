@@ -24,12 +24,13 @@
 //! module (wasm32 only) binds `Env`, Workers KV, WebCrypto, `Date` and `fetch`
 //! to them.
 
-pub mod app;
 pub mod cache;
 pub mod config;
 pub mod error;
+pub mod handlers;
 pub mod isolate;
 pub mod keys;
+pub mod log;
 pub mod primitives;
 pub mod reply;
 pub mod request;

@@ -97,6 +97,41 @@ pub struct Listed {
     pub expires_at: Option<u64>,
 }
 
+/// Why a token or subject was revoked: a record's `reason`, and the
+/// `reason` of the log line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RevokeReason {
+    /// The holder signed its own token out.
+    SignOut,
+    /// The holder signed out every token of its subject.
+    SignOutGlobal,
+    /// The holder signed out every other token of its subject.
+    SignOutOthers,
+    /// An admin revoked another token.
+    Admin,
+    /// An admin signed a subject out everywhere.
+    AdminSignOut,
+    /// A backend service invalidated a token with an API key.
+    Service,
+    /// An OAuth client revoked a token (RFC 7009).
+    OAuthRevoke,
+}
+
+impl RevokeReason {
+    /// The stored and logged name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RevokeReason::SignOut => "sign_out",
+            RevokeReason::SignOutGlobal => "sign_out_global",
+            RevokeReason::SignOutOthers => "sign_out_others",
+            RevokeReason::Admin => "admin",
+            RevokeReason::AdminSignOut => "admin_sign_out",
+            RevokeReason::Service => "service",
+            RevokeReason::OAuthRevoke => "oauth_revoke",
+        }
+    }
+}
+
 /// What is stored for a revoked token. Never the token itself.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {

@@ -1,0 +1,230 @@
+//! The one place that combines routes, token rules, the store and errors.
+//! [`handle`] takes plain data, the services and the time, and returns a
+//! [`Decision`]; the worker carries it out.
+//!
+//! [`handle`] dispatches over [`Route`] to one module per route family;
+//! the steps they share (who is the caller, is it an admin, write a
+//! revocation, write a cutoff) are written once, in `steps`.
+//!
+//! | module | routes |
+//! |---|---|
+//! | `proxy` | every other request: check, then forward |
+//! | `sign_out` | `DELETE /api/tokens` with its scopes |
+//! | `identity` | Identity v2.0: `DELETE /v2.0/tokens`, `GET`/`HEAD /v2.0/tokens/{id}` |
+//! | `service` | `POST /token-service/client/server/invalidate/token` |
+//! | `oauth` | `POST /oauth/revoke` (RFC 7009), `POST /oauth/introspect` (RFC 7662) |
+//! | `admin` | listing, restore, admin sign-out of a subject |
+//! | `forward` | which claim headers a forwarded request carries |
+
+mod admin;
+mod forward;
+mod identity;
+mod oauth;
+mod proxy;
+mod service;
+mod sign_out;
+mod steps;
+
+pub use service::{parse_invalidate_body, INVALIDATE_SUCCESS};
+
+use crate::cache::TokenCache;
+use crate::config::{Config, DEFAULT_REALM};
+use crate::error::{ConfigError, Rejection, Render, VerifyError};
+use crate::keys::{Alg, JwksFetcher, Key, KeyLookup, RemoteKeys};
+use crate::log::Event;
+use crate::reply::Reply;
+use crate::request::RequestHead;
+use crate::revocation::{RevocationStore, RevokeReason};
+use crate::routes::{classify, Route};
+use crate::token::{TokenId, VerifiedToken};
+use crate::verify::SignatureVerifier;
+use std::rc::Rc;
+
+/// Headers to change on a forwarded request.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Forward {
+    /// Removed first: every `FORWARD_CLAIMS` header, so a client cannot
+    /// spoof one.
+    pub remove: Vec<String>,
+    /// Then set: verified claims, `(lower-case name, value)`.
+    pub set: Vec<(String, String)>,
+}
+
+/// What to do with the request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Pass it to the origin, otherwise unchanged.
+    Forward(Forward),
+    /// Answer it at the edge.
+    Reply(Reply),
+}
+
+/// The outcome of [`handle`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    /// Forward or reply.
+    pub action: Action,
+    /// What to log, if anything.
+    pub event: Option<Event>,
+}
+
+/// The parts that do I/O or hold isolate state.
+pub struct Services<'a, S, V, F> {
+    /// Revocations.
+    pub store: &'a S,
+    /// Signature checks.
+    pub verifier: &'a V,
+    /// Fetches `JWT_JWKS_URL`.
+    pub fetcher: &'a F,
+    /// The cached remote key set.
+    pub remote_keys: &'a RemoteKeys,
+    /// Verified tokens seen before.
+    pub cache: &'a TokenCache,
+}
+
+/// What a handler sees: the settings, the services, the time, and the name
+/// of the route it serves (for records and log lines).
+struct Context<'a, S, V, F> {
+    config: &'a Config,
+    services: &'a Services<'a, S, V, F>,
+    now: u64,
+    route: &'static str,
+}
+
+/// Configured keys first, then `JWT_JWKS_URL`.
+impl<S, V, F: JwksFetcher> KeyLookup for Context<'_, S, V, F> {
+    async fn key(
+        &self,
+        alg: Alg,
+        kid: Option<&str>,
+        now: u64,
+    ) -> Result<Option<Rc<Key>>, VerifyError> {
+        if let Some(key) = self.config.keys.select(alg, kid) {
+            return Ok(Some(key.clone()));
+        }
+        match &self.config.jwks_url {
+            Some(url) => {
+                let max_age = self.config.jwks_cache_seconds;
+                let remote = self.services.remote_keys;
+                remote
+                    .key(self.services.fetcher, url, max_age, alg, kid, now)
+                    .await
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+/// Decides one request. `body` is read only for routes that need one (see
+/// [`crate::routes::body_limit`]).
+pub async fn handle<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(
+    head: &RequestHead,
+    body: Option<&[u8]>,
+    config: Result<&Config, &ConfigError>,
+    services: &Services<'_, S, V, F>,
+    now: u64,
+) -> Decision {
+    let plain_json = head.wants_plain_json();
+    let route = classify(head);
+    let name = match &route {
+        Ok(route) => route.name(),
+        Err((_, name)) => name,
+    };
+    let config = match config {
+        Ok(config) => config,
+        Err(e) => {
+            let render = Render {
+                realm: DEFAULT_REALM,
+                plain_json,
+            };
+            return reject(Rejection::Config(e.clone()), render, name, None);
+        }
+    };
+    let render = Render {
+        realm: &config.realm,
+        plain_json,
+    };
+    let route = match route {
+        Ok(route) => route,
+        Err((e, name)) => return reject(e.into(), render, name, None),
+    };
+    let cx = Context {
+        config,
+        services,
+        now,
+        route: name,
+    };
+    let outcome = match &route {
+        Route::Proxy => return proxy::decide(head, &cx, render).await,
+        Route::Preflight => Ok(Done::Forward(None)),
+        Route::SignOut { scope } => sign_out::sign_out(head, *scope, &cx).await,
+        Route::IdentityRevoke { token_id } => {
+            identity::revoke(head, token_id.as_deref(), &cx).await
+        }
+        Route::IdentityValidate { token_id } => identity::validate(head, token_id, &cx).await,
+        Route::Invalidate => service::invalidate(head, body, &cx).await,
+        Route::UserSignOut { sub } => admin::sign_out_subject(head, sub, &cx).await,
+        Route::OAuthRevoke => oauth::revoke(head, body, &cx).await,
+        Route::OAuthIntrospect => oauth::introspect(head, body, &cx).await,
+        Route::ListRevocations => admin::list(head, &cx).await,
+        Route::Restore { jti } => admin::restore(head, jti, &cx).await,
+    };
+    match outcome {
+        Ok(Done::Forward(caller)) => Decision {
+            action: Action::Forward(forward::plan(config, caller.as_ref())),
+            event: None,
+        },
+        Ok(Done::Answered { reply, event }) => Decision {
+            action: Action::Reply(reply),
+            event,
+        },
+        Err((rejection, jti)) => reject(rejection, render, name, jti),
+    }
+}
+
+/// The answer for a rejection, and its log line.
+fn reject(
+    rejection: Rejection,
+    render: Render<'_>,
+    route: &'static str,
+    jti: Option<TokenId>,
+) -> Decision {
+    Decision {
+        event: Some(Event::rejected(&rejection, jti.as_ref(), route, true)),
+        action: Action::Reply(rejection.reply(render)),
+    }
+}
+
+/// What a handler did: forward (with the verified caller, for claim headers)
+/// or answer, with what to log.
+enum Done {
+    Forward(Option<VerifiedToken>),
+    Answered { reply: Reply, event: Option<Event> },
+}
+
+impl Done {
+    /// Answered `reply` after revoking `id` for `reason`.
+    fn revoked<S, V, F>(
+        reply: Reply,
+        reason: RevokeReason,
+        id: &TokenId,
+        cx: &Context<'_, S, V, F>,
+    ) -> Done {
+        Done::Answered {
+            reply,
+            event: Some(Event::revoked(reason, Some(id), None, cx.route)),
+        }
+    }
+
+    /// Answered `reply` with nothing to log.
+    fn reply(reply: Reply) -> Done {
+        Done::Answered { reply, event: None }
+    }
+}
+
+/// A rejection, with the token ID when one is known (for the log).
+type Failure = (Rejection, Option<TokenId>);
+
+fn fail(rejection: impl Into<Rejection>) -> Failure {
+    (rejection.into(), None)
+}

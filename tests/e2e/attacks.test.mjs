@@ -6,7 +6,6 @@
 // Run: node --test --test-concurrency=1 tests/e2e/attacks.test.mjs
 import { describe, it, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -15,7 +14,7 @@ import { CompactEncrypt } from 'jose';
 
 import { startOrigin } from '../../scripts/lib/origin.mjs';
 import { startWorker, buildWorkerOnce, kvList, tempDir } from './support/worker.mjs';
-import { assertProblem } from './support/problem.mjs';
+import { rawCall, wire, assertProblem } from './support/http.mjs';
 import {
   mint, signWith, keys, jwks, b64url, defaultClaims, now, hmacKey,
   JWT_SECRET, JWT_JWKS, ISSUER, AUDIENCE,
@@ -34,41 +33,6 @@ const VARS = {
 
 const INVALID_TOKEN_PREFIX = 'Bearer realm="api", error="invalid_token", error_description="';
 const INVALID_REQUEST_PREFIX = 'Bearer realm="api", error="invalid_request", error_description="';
-const REQUEST_TIMEOUT_MS = 15_000;
-
-
-/**
- * node:http request with exact header lines (duplicates allowed). Header values
- * are written as latin1, one byte per char: callers that want UTF-8 on the wire
- * pass the value through `wire()` first. fetch refuses non-ASCII header values,
- * so every case goes through here for uniformity.
- */
-function rawCall(base, urlPath, { method = 'GET', headers = [] } = {}) {
-  const u = new URL(base);
-  const flat = ['Host', u.host];
-  for (const [k, v] of headers) flat.push(k, v);
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: u.hostname, port: u.port, method, path: urlPath, headers: flat, agent: false, timeout: REQUEST_TIMEOUT_MS },
-      (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () => {
-          const buf = Buffer.concat(chunks);
-          resolve({ status: res.statusCode, headers: res.headers, text: buf.toString('utf8') });
-        });
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${REQUEST_TIMEOUT_MS} ms`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-/** A JS string as UTF-8 bytes on the wire (node writes header strings as latin1). */
-const wire = (s) => Buffer.from(s, 'utf8').toString('latin1');
-
 
 const describeRequest = (headers) =>
   headers.map(([k, v]) => `${k}: ${v.length > 120 ? `${v.slice(0, 120)}...(${v.length} chars)` : v}`).join(' | ');

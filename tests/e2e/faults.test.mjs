@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { startOrigin } from '../../scripts/lib/origin.mjs';
 import { startWorker, buildWorkerOnce } from './support/worker.mjs';
 import { mint, keys, JWT_SECRET, JWT_JWKS, ISSUER, AUDIENCE } from './support/keys.mjs';
-import { assertProblem } from './support/problem.mjs';
+import { call, assertProblem } from './support/http.mjs';
 
 buildWorkerOnce();
 
@@ -21,20 +21,8 @@ const BASE_VARS = {
   INVALIDATE_API_KEYS: API_KEY,
 };
 const INVALIDATE = '/token-service/client/server/invalidate/token';
-const REQUEST_TIMEOUT_MS = 12_000;
 
 const mediaType = (res) => (res.headers.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
-
-/** fetch with a hard time limit; never follows redirects. */
-async function call(base, path, { method = 'GET', headers = {}, body, token, timeoutMs = REQUEST_TIMEOUT_MS } = {}) {
-  const h = { ...headers };
-  if (token !== undefined) h.Authorization = `Bearer ${token}`;
-  const started = Date.now();
-  const res = await fetch(base + path, { method, headers: h, body, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, text, elapsedMs: Date.now() - started };
-}
-
 
 function assertRetryAfter(r) {
   const ra = r.headers.get('retry-after');

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 
 import { startOrigin } from '../../scripts/lib/origin.mjs';
 import { startIsolates } from './support/isolates.mjs';
+import { call } from './support/http.mjs';
 import { startJwksServer, rsaKey, jwksOf } from './support/jwks.mjs';
 import { mint, now, JWT_SECRET, JWT_JWKS, ISSUER, AUDIENCE } from './support/keys.mjs';
 
@@ -18,12 +19,6 @@ const VARS = {
   JWT_AUDIENCE: AUDIENCE,
   JWT_LEEWAY_SECONDS: '30',
 };
-
-async function call(base, path, { method = 'GET', token } = {}) {
-  const headers = token === undefined ? {} : { Authorization: `Bearer ${token}` };
-  const res = await fetch(base + path, { method, headers, redirect: 'manual' });
-  return { status: res.status, headers: res.headers, text: await res.text() };
-}
 
 const admin = () => mint({ alg: 'ES256', claims: { sub: 'root', roles: ['identity:admin'] } });
 
@@ -48,11 +43,8 @@ describe('two isolates sharing one KV namespace', () => {
     const jti = `restore-then-revoke-${Date.now()}`;
     const token = await mint({ alg: 'RS256', claims: { jti } });
     const adminToken = await admin();
-    const revokeVia = (url) =>
-      fetch(`${url}/v2.0/tokens?tokenId=${encodeURIComponent(jti)}`, {
-        method: 'DELETE',
-        headers: { 'X-Auth-Token': adminToken },
-      }).then((r) => r.status);
+    const revokeVia = async (url) =>
+      (await call(url, `/v2.0/tokens?tokenId=${encodeURIComponent(jti)}`, { method: 'DELETE', headers: { 'X-Auth-Token': adminToken } })).status;
 
     // A revokes, A restores: the token works again through A (read-your-writes).
     assert.equal(await revokeVia(a), 204);

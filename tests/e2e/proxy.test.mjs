@@ -2,13 +2,12 @@
 // in front of a stub origin. Run: node --test --test-concurrency=1 tests/e2e/
 import { describe, it, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
 
 import { startOrigin, BIG_BODY } from '../../scripts/lib/origin.mjs';
 import { startWorker, buildWorkerOnce, freePort } from './support/worker.mjs';
 import { mint, signWith, keys, defaultClaims, now, JWT_SECRET, JWT_JWKS, ISSUER, AUDIENCE } from './support/keys.mjs';
-import { assertProblem } from './support/problem.mjs';
+import { call, rawCall, assertProblem } from './support/http.mjs';
 
 // Fails (never skips) with a clear message when the worker is not built.
 buildWorkerOnce();
@@ -26,43 +25,6 @@ const INVALID_REQUEST_PREFIX = 'Bearer realm="api", error="invalid_request", err
 
 const sha256 = (buf) => createHash('sha256').update(buf).digest('hex');
 const mediaType = (res) => (res.headers.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
-
-/** fetch wrapper: never follows redirects, reads the whole body. */
-async function call(base, path, { method = 'GET', headers = {}, body, token } = {}) {
-  const h = { ...headers };
-  if (token !== undefined) h.Authorization = `Bearer ${token}`;
-  const res = await fetch(base + path, { method, headers: h, body, redirect: 'manual' });
-  const buf = Buffer.from(await res.arrayBuffer());
-  return { status: res.status, headers: res.headers, buf, text: buf.toString('utf8'), res };
-}
-
-/**
- * node:http request with exact control over the request line and header lines.
- * `headers` may be an array of [name, value] pairs (duplicates allowed).
- */
-function rawCall(base, path, { method = 'GET', headers = [], body } = {}) {
-  const u = new URL(base);
-  // With an array of header lines node adds no Host header; wrangler answers 400 without one.
-  const flat = headers.some(([k]) => k.toLowerCase() === 'host') ? [] : ['Host', u.host];
-  for (const [k, v] of headers) flat.push(k, v);
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: u.hostname, port: u.port, method, path, headers: flat, agent: false },
-      (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () => {
-          const buf = Buffer.concat(chunks);
-          resolve({ status: res.statusCode, headers: res.headers, buf, text: buf.toString('utf8') });
-        });
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
 
 function assertInvalidToken(r, origin, { json = false } = {}) {
   assertProblem(r, 401, { json });

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { startOrigin } from '../../scripts/lib/origin.mjs';
 import { startWorker, buildWorkerOnce, kvList } from './support/worker.mjs';
 import { mint, now, JWT_SECRET, JWT_JWKS, ISSUER, AUDIENCE } from './support/keys.mjs';
+import { call } from './support/http.mjs';
 
 buildWorkerOnce();
 
@@ -23,14 +24,6 @@ const VARS = {
 };
 const INVALIDATE = '/token-service/client/server/invalidate/token';
 const SUCCESS = '{"resCode":200,"resDesc":"SUCCESS","data":{"resCode":100,"resDesc":"Success"}}';
-
-async function call(base, path, { method = 'GET', headers = {}, body, token } = {}) {
-  const h = { ...headers };
-  if (token !== undefined) h.Authorization = `Bearer ${token}`;
-  const res = await fetch(base + path, { method, headers: h, body, redirect: 'manual' });
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, text };
-}
 
 const problem = (r) => {
   assert.equal(r.headers.get('content-type'), 'application/problem+json');
@@ -241,7 +234,7 @@ describe('revocation routes under wrangler dev', () => {
     await call(worker.url, '/api/tokens', { method: 'DELETE', token: subject });
     const get = await call(worker.url, path, { headers: { 'X-Auth-Token': adminToken } });
     assert.equal(get.status, 404);
-    const head = await fetch(worker.url + path, { method: 'HEAD', headers: { 'X-Auth-Token': adminToken } });
+    const head = await call(worker.url, path, { method: 'HEAD', headers: { 'X-Auth-Token': adminToken } });
     assert.equal(head.status, 404);
     assert.equal(origin.requests.length, 0);
   });

@@ -15,6 +15,7 @@ import { startOrigin } from '../../scripts/lib/origin.mjs';
 import { startWorker, buildWorkerOnce, kvList, freePort, wranglerEnv, KV_BINDING, ROOT } from './support/worker.mjs';
 import { mint, now, JWT_SECRET, JWT_JWKS, ISSUER, AUDIENCE } from './support/keys.mjs';
 import { startJwksServer, rsaKey, jwksOf } from './support/jwks.mjs';
+import { call } from './support/http.mjs';
 
 buildWorkerOnce();
 
@@ -26,14 +27,6 @@ const T = { timeout: 30_000 };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const uniq = (p) => `${p}-${randomBytes(4).toString('hex')}`;
 const payloadOf = (token) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8'));
-
-async function call(base, p, { method = 'GET', headers = {}, body, token } = {}) {
-  const h = { ...headers };
-  if (token !== undefined) h.Authorization = `Bearer ${token}`;
-  const res = await fetch(base + p, { method, headers: h, body, redirect: 'manual', signal: AbortSignal.timeout(15_000) });
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, text };
-}
 
 const jsonOf = (r) => {
   assert.match(r.headers.get('content-type') ?? '', /^application\/json/, `content-type of ${r.status} ${r.text}`);

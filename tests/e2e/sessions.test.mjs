@@ -12,7 +12,7 @@ import path from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 
 import { startOrigin } from '../../scripts/lib/origin.mjs';
-import { startWorker, buildWorkerOnce, kvList, freePort, wranglerEnv, KV_BINDING, ROOT } from './support/worker.mjs';
+import { startWorker, buildWorkerOnce, kvList, wranglerEnv, KV_BINDING, ROOT } from './support/worker.mjs';
 import { mint, now, JWT_SECRET, JWT_JWKS, ISSUER, AUDIENCE } from './support/keys.mjs';
 import { startJwksServer, rsaKey, jwksOf } from './support/jwks.mjs';
 import { call } from './support/http.mjs';
@@ -604,37 +604,46 @@ describe('revocation list and restore (fresh worker)', () => {
 // ---------------------------------------------------------------------------
 
 describe('remote key sets (JWT_JWKS_URL)', () => {
+  // Every test starts its own origin, key set stub and worker: the worker's key
+  // cache and its refetch rate limit, and the stub's hit count, belong to one
+  // test, so each test runs alone and in any order.
   const r1 = rsaKey('r1');
   const r2 = rsaKey('r2');
   const stranger = rsaKey('r9');
   const REMOTE_VARS = { JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE };
-  let origin;
-  let stub; // for the remote-only worker
-  let comboStub;
-  let remote; // JWT_JWKS_URL only
-  let dead; // JWT_JWKS_URL on a closed port
-  let deadPort;
-  let combo; // JWT_SECRET + JWT_JWKS_URL
   const rs = (key, claims = {}) => mint({ alg: 'RS256', key: key.privateKey, header: { kid: key.kid }, claims });
 
-  before(async () => {
-    origin = await startOrigin();
-    stub = await startJwksServer({ jwks: jwksOf(r1) });
-    comboStub = await startJwksServer({ jwks: jwksOf(r1) });
-    deadPort = await freePort();
-    [remote, dead, combo] = await Promise.all([
-      startWorker({ vars: { ...REMOTE_VARS, JWT_JWKS_URL: stub.url }, originUrl: origin.url }),
-      startWorker({ vars: { ...REMOTE_VARS, JWT_JWKS_URL: `http://127.0.0.1:${deadPort}/jwks.json` }, originUrl: origin.url }),
-      startWorker({ vars: { ...REMOTE_VARS, JWT_SECRET, JWT_JWKS_URL: comboStub.url }, originUrl: origin.url }),
-    ]);
-  }, START);
-  after(async () => {
-    await Promise.all([remote?.stop(), dead?.stop(), combo?.stop()]);
-    await Promise.all([origin?.close(), stub?.close(), comboStub?.close()]);
-  });
-  beforeEach(() => origin.clear());
+  /**
+   * A stub serving the keys `keys`, a recording origin and a worker with
+   * JWT_JWKS_URL set to the stub (plus `vars`), all stopped when test `t` ends.
+   * `stubDown` stops the stub before the worker starts: its port refuses
+   * connections until `stub.start()`.
+   */
+  async function remoteSetup(t, { keys = [r1], vars = {}, stubDown = false } = {}) {
+    const env = {};
+    t.after(async () => {
+      await env.worker?.stop();
+      await Promise.all([env.stub?.close(), env.origin?.close()]);
+    });
+    env.origin = await startOrigin();
+    env.stub = await startJwksServer({ jwks: jwksOf(...keys) });
+    if (stubDown) await env.stub.stop();
+    env.worker = await startWorker({ vars: { ...REMOTE_VARS, JWT_JWKS_URL: env.stub.url, ...vars }, originUrl: env.origin.url });
+    env.origin.clear();
+    return env;
+  }
 
-  it('(a) a worker with only JWT_JWKS_URL fetches on first use and accepts a token of kid r1', T, async () => {
+  /** Sends a token of each key in turn through `worker` (each must pass), then clears the origin. */
+  async function warm({ worker, origin }, ...keys) {
+    for (const key of keys) {
+      const r = await call(worker.url, '/warm', { token: await rs(key) });
+      assert.equal(r.status, 200, `warming up with kid ${key.kid}: ${r.text}`);
+    }
+    origin.clear();
+  }
+
+  it('(a) a worker with only JWT_JWKS_URL fetches on first use and accepts a token of kid r1', START, async (t) => {
+    const { origin, stub, worker: remote } = await remoteSetup(t);
     assert.equal(stub.hits, 0, 'nothing fetched before a token needs a key');
     const r = await call(remote.url, '/remote', { token: await rs(r1) });
     assert.equal(r.status, 200, r.text);
@@ -650,7 +659,11 @@ describe('remote key sets (JWT_JWKS_URL)', () => {
     assert.equal(stub.hits, 1);
   });
 
-  it('(b) rotation: an unknown kid forces one refetch, then the new key is cached', T, async () => {
+  it('(b) rotation: an unknown kid forces one refetch, then the new key is cached', START, async (t) => {
+    const env = await remoteSetup(t);
+    const { stub, worker: remote } = env;
+    await warm(env, r1);
+    assert.equal(stub.hits, 1, 'r1 fetched once and cached');
     stub.setJwks(jwksOf(r1, r2));
     const r = await call(remote.url, '/rotated', { token: await rs(r2) });
     assert.equal(r.status, 200, r.text);
@@ -659,7 +672,14 @@ describe('remote key sets (JWT_JWKS_URL)', () => {
     assert.equal(stub.hits, 2, 'no fetch per request');
   });
 
-  it('(d) another unknown kid within 30 s of a forced refetch: 401, no fetch', T, async () => {
+  it('(d) another unknown kid within 30 s of a forced refetch: 401, no fetch', START, async (t) => {
+    const env = await remoteSetup(t);
+    const { origin, stub, worker: remote } = env;
+    // r1 fetched on first use, then r2 by a forced refetch just now.
+    await warm(env, r1);
+    stub.setJwks(jwksOf(r1, r2));
+    await warm(env, r2);
+    assert.equal(stub.hits, 2, 'one fetch, then one forced refetch');
     const r = await call(remote.url, '/unknown', { token: await rs(stranger) });
     assert.equal(r.status, 401, r.text);
     assert.match(r.headers.get('www-authenticate') ?? '', /invalid_token/);
@@ -671,14 +691,19 @@ describe('remote key sets (JWT_JWKS_URL)', () => {
     assert.equal(stub.hits, 2);
   });
 
-  it('cached keys keep working while the key set endpoint is down', T, async () => {
+  it('cached keys keep working while the key set endpoint is down', START, async (t) => {
+    const env = await remoteSetup(t, { keys: [r1, r2] });
+    const { stub, worker: remote } = env;
+    await warm(env, r1, r2);
+    const hits = stub.hits;
     await stub.stop();
     assert.equal((await call(remote.url, '/cached', { token: await rs(r1) })).status, 200);
     assert.equal((await call(remote.url, '/cached', { token: await rs(r2) })).status, 200);
-    assert.equal(stub.hits, 2);
+    assert.equal(stub.hits, hits);
   });
 
-  it('(c) fails closed: key set unreachable and nothing cached → 503 with Retry-After, nothing forwarded', T, async () => {
+  it('(c) fails closed: key set unreachable and nothing cached → 503 with Retry-After, nothing forwarded', START, async (t) => {
+    const { origin, stub, worker: dead } = await remoteSetup(t, { stubDown: true });
     for (let i = 0; i < 2; i++) {
       const r = await call(dead.url, '/closed', { token: await rs(r1) });
       assert.equal(r.status, 503, r.text);
@@ -686,17 +711,14 @@ describe('remote key sets (JWT_JWKS_URL)', () => {
     }
     assert.equal(origin.requests.length, 0, 'the origin saw nothing');
     // The same worker recovers once the endpoint answers (so the 503 was the key set).
-    const revived = await startJwksServer({ jwks: jwksOf(r1), port: deadPort });
-    try {
-      const r = await call(dead.url, '/closed', { token: await rs(r1) });
-      assert.equal(r.status, 200, r.text);
-      assert.equal(revived.hits, 1);
-    } finally {
-      await revived.close();
-    }
+    await stub.start();
+    const r = await call(dead.url, '/closed', { token: await rs(r1) });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(stub.hits, 1);
   });
 
-  it('JWT_SECRET + JWT_JWKS_URL accepts both an HS256 and a remote RS256 token', T, async () => {
+  it('JWT_SECRET + JWT_JWKS_URL accepts both an HS256 and a remote RS256 token', START, async (t) => {
+    const { origin, stub: comboStub, worker: combo } = await remoteSetup(t, { vars: { JWT_SECRET } });
     const hs = await call(combo.url, '/both', { token: await mint({ alg: 'HS256' }) });
     assert.equal(hs.status, 200, hs.text);
     const rsa = await call(combo.url, '/both', { token: await rs(r1) });

@@ -4,6 +4,7 @@
 //! the stored text means is the core's (`edge_revoke_core::stored`).
 
 use crate::js::{object, settle};
+use edge_revoke_core::config::KV_BINDING;
 use edge_revoke_core::error::StoreError;
 use edge_revoke_core::revocation::{
     store_key, subject_key, Cutoff, Page, Record, RevocationStore, KEY_PREFIX,
@@ -13,9 +14,6 @@ use edge_revoke_core::token::TokenId;
 use worker::js_sys::{self, Promise, Reflect};
 use worker::wasm_bindgen::{prelude::*, JsCast};
 use worker::Env;
-
-/// The KV namespace binding that holds revocations.
-const KV_BINDING: &str = "REVOKED_TOKENS";
 
 #[wasm_bindgen]
 extern "C" {

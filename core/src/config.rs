@@ -82,8 +82,61 @@ pub const DEFAULT_MAX_TOKEN_LIFETIME: u64 = 86_400;
 pub const DEFAULT_CACHE_TTL: u64 = 60;
 /// Default of `AUTH_REALM`.
 pub const DEFAULT_REALM: &str = "api";
+/// Default of `JWKS_CACHE_SECONDS`.
+pub const DEFAULT_JWKS_CACHE_SECONDS: u64 = 600;
+/// Default of `ORIGIN_TIMEOUT_SECONDS`: Cloudflare's own origin timeout.
+pub const DEFAULT_ORIGIN_TIMEOUT: u64 = 100;
+/// Largest `ORIGIN_TIMEOUT_SECONDS`.
+pub const MAX_ORIGIN_TIMEOUT: u64 = 600;
+/// Default of `ROLES_CLAIM`.
+pub const DEFAULT_ROLES_CLAIM: &str = "roles";
+/// Default of `ADMIN_ROLES`.
+pub const DEFAULT_ADMIN_ROLES: &[&str] = &["identity:admin", "identity:user-admin"];
+/// Default of `REQUIRE_TOKEN`.
+pub const DEFAULT_REQUIRE_TOKEN: bool = true;
+/// Default of `ENFORCE`.
+pub const DEFAULT_ENFORCE: bool = true;
+/// The Workers KV namespace binding that holds revocations and cutoffs.
+pub const KV_BINDING: &str = "REVOKED_TOKENS";
 /// KV's smallest accepted `cacheTtl`.
 pub const MIN_CACHE_TTL: u64 = 30;
+
+/// Every setting and binding the worker reads, with its default as the
+/// README's configuration table shows it: `None` where there is no fixed
+/// value (unset, required, or computed from other settings). Built from the
+/// constants above, so the README is checked against the code, not a copy.
+pub fn documented_defaults() -> Vec<(&'static str, Option<String>)> {
+    let value = |v: &dyn std::fmt::Display| Some(v.to_string());
+    vec![
+        ("ORIGIN_URL", None),
+        ("JWT_SECRET", None),
+        ("JWT_JWKS", None),
+        ("JWT_JWKS_URL", None),
+        ("JWKS_CACHE_SECONDS", value(&DEFAULT_JWKS_CACHE_SECONDS)),
+        ("JWT_ALGORITHMS", None),
+        ("JWT_ISSUER", None),
+        ("JWT_AUDIENCE", None),
+        ("JWT_LEEWAY_SECONDS", value(&DEFAULT_LEEWAY)),
+        ("REQUIRE_TOKEN", value(&DEFAULT_REQUIRE_TOKEN)),
+        ("PUBLIC_PATHS", None),
+        (
+            "MAX_TOKEN_LIFETIME_SECONDS",
+            value(&DEFAULT_MAX_TOKEN_LIFETIME),
+        ),
+        ("REVOCATION_CACHE_TTL_SECONDS", value(&DEFAULT_CACHE_TTL)),
+        ("ROLES_CLAIM", value(&DEFAULT_ROLES_CLAIM)),
+        ("ADMIN_ROLES", value(&DEFAULT_ADMIN_ROLES.join(","))),
+        ("INVALIDATE_API_KEYS", None),
+        ("OAUTH_CLIENTS", None),
+        ("FORWARD_CLAIMS", None),
+        ("ENFORCE", value(&DEFAULT_ENFORCE)),
+        ("ORIGIN_TIMEOUT_SECONDS", value(&DEFAULT_ORIGIN_TIMEOUT)),
+        ("TOKEN_CACHE_ENTRIES", value(&crate::cache::DEFAULT_ENTRIES)),
+        ("TOKEN_CACHE_BYTES", value(&crate::cache::DEFAULT_BYTES)),
+        ("AUTH_REALM", value(&DEFAULT_REALM)),
+        (KV_BINDING, None),
+    ]
+}
 
 impl Config {
     /// Reads every setting through `lookup` (name → value).
@@ -100,8 +153,11 @@ impl Config {
         if keys.is_empty() && jwks_url.is_none() {
             return Err(ConfigError::NoKey);
         }
-        let jwks_cache_seconds =
-            parse_seconds(get("JWKS_CACHE_SECONDS"), "JWKS_CACHE_SECONDS", 600)?;
+        let jwks_cache_seconds = parse_seconds(
+            get("JWKS_CACHE_SECONDS"),
+            "JWKS_CACHE_SECONDS",
+            DEFAULT_JWKS_CACHE_SECONDS,
+        )?;
         let mut supported = keys.supported_algs();
         if jwks_url.is_some() {
             supported.extend(
@@ -146,8 +202,9 @@ impl Config {
                 "below KV's minimum of 30",
             ));
         }
-        let require_token = parse_bool(get("REQUIRE_TOKEN"), "REQUIRE_TOKEN")?;
-        let enforce = parse_bool(get("ENFORCE"), "ENFORCE")?;
+        let require_token =
+            parse_bool(get("REQUIRE_TOKEN"), "REQUIRE_TOKEN", DEFAULT_REQUIRE_TOKEN)?;
+        let enforce = parse_bool(get("ENFORCE"), "ENFORCE", DEFAULT_ENFORCE)?;
         let oauth_clients = list(get("OAUTH_CLIENTS"))
             .into_iter()
             .map(|entry| match entry.split_once(':') {
@@ -171,9 +228,12 @@ impl Config {
                 format!("{bad:?} does not start with /"),
             ));
         }
-        let origin_timeout =
-            parse_seconds(get("ORIGIN_TIMEOUT_SECONDS"), "ORIGIN_TIMEOUT_SECONDS", 100)?;
-        if !(1..=600).contains(&origin_timeout) {
+        let origin_timeout = parse_seconds(
+            get("ORIGIN_TIMEOUT_SECONDS"),
+            "ORIGIN_TIMEOUT_SECONDS",
+            DEFAULT_ORIGIN_TIMEOUT,
+        )?;
+        if !(1..=MAX_ORIGIN_TIMEOUT).contains(&origin_timeout) {
             return Err(ConfigError::invalid(
                 "ORIGIN_TIMEOUT_SECONDS",
                 "not between 1 and 600",
@@ -190,7 +250,10 @@ impl Config {
             crate::cache::DEFAULT_BYTES,
         )?;
         let admin_roles = match get("ADMIN_ROLES") {
-            None => vec!["identity:admin".into(), "identity:user-admin".into()],
+            None => DEFAULT_ADMIN_ROLES
+                .iter()
+                .map(|&role| role.into())
+                .collect(),
             Some(roles) => list(Some(roles)),
         };
 
@@ -209,7 +272,8 @@ impl Config {
             public_paths,
             max_token_lifetime,
             revocation_cache_ttl,
-            roles_claim: get("ROLES_CLAIM").map_or_else(|| "roles".into(), |s| s.trim().into()),
+            roles_claim: get("ROLES_CLAIM")
+                .map_or_else(|| DEFAULT_ROLES_CLAIM.into(), |s| s.trim().into()),
             admin_roles,
             invalidate_api_keys: list(get("INVALIDATE_API_KEYS"))
                 .iter()
@@ -267,10 +331,14 @@ impl Config {
     }
 }
 
-/// `true`/`false` in any case; unset is `true`.
-fn parse_bool(value: Option<String>, setting: &'static str) -> Result<bool, ConfigError> {
+/// `true`/`false` in any case; unset is `default`.
+fn parse_bool(
+    value: Option<String>,
+    setting: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
     match value.as_deref().map(str::trim) {
-        None => Ok(true),
+        None => Ok(default),
         Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
         Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
         Some(_) => Err(ConfigError::invalid(setting, "not true or false")),
@@ -578,6 +646,39 @@ mod tests {
         let numbers = as_numbers(SECRET);
         assert!(!shown.contains(&numbers[1..numbers.len() - 1]));
         assert!(shown.contains("app"), "client IDs are not secret");
+    }
+
+    /// The README's configuration table names every setting the code reads,
+    /// and no other, with the code's defaults.
+    #[test]
+    fn readme_configuration_table_matches_the_code() {
+        let readme = include_str!("../../README.md");
+        let table = readme
+            .split("\n## Configuration")
+            .nth(1)
+            .expect("README has a Configuration section")
+            .split("\n## ")
+            .next()
+            .unwrap_or_default();
+        let documented: Vec<(String, Option<String>)> = table
+            .lines()
+            .filter(|line| line.starts_with("| `"))
+            .map(|line| {
+                let cells: Vec<&str> = line.split(" | ").collect();
+                let name = cells[0]
+                    .trim_start_matches("| ")
+                    .trim_matches('`')
+                    .to_owned();
+                let default = cells[2].trim();
+                let fixed = default.starts_with('`') && default.ends_with('`');
+                (name, fixed.then(|| default.trim_matches('`').to_owned()))
+            })
+            .collect();
+        let code: Vec<(String, Option<String>)> = documented_defaults()
+            .into_iter()
+            .map(|(name, default)| (name.to_owned(), default))
+            .collect();
+        assert_eq!(documented, code);
     }
 
     #[test]

@@ -2,11 +2,11 @@
 // unavailable, and an origin that errors, resets the connection or never answers.
 // Restarts are covered in revocation.test.mjs.
 // Run: node --test --test-concurrency=1 tests/e2e/faults.test.mjs
-import { describe, it, before, after, beforeEach } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { startOrigin } from '../../scripts/lib/origin.mjs';
-import { startWorker, buildWorkerOnce } from './support/worker.mjs';
+import { buildWorkerOnce } from './support/worker.mjs';
+import { useWorker } from './support/setup.mjs';
 import { mint, keys, JWT_SECRET, JWT_JWKS, ISSUER, AUDIENCE } from './support/keys.mjs';
 import { call, assertProblem } from './support/http.mjs';
 
@@ -37,81 +37,70 @@ function assertRetryAfter(r) {
 // namespace were unreachable, and it must fail closed. The one difference from a real
 // outage is timing: the failure is immediate rather than after a network timeout.
 describe('KV unavailable (no REVOKED_TOKENS binding)', () => {
-  let origin;
-  let worker;
-
-  before(async () => {
-    origin = await startOrigin();
-    worker = await startWorker({ vars: BASE_VARS, originUrl: origin.url, kv: false });
-  });
-  after(async () => {
-    await worker?.stop();
-    await origin?.close();
-  });
-  beforeEach(() => origin.clear());
+  const ctx = useWorker(BASE_VARS, { kv: false });
 
   it('the generated config really has no KV binding', async () => {
     const { readFileSync } = await import('node:fs');
-    const toml = readFileSync(worker.configPath, 'utf8');
+    const toml = readFileSync(ctx.worker.configPath, 'utf8');
     assert.doesNotMatch(toml, /kv_namespaces|REVOKED_TOKENS/);
   });
 
   for (const alg of ['HS256', 'RS256', 'ES256']) {
     it(`valid ${alg} token on the proxy path → 503 + Retry-After, nothing forwarded`, async () => {
-      const r = await call(worker.url, '/hello', { token: await mint({ alg }) });
+      const r = await call(ctx.worker.url, '/hello', { token: await mint({ alg }) });
       assertProblem(r, 503);
       assertRetryAfter(r);
-      assert.equal(origin.requests.length, 0, 'origin must not be called when revocation cannot be checked');
+      assert.equal(ctx.origin.requests.length, 0, 'origin must not be called when revocation cannot be checked');
     });
   }
 
   it('valid token via X-Auth-Token on a POST with a body → 503, nothing forwarded', async () => {
-    const r = await call(worker.url, '/things', {
+    const r = await call(ctx.worker.url, '/things', {
       method: 'POST',
       headers: { 'X-Auth-Token': await mint({ alg: 'EdDSA' }), 'Content-Type': 'application/json' },
       body: '{"a":1}',
     });
     assertProblem(r, 503);
     assertRetryAfter(r);
-    assert.equal(origin.requests.length, 0);
+    assert.equal(ctx.origin.requests.length, 0);
   });
 
   it('a forged token is still 401 (the signature is checked before KV is asked)', async () => {
-    const r = await call(worker.url, '/hello', { token: await mint({ alg: 'RS256', key: keys.wrongRsa }) });
+    const r = await call(ctx.worker.url, '/hello', { token: await mint({ alg: 'RS256', key: keys.wrongRsa }) });
     assertProblem(r, 401);
-    assert.equal(origin.requests.length, 0);
+    assert.equal(ctx.origin.requests.length, 0);
   });
 
   it('DELETE /api/tokens (sign-out) → 503 + Retry-After, never 2xx', async () => {
     const token = await mint();
     for (let i = 0; i < 3; i++) {
-      const r = await call(worker.url, '/api/tokens', { method: 'DELETE', token });
+      const r = await call(ctx.worker.url, '/api/tokens', { method: 'DELETE', token });
       assert.ok(r.status < 200 || r.status >= 300, `sign-out must never report success while KV is down: ${r.status}`);
       assertProblem(r, 503);
       assertRetryAfter(r);
     }
-    assert.equal(origin.requests.length, 0);
+    assert.equal(ctx.origin.requests.length, 0);
   });
 
   it('DELETE /v2.0/tokens (self, X-Auth-Token) → 503 + Retry-After', async () => {
-    const r = await call(worker.url, '/v2.0/tokens', { method: 'DELETE', headers: { 'X-Auth-Token': await mint({ alg: 'PS256' }) } });
+    const r = await call(ctx.worker.url, '/v2.0/tokens', { method: 'DELETE', headers: { 'X-Auth-Token': await mint({ alg: 'PS256' }) } });
     assertProblem(r, 503);
     assertRetryAfter(r);
-    assert.equal(origin.requests.length, 0);
+    assert.equal(ctx.origin.requests.length, 0);
   });
 
   it('DELETE /v2.0/tokens?tokenId=<valid JWT> by an admin → 503 + Retry-After', async () => {
     const admin = await mint({ alg: 'RS256', claims: { sub: 'root', roles: ['identity:admin'] } });
     const victim = await mint({ alg: 'ES256', claims: { sub: 'bob' } });
-    const r = await call(worker.url, `/v2.0/tokens?tokenId=${victim}`, { method: 'DELETE', headers: { 'X-Auth-Token': admin } });
+    const r = await call(ctx.worker.url, `/v2.0/tokens?tokenId=${victim}`, { method: 'DELETE', headers: { 'X-Auth-Token': admin } });
     assertProblem(r, 503);
     assertRetryAfter(r);
-    assert.equal(origin.requests.length, 0);
+    assert.equal(ctx.origin.requests.length, 0);
   });
 
   it(`POST ${INVALIDATE} with a good API key → 503 {"resCode":503,...} + Retry-After`, async () => {
     for (const tokenReferenceId of [`ref-${Date.now()}`, await mint({ alg: 'EdDSA' })]) {
-      const r = await call(worker.url, INVALIDATE, {
+      const r = await call(ctx.worker.url, INVALIDATE, {
         method: 'POST',
         headers: { 'X-API-KEY': API_KEY, 'Content-Type': 'application/json' },
         body: JSON.stringify({ tokenReferenceId }),
@@ -124,46 +113,37 @@ describe('KV unavailable (no REVOKED_TOKENS binding)', () => {
       assert.notEqual(json.resDesc, 'SUCCESS');
       assertRetryAfter(r);
     }
-    assert.equal(origin.requests.length, 0);
+    assert.equal(ctx.origin.requests.length, 0);
   });
 });
 
 describe('origin faults (ORIGIN_TIMEOUT_SECONDS=2)', () => {
-  let origin;
-  let worker;
+  // Closing the origin after the block also releases any /__hang request still held open.
+  const ctx = useWorker({ ...BASE_VARS, ORIGIN_TIMEOUT_SECONDS: '2' });
   let token;
-
   before(async () => {
-    origin = await startOrigin();
-    worker = await startWorker({ vars: { ...BASE_VARS, ORIGIN_TIMEOUT_SECONDS: '2' }, originUrl: origin.url });
     token = await mint({ alg: 'ES256' });
   });
-  after(async () => {
-    await worker?.stop();
-    // Also releases any /__hang request still held open.
-    await origin?.close();
-  });
-  beforeEach(() => origin.clear());
 
   for (const status of [500, 503]) {
     it(`origin ${status} passes through unchanged (status and body)`, async () => {
-      const r = await call(worker.url, `/__status/${status}`, { token });
+      const r = await call(ctx.worker.url, `/__status/${status}`, { token });
       assert.equal(r.status, status, r.text);
       assert.equal(r.text, `status ${status}`);
       assert.equal(mediaType(r), 'text/plain');
-      assert.equal(origin.requests.length, 1);
+      assert.equal(ctx.origin.requests.length, 1);
     });
   }
 
   it('origin resets the connection → 502 problem+json', { timeout: 30_000 }, async () => {
-    const r = await call(worker.url, '/__reset', { token });
+    const r = await call(ctx.worker.url, '/__reset', { token });
     assertProblem(r, 502);
-    assert.ok(origin.requests.length >= 1, 'the request did reach the origin');
-    assert.ok(origin.requests.every((q) => q.url === '/__reset'));
+    assert.ok(ctx.origin.requests.length >= 1, 'the request did reach the origin');
+    assert.ok(ctx.origin.requests.every((q) => q.url === '/__reset'));
   });
 
   it('origin resets a POST with a body → 502 problem+json', { timeout: 30_000 }, async () => {
-    const r = await call(worker.url, '/__reset', { method: 'POST', token, body: 'x'.repeat(4096), headers: { 'Content-Type': 'text/plain' } });
+    const r = await call(ctx.worker.url, '/__reset', { method: 'POST', token, body: 'x'.repeat(4096), headers: { 'Content-Type': 'text/plain' } });
     assertProblem(r, 502);
   });
 
@@ -171,19 +151,19 @@ describe('origin faults (ORIGIN_TIMEOUT_SECONDS=2)', () => {
     const started = Date.now();
     let r;
     try {
-      r = await call(worker.url, '/__hang', { token });
+      r = await call(ctx.worker.url, '/__hang', { token });
     } catch (e) {
       assert.fail(`no answer within ${Date.now() - started} ms (expected 504 within 10 s): ${e.name} ${e.message}`);
     }
     assert.ok(r.elapsedMs < 10_000, `took ${r.elapsedMs} ms`);
     assertProblem(r, 504);
     assert.ok(r.elapsedMs >= 1_500, `answered after ${r.elapsedMs} ms: sooner than the 2 s timeout`);
-    assert.equal(origin.requests.length, 1, 'the request reached the origin once');
+    assert.equal(ctx.origin.requests.length, 1, 'the request reached the origin once');
   });
 
   it('the worker still serves normally after a timeout', async () => {
-    const r = await call(worker.url, '/hello', { token });
+    const r = await call(ctx.worker.url, '/hello', { token });
     assert.equal(r.status, 200, r.text);
-    assert.equal(origin.requests.length, 1);
+    assert.equal(ctx.origin.requests.length, 1);
   });
 });

@@ -1,11 +1,12 @@
 // End-to-end tests of the proxy contract: the built worker under `wrangler dev`
 // in front of a stub origin. Run: node --test --test-concurrency=1 tests/e2e/
-import { describe, it, before, after, beforeEach } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 
-import { startOrigin, BIG_BODY } from '../../scripts/lib/origin.mjs';
-import { startWorker, buildWorkerOnce, freePort } from './support/worker.mjs';
+import { BIG_BODY } from '../../scripts/lib/origin.mjs';
+import { buildWorkerOnce, freePort } from './support/worker.mjs';
+import { useWorker } from './support/setup.mjs';
 import { mint, signWith, keys, defaultClaims, now, JWT_SECRET, JWT_JWKS, ISSUER, AUDIENCE } from './support/keys.mjs';
 import { call, rawCall, assertProblem } from './support/http.mjs';
 
@@ -34,6 +35,13 @@ function assertInvalidToken(r, origin, { json = false } = {}) {
   assert.equal(origin.requests.length, 0, 'origin must not be called');
 }
 
+/** A missing token: 401 with the bare challenge and a problem body, nothing forwarded. */
+function assertChallenged(r, origin, { json = false } = {}) {
+  assertProblem(r, 401, { json });
+  assert.equal(r.headers.get('www-authenticate'), CHALLENGE);
+  assert.equal(origin.requests.length, 0);
+}
+
 function assertForwardedOk(r, origin, { method = 'GET', path = '/hello' } = {}) {
   assert.equal(r.status, 200, `expected 200, got ${r.status}: ${r.text}`);
   assert.equal(r.headers.get('x-origin'), 'stub');
@@ -43,39 +51,16 @@ function assertForwardedOk(r, origin, { method = 'GET', path = '/hello' } = {}) 
   assert.equal(origin.requests[0].method, method);
 }
 
-/** Start an origin + worker for one describe block. */
-function setup(varsFn) {
-  const ctx = {};
-  before(async () => {
-    ctx.origin = await startOrigin();
-    const vars = typeof varsFn === 'function' ? await varsFn(ctx) : varsFn;
-    ctx.worker = await startWorker({ vars, originUrl: vars.ORIGIN_URL ?? ctx.origin.url });
-    ctx.base = ctx.worker.url;
-  });
-  after(async () => {
-    await ctx.worker?.stop();
-    await ctx.origin?.close();
-  });
-  beforeEach(() => ctx.origin?.clear());
-  return ctx;
-}
-
 describe('main config (secret + JWKS, issuer, audience)', () => {
-  const ctx = setup(BASE_VARS);
+  const ctx = useWorker(BASE_VARS);
 
   describe('missing token', () => {
     it('401 with a bare Bearer challenge and problem+json, nothing forwarded', async () => {
-      const r = await call(ctx.base, '/hello');
-      assertProblem(r, 401);
-      assert.equal(r.headers.get('www-authenticate'), CHALLENGE);
-      assert.equal(ctx.origin.requests.length, 0);
+      assertChallenged(await call(ctx.base, '/hello'), ctx.origin);
     });
 
     it('Accept: application/json gives application/json error body', async () => {
-      const r = await call(ctx.base, '/hello', { headers: { Accept: 'application/json' } });
-      assertProblem(r, 401, { json: true });
-      assert.equal(r.headers.get('www-authenticate'), CHALLENGE);
-      assert.equal(ctx.origin.requests.length, 0);
+      assertChallenged(await call(ctx.base, '/hello', { headers: { Accept: 'application/json' } }), ctx.origin, { json: true });
     });
 
     it('Accept: application/problem+json keeps problem+json', async () => {
@@ -367,7 +352,7 @@ describe('main config (secret + JWKS, issuer, audience)', () => {
 });
 
 describe('JWT_ALGORITHMS allow-list (RS256,ES256)', () => {
-  const ctx = setup({ ...BASE_VARS, JWT_ALGORITHMS: 'RS256,ES256' });
+  const ctx = useWorker({ ...BASE_VARS, JWT_ALGORITHMS: 'RS256,ES256' });
 
   for (const alg of ['RS256', 'ES256']) {
     it(`${alg} allowed`, async () => {
@@ -384,7 +369,7 @@ describe('JWT_ALGORITHMS allow-list (RS256,ES256)', () => {
 });
 
 describe('PUBLIC_PATHS=/public,/health', () => {
-  const ctx = setup({ ...BASE_VARS, PUBLIC_PATHS: '/public,/health' });
+  const ctx = useWorker({ ...BASE_VARS, PUBLIC_PATHS: '/public,/health' });
 
   it('/public/x without a token is forwarded', async () => {
     const r = await call(ctx.base, '/public/x');
@@ -398,10 +383,7 @@ describe('PUBLIC_PATHS=/public,/health', () => {
   });
 
   it('/private without a token → 401', async () => {
-    const r = await call(ctx.base, '/private');
-    assertProblem(r, 401);
-    assert.equal(r.headers.get('www-authenticate'), CHALLENGE);
-    assert.equal(ctx.origin.requests.length, 0);
+    assertChallenged(await call(ctx.base, '/private'), ctx.origin);
   });
 
   it('/private with a valid token is forwarded', async () => {
@@ -411,7 +393,7 @@ describe('PUBLIC_PATHS=/public,/health', () => {
 });
 
 describe('REQUIRE_TOKEN=false', () => {
-  const ctx = setup({ ...BASE_VARS, REQUIRE_TOKEN: 'false' });
+  const ctx = useWorker({ ...BASE_VARS, REQUIRE_TOKEN: 'false' });
 
   it('no token → forwarded', async () => {
     const r = await call(ctx.base, '/hello');
@@ -437,7 +419,7 @@ describe('REQUIRE_TOKEN=false', () => {
 });
 
 describe('no key configured', () => {
-  const ctx = setup({ JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE });
+  const ctx = useWorker({ JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE });
 
   for (const [name, opts] of [
     ['no token', {}],
@@ -455,7 +437,7 @@ describe('no key configured', () => {
 });
 
 describe('origin unreachable', () => {
-  const ctx = setup(async () => ({ ...BASE_VARS, ORIGIN_URL: `http://127.0.0.1:${await freePort()}` }));
+  const ctx = useWorker(async () => ({ ...BASE_VARS, ORIGIN_URL: `http://127.0.0.1:${await freePort()}` }));
 
   it('valid token → 502 problem+json', async () => {
     const r = await call(ctx.base, '/hello', { token: await mint() });

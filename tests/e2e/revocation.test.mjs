@@ -1,7 +1,7 @@
 // End-to-end tests of the three revocation routes and their enforcement: the
 // built worker under `wrangler dev` with wrangler's local KV, in front of a
 // recording stub origin. Run: node --test --test-concurrency=1 tests/e2e/
-import { describe, it, before, after, beforeEach } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 
@@ -9,6 +9,7 @@ import { startOrigin } from '../../scripts/lib/origin.mjs';
 import { startWorker, buildWorkerOnce, kvList } from './support/worker.mjs';
 import { mint, now, JWT_SECRET, JWT_JWKS, ISSUER, AUDIENCE } from './support/keys.mjs';
 import { call } from './support/http.mjs';
+import { useWorker } from './support/setup.mjs';
 
 buildWorkerOnce();
 
@@ -35,56 +36,52 @@ const derivedId = (token) =>
   createHash('sha256').update(token.slice(0, token.lastIndexOf('.'))).digest('base64url');
 
 describe('revocation routes under wrangler dev', () => {
-  let origin;
-  let worker;
+  const ctx = useWorker(VARS);
   const admin = () => mint({ alg: 'RS256', claims: { sub: 'root', roles: ['identity:admin'] } });
-
-  before(async () => {
-    origin = await startOrigin();
-    worker = await startWorker({ vars: VARS, originUrl: origin.url });
-  });
-  after(async () => {
-    await worker?.stop();
-    await origin?.close();
-  });
-  beforeEach(() => origin.clear());
+  /** POST invalidate with a good API key. */
+  const invalidate = (tokenReferenceId, contentType) =>
+    call(ctx.worker.url, INVALIDATE, {
+      method: 'POST',
+      headers: { 'X-API-KEY': API_KEY, 'Content-Type': contentType },
+      body: JSON.stringify({ tokenReferenceId }),
+    });
 
   it('DELETE /api/tokens signs the caller out, and only that token', async () => {
     const jti = `signout-${Date.now()}`;
     const token = await mint({ alg: 'ES256', claims: { jti } });
     const other = await mint({ alg: 'ES256' });
-    assert.equal((await call(worker.url, '/hello', { token })).status, 200);
-    origin.clear();
+    assert.equal((await call(ctx.worker.url, '/hello', { token })).status, 200);
+    ctx.origin.clear();
 
-    const r = await call(worker.url, '/api/tokens', { method: 'DELETE', token });
+    const r = await call(ctx.worker.url, '/api/tokens', { method: 'DELETE', token });
     assert.equal(r.status, 204);
     assert.equal(r.text, '');
-    assert.equal(origin.requests.length, 0, 'the route is never forwarded');
+    assert.equal(ctx.origin.requests.length, 0, 'the route is never forwarded');
 
-    // Read-your-write: the very next request is rejected and nothing reaches the origin.
-    const after = await call(worker.url, '/hello', { token });
+    // Read-your-write: the very next request is rejected and nothing reaches the ctx.origin.
+    const after = await call(ctx.worker.url, '/hello', { token });
     assert.equal(after.status, 401);
     assert.equal(
       after.headers.get('www-authenticate'),
       'Bearer realm="api", error="invalid_token", error_description="token revoked"',
     );
     assert.equal(problem(after).status, 401);
-    assert.equal(origin.requests.length, 0);
+    assert.equal(ctx.origin.requests.length, 0);
 
     // Other tokens still pass.
-    assert.equal((await call(worker.url, '/hello', { token: other })).status, 200);
-    assert.equal(origin.requests.length, 1);
+    assert.equal((await call(ctx.worker.url, '/hello', { token: other })).status, 200);
+    assert.equal(ctx.origin.requests.length, 1);
 
     // Twice is fine.
-    assert.equal((await call(worker.url, '/api/tokens', { method: 'DELETE', token })).status, 204);
+    assert.equal((await call(ctx.worker.url, '/api/tokens', { method: 'DELETE', token })).status, 204);
   });
 
   it('DELETE /api/tokens errors: 401 without or with a bad token, JSON on request', async () => {
-    const missing = await call(worker.url, '/api/tokens', { method: 'DELETE' });
+    const missing = await call(ctx.worker.url, '/api/tokens', { method: 'DELETE' });
     assert.equal(missing.status, 401);
     assert.equal(missing.headers.get('www-authenticate'), 'Bearer realm="api"');
     problem(missing);
-    const bad = await call(worker.url, '/api/tokens', {
+    const bad = await call(ctx.worker.url, '/api/tokens', {
       method: 'DELETE',
       token: 'e30.e30.c2ln',
       headers: { Accept: 'application/json' },
@@ -92,7 +89,7 @@ describe('revocation routes under wrangler dev', () => {
     assert.equal(bad.status, 401);
     assert.equal(bad.headers.get('content-type'), 'application/json');
     assert.equal(JSON.parse(bad.text).status, 401);
-    assert.equal(origin.requests.length, 0);
+    assert.equal(ctx.origin.requests.length, 0);
   });
 
   it('other methods on the revocation paths belong to the origin', async () => {
@@ -102,11 +99,11 @@ describe('revocation routes under wrangler dev', () => {
       ['GET', '/api/tokens'],
       ['GET', INVALIDATE],
     ]) {
-      const r = await call(worker.url, path, { method, token, body: method === 'POST' ? '{}' : undefined });
+      const r = await call(ctx.worker.url, path, { method, token, body: method === 'POST' ? '{}' : undefined });
       assert.equal(r.status, 200, `${method} ${path}`);
     }
     assert.deepEqual(
-      origin.requests.map((q) => `${q.method} ${q.url}`),
+      ctx.origin.requests.map((q) => `${q.method} ${q.url}`),
       ['POST /v2.0/tokens', 'GET /api/tokens', `GET ${INVALIDATE}`],
     );
   });
@@ -115,12 +112,12 @@ describe('revocation routes under wrangler dev', () => {
     const t = now();
     const jti = `kv-${t}`;
     const token = await mint({ claims: { jti, exp: t + 900 } });
-    assert.equal((await call(worker.url, '/api/tokens', { method: 'DELETE', token })).status, 204);
+    assert.equal((await call(ctx.worker.url, '/api/tokens', { method: 'DELETE', token })).status, 204);
     const soon = `kv-soon-${t}`;
     const soonToken = await mint({ claims: { jti: soon, exp: t + 5 } });
-    assert.equal((await call(worker.url, '/api/tokens', { method: 'DELETE', token: soonToken })).status, 204);
+    assert.equal((await call(ctx.worker.url, '/api/tokens', { method: 'DELETE', token: soonToken })).status, 204);
 
-    const entries = await kvList({ persistDir: worker.persistDir, configPath: worker.configPath, prefix: 'revoked:' });
+    const entries = await kvList({ persistDir: ctx.worker.persistDir, configPath: ctx.worker.configPath, prefix: 'revoked:' });
     const entry = entries.find((e) => e.name === `revoked:${jti}`);
     assert.ok(entry, `revoked:${jti} in ${JSON.stringify(entries.map((e) => e.name))}`);
     assert.equal(entry.expiration, t + 900 + 30, 'exp + JWT_LEEWAY_SECONDS');
@@ -143,47 +140,47 @@ describe('revocation routes under wrangler dev', () => {
 
   it('a token without jti is revoked under the base64url SHA-256 of its signed part', async () => {
     const token = await mint({ alg: 'EdDSA', claims: { jti: undefined } });
-    assert.equal((await call(worker.url, '/api/tokens', { method: 'DELETE', token })).status, 204);
-    const entries = await kvList({ persistDir: worker.persistDir, configPath: worker.configPath });
+    assert.equal((await call(ctx.worker.url, '/api/tokens', { method: 'DELETE', token })).status, 204);
+    const entries = await kvList({ persistDir: ctx.worker.persistDir, configPath: ctx.worker.configPath });
     assert.ok(entries.some((e) => e.name === `revoked:${derivedId(token)}`));
-    assert.equal((await call(worker.url, '/x', { token })).status, 401);
+    assert.equal((await call(ctx.worker.url, '/x', { token })).status, 401);
   });
 
   it('DELETE /v2.0/tokens revokes the X-Auth-Token caller', async () => {
     const token = await mint({ alg: 'PS256' });
-    const r = await call(worker.url, '/v2.0/tokens', { method: 'DELETE', headers: { 'X-Auth-Token': token } });
+    const r = await call(ctx.worker.url, '/v2.0/tokens', { method: 'DELETE', headers: { 'X-Auth-Token': token } });
     assert.equal(r.status, 204);
     assert.equal(r.text, '');
-    const after = await call(worker.url, '/x', { headers: { 'X-Auth-Token': token } });
+    const after = await call(ctx.worker.url, '/x', { headers: { 'X-Auth-Token': token } });
     assert.equal(after.status, 401);
     assert.match(after.headers.get('www-authenticate'), /error_description="token revoked"/);
-    assert.equal(origin.requests.length, 0);
+    assert.equal(ctx.origin.requests.length, 0);
   });
 
   it('DELETE /v2.0/tokens with tokenId: admins revoke by JWT, by path and by bare ID', async () => {
     const adminToken = await admin();
     const victim = await mint({ alg: 'ES256', claims: { sub: 'bob' } });
-    const byQuery = await call(worker.url, `/v2.0/tokens?tokenId=${victim}`, {
+    const byQuery = await call(ctx.worker.url, `/v2.0/tokens?tokenId=${victim}`, {
       method: 'DELETE',
       headers: { 'X-Auth-Token': adminToken },
     });
     assert.equal(byQuery.status, 204);
-    assert.equal((await call(worker.url, '/x', { token: victim })).status, 401);
+    assert.equal((await call(ctx.worker.url, '/x', { token: victim })).status, 401);
 
     const victim2 = await mint({ alg: 'HS256', claims: { sub: 'carol' } });
-    const byPath = await call(worker.url, `/v2.0/tokens/${victim2}`, {
+    const byPath = await call(ctx.worker.url, `/v2.0/tokens/${victim2}`, {
       method: 'DELETE',
       headers: { 'X-Auth-Token': adminToken },
     });
     assert.equal(byPath.status, 204);
-    assert.equal((await call(worker.url, '/x', { token: victim2 })).status, 401);
+    assert.equal((await call(ctx.worker.url, '/x', { token: victim2 })).status, 401);
 
     const bare = `opaque-${Date.now()}`;
     assert.equal(
-      (await call(worker.url, `/v2.0/tokens/${bare}`, { method: 'DELETE', headers: { 'X-Auth-Token': adminToken } })).status,
+      (await call(ctx.worker.url, `/v2.0/tokens/${bare}`, { method: 'DELETE', headers: { 'X-Auth-Token': adminToken } })).status,
       204,
     );
-    const entries = await kvList({ persistDir: worker.persistDir, configPath: worker.configPath });
+    const entries = await kvList({ persistDir: ctx.worker.persistDir, configPath: ctx.worker.configPath });
     const entry = entries.find((e) => e.name === `revoked:${bare}`);
     assert.ok(entry);
     assert.equal(entry.metadata.exp, null);
@@ -192,8 +189,8 @@ describe('revocation routes under wrangler dev', () => {
     assert.equal(entry.metadata.reason, 'admin');
 
     // The admin's own token still works; the origin saw only that request.
-    assert.equal((await call(worker.url, '/x', { token: adminToken })).status, 200);
-    assert.equal(origin.requests.length, 1);
+    assert.equal((await call(ctx.worker.url, '/x', { token: adminToken })).status, 200);
+    assert.equal(ctx.origin.requests.length, 1);
   });
 
   it('DELETE /v2.0/tokens error codes: 400, 401, 403, 404, 413', async () => {
@@ -212,56 +209,48 @@ describe('revocation routes under wrangler dev', () => {
     ];
     for (const [path, token, status] of cases) {
       const headers = token ? { 'X-Auth-Token': token } : {};
-      const r = await call(worker.url, path, { method: 'DELETE', headers });
+      const r = await call(ctx.worker.url, path, { method: 'DELETE', headers });
       assert.equal(r.status, status, `${path.slice(0, 60)} -> ${r.status} ${r.text}`);
       assert.equal(problem(r).status, status);
       if (status === 401) assert.match(r.headers.get('www-authenticate'), /^Bearer realm="api"/);
     }
-    assert.equal(origin.requests.length, 0);
+    assert.equal(ctx.origin.requests.length, 0);
     // The user whose forged copy was refused is still valid.
-    assert.equal((await call(worker.url, '/x', { token: user })).status, 200);
+    assert.equal((await call(ctx.worker.url, '/x', { token: user })).status, 200);
   });
 
   it('GET and HEAD /v2.0/tokens/{tokenId} answer 404 at the edge once that token is revoked', async () => {
     const adminToken = await admin();
     const subject = await mint({ alg: 'RS256', claims: { sub: 'dave' } });
     const path = `/v2.0/tokens/${subject}`;
-    const before = await call(worker.url, path, { headers: { 'X-Auth-Token': adminToken } });
+    const before = await call(ctx.worker.url, path, { headers: { 'X-Auth-Token': adminToken } });
     assert.equal(before.status, 200, 'forwarded while valid');
-    assert.equal(origin.requests.length, 1);
-    origin.clear();
+    assert.equal(ctx.origin.requests.length, 1);
+    ctx.origin.clear();
 
-    await call(worker.url, '/api/tokens', { method: 'DELETE', token: subject });
-    const get = await call(worker.url, path, { headers: { 'X-Auth-Token': adminToken } });
+    await call(ctx.worker.url, '/api/tokens', { method: 'DELETE', token: subject });
+    const get = await call(ctx.worker.url, path, { headers: { 'X-Auth-Token': adminToken } });
     assert.equal(get.status, 404);
-    const head = await call(worker.url, path, { method: 'HEAD', headers: { 'X-Auth-Token': adminToken } });
+    const head = await call(ctx.worker.url, path, { method: 'HEAD', headers: { 'X-Auth-Token': adminToken } });
     assert.equal(head.status, 404);
-    assert.equal(origin.requests.length, 0);
+    assert.equal(ctx.origin.requests.length, 0);
   });
 
   it('POST invalidate: 200 exact body with text/plain or JSON, by reference and by JWT', async () => {
     const ref = `ref-${Date.now()}`;
-    const r = await call(worker.url, INVALIDATE, {
-      method: 'POST',
-      headers: { 'X-API-KEY': API_KEY, 'Content-Type': 'text/plain' },
-      body: JSON.stringify({ tokenReferenceId: ref }),
-    });
+    const r = await invalidate(ref, 'text/plain');
     assert.equal(r.status, 200);
     assert.equal(r.text, SUCCESS);
     assert.match(r.headers.get('content-type'), /^application\/json/);
 
     const token = await mint({ alg: 'EdDSA', claims: { sub: 'erin' } });
-    const byJwt = await call(worker.url, INVALIDATE, {
-      method: 'POST',
-      headers: { 'X-API-KEY': API_KEY, 'Content-Type': 'application/json' },
-      body: JSON.stringify({ tokenReferenceId: token }),
-    });
+    const byJwt = await invalidate(token, 'application/json');
     assert.equal(byJwt.status, 200);
     assert.equal(byJwt.text, SUCCESS);
-    assert.equal((await call(worker.url, '/x', { token })).status, 401);
-    assert.equal(origin.requests.length, 0);
+    assert.equal((await call(ctx.worker.url, '/x', { token })).status, 401);
+    assert.equal(ctx.origin.requests.length, 0);
 
-    const entries = await kvList({ persistDir: worker.persistDir, configPath: worker.configPath });
+    const entries = await kvList({ persistDir: ctx.worker.persistDir, configPath: ctx.worker.configPath });
     const entry = entries.find((e) => e.name === `revoked:${ref}`);
     assert.equal(entry.metadata.by, 'api-key');
     assert.equal(entry.metadata.route, `POST ${INVALIDATE}`);
@@ -280,14 +269,14 @@ describe('revocation routes under wrangler dev', () => {
       [{ 'X-API-KEY': API_KEY }, JSON.stringify({ tokenReferenceId: 'e30.e30.c2ln' }), 404],
     ];
     for (const [headers, body, status] of cases) {
-      const r = await call(worker.url, INVALIDATE, { method: 'POST', headers: { 'Content-Type': 'text/plain', ...headers }, body });
+      const r = await call(ctx.worker.url, INVALIDATE, { method: 'POST', headers: { 'Content-Type': 'text/plain', ...headers }, body });
       assert.equal(r.status, status, `${JSON.stringify(headers)} ${body.slice(0, 40)}`);
       const json = JSON.parse(r.text);
       assert.equal(json.resCode, status);
       assert.equal(typeof json.resDesc, 'string');
       assert.deepEqual(Object.keys(json).sort(), ['resCode', 'resDesc']);
     }
-    assert.equal(origin.requests.length, 0);
+    assert.equal(ctx.origin.requests.length, 0);
   });
 });
 

@@ -16,6 +16,7 @@ import { startWorker, buildWorkerOnce, kvList, wranglerEnv, KV_BINDING, ROOT } f
 import { mint, now, JWT_SECRET, JWT_JWKS, ISSUER, AUDIENCE } from './support/keys.mjs';
 import { startJwksServer, rsaKey, jwksOf } from './support/jwks.mjs';
 import { call } from './support/http.mjs';
+import { useWorker } from './support/setup.mjs';
 
 buildWorkerOnce();
 
@@ -48,6 +49,17 @@ function kvGet(worker, key) {
       resolve(out === '' || /^Value not found/i.test(out) ? null : out);
     });
   });
+}
+
+/** A mint() that keeps every token it makes in `used`: none may appear in a worker's log. */
+function trackedMint() {
+  const used = new Set();
+  const tok = async (o = {}) => {
+    const t = await mint(o);
+    used.add(t);
+    return t;
+  };
+  return { used, tok };
 }
 
 /** Parsed JSON log lines of a worker started with logLevel 'log'. */
@@ -91,20 +103,14 @@ describe('sessions: sign-out scopes, admin sign-out, OAuth, claim headers, prefl
     OAUTH_CLIENTS: `${APP.id}:${APP.secret},${ODD.id}:${ODD.secret}`,
     FORWARD_CLAIMS: 'sub:X-User-Id,email:X-User-Email',
   };
-  let origin;
-  let worker;
+  const ctx = useWorker(VARS, { logLevel: 'log' });
   /** Every token sent to this worker: none may appear in its log. */
-  const used = new Set();
-  const tok = async (o = {}) => {
-    const t = await mint(o);
-    used.add(t);
-    return t;
-  };
-  const get = (token, p = '/hello', headers = {}) => call(worker.url, p, { token, headers });
+  const { used, tok } = trackedMint();
+  const get = (token, p = '/hello', headers = {}) => call(ctx.worker.url, p, { token, headers });
   const signOut = (token, scope) =>
-    call(worker.url, scope === undefined ? '/api/tokens' : `/api/tokens?scope=${scope}`, { method: 'DELETE', token });
+    call(ctx.worker.url, scope === undefined ? '/api/tokens' : `/api/tokens?scope=${scope}`, { method: 'DELETE', token });
   const oauth = (route, fields, auth = basic(APP.id, APP.secret)) =>
-    call(worker.url, route, {
+    call(ctx.worker.url, route, {
       method: 'POST',
       headers: { 'Content-Type': FORM, ...(auth ? { Authorization: auth } : {}) },
       body: form(fields),
@@ -118,15 +124,6 @@ describe('sessions: sign-out scopes, admin sign-out, OAuth, claim headers, prefl
   /** sub → { value: expected cutoff record (cutoff checked by range), lo, hi } for `subject:<sub>`. */
   const subjects = new Map();
 
-  before(async () => {
-    origin = await startOrigin();
-    worker = await startWorker({ vars: VARS, originUrl: origin.url, logLevel: 'log' });
-  }, START);
-  after(async () => {
-    await worker?.stop();
-    await origin?.close();
-  });
-  beforeEach(() => origin.clear());
 
   it('scope=local (the default) revokes only the calling token', T, async () => {
     const sub = uniq('lou');
@@ -138,7 +135,7 @@ describe('sessions: sign-out scopes, admin sign-out, OAuth, claim headers, prefl
     const r = await signOut(caller, 'local');
     assert.equal(r.status, 204, r.text);
     assertRevoked(await get(caller), 'caller after scope=local');
-    assertRevoked(await call(worker.url, '/hello', { headers: { 'X-Auth-Token': caller } }), 'caller via X-Auth-Token');
+    assertRevoked(await call(ctx.worker.url, '/hello', { headers: { 'X-Auth-Token': caller } }), 'caller via X-Auth-Token');
     assert.equal((await get(sibling)).status, 200, 'a sibling of the same subject is untouched');
 
     // No ?scope at all is local too.
@@ -160,7 +157,7 @@ describe('sessions: sign-out scopes, admin sign-out, OAuth, claim headers, prefl
       assert.equal(r.status, 400, `scope=${scope}: ${r.status} ${r.text}`);
     }
     assert.equal((await get(caller)).status, 200, 'the caller still works after the rejected sign-outs');
-    assert.equal(origin.requests.length, 1, 'the rejected sign-outs were not forwarded');
+    assert.equal(ctx.origin.requests.length, 1, 'the rejected sign-outs were not forwarded');
   });
 
   it('scope=global revokes every token of the subject issued until now, not later ones or other subjects', T, async () => {
@@ -227,23 +224,23 @@ describe('sessions: sign-out scopes, admin sign-out, OAuth, claim headers, prefl
     const bystander = await tok({ claims: { sub: uniq('by') } });
     assert.equal((await get(victimOld)).status, 200);
 
-    const none = await call(worker.url, path, { method: 'DELETE' });
+    const none = await call(ctx.worker.url, path, { method: 'DELETE' });
     assert.equal(none.status, 401, none.text);
     const plain = await tok({ claims: { sub: uniq('pleb'), roles: ['reader', 'identity:viewer'] } });
-    const forbidden = await call(worker.url, path, { method: 'DELETE', token: plain });
+    const forbidden = await call(ctx.worker.url, path, { method: 'DELETE', token: plain });
     assert.equal(forbidden.status, 403, forbidden.text);
     assert.equal((await get(victimOld)).status, 200, 'the refused calls revoked nothing');
 
     const adminToken = await admin();
     const t0 = now();
-    const r = await call(worker.url, path, { method: 'DELETE', token: adminToken });
+    const r = await call(ctx.worker.url, path, { method: 'DELETE', token: adminToken });
     assert.equal(r.status, 204, r.text);
     assert.equal(r.text, '');
     assertRevoked(await get(victimOld), 'subject token after admin sign-out');
     assertRevoked(await get(victimNoIat), 'subject token without iat after admin sign-out');
     assert.equal((await get(bystander)).status, 200);
     assert.equal((await get(adminToken)).status, 200, 'the admin is not signed out');
-    assert.equal(origin.requests.some((q) => q.url.startsWith('/api/users/')), false, 'the route is never forwarded');
+    assert.equal(ctx.origin.requests.some((q) => q.url.startsWith('/api/users/')), false, 'the route is never forwarded');
 
     const t1 = now();
     subjects.set(sub, { lo: t0, hi: t1, value: { sub, except: null, by: 'root-admin', route: 'DELETE /api/users/{sub}/tokens' } });
@@ -326,7 +323,7 @@ describe('sessions: sign-out scopes, admin sign-out, OAuth, claim headers, prefl
       assert.deepEqual(jsonOf(r), { error: 'unauthorized_client' }, claim);
       assert.equal((await get(foreign)).status, 200, `${claim}: the foreign token is still valid`);
     }
-    assert.equal(origin.requests.filter((q) => q.url.startsWith('/oauth')).length, 0, 'never forwarded');
+    assert.equal(ctx.origin.requests.filter((q) => q.url.startsWith('/oauth')).length, 0, 'never forwarded');
   });
 
   it('POST /oauth/introspect: every claim plus active for a live token, exactly {"active":false} otherwise', T, async () => {
@@ -369,46 +366,46 @@ describe('sessions: sign-out scopes, admin sign-out, OAuth, claim headers, prefl
     const withEmail = await tok({ claims: { sub: 'alice', email: 'alice@example.com' } });
     const r = await get(withEmail, '/claims', { 'X-User-Id': 'admin', 'X-User-Email': 'root@evil.test' });
     assert.equal(r.status, 200, r.text);
-    assert.equal(origin.requests.length, 1);
-    const q = origin.requests[0];
+    assert.equal(ctx.origin.requests.length, 1);
+    const q = ctx.origin.requests[0];
     assert.equal(q.headers['x-user-id'], 'alice');
     assert.equal(q.headers['x-user-email'], 'alice@example.com');
     const count = (rec, name) => rec.rawHeaders.filter((h, i) => i % 2 === 0 && h.toLowerCase() === name).length;
     assert.equal(count(q, 'x-user-id'), 1, 'exactly one X-User-Id');
     assert.equal(count(q, 'x-user-email'), 1, 'exactly one X-User-Email');
 
-    origin.clear();
+    ctx.origin.clear();
     const noEmail = await tok({ claims: { sub: 'alice' } });
     assert.equal((await get(noEmail, '/claims', { 'X-User-Email': 'root@evil.test', 'X-User-Id': 'admin' })).status, 200);
-    const q2 = origin.requests[0];
+    const q2 = ctx.origin.requests[0];
     assert.equal(q2.headers['x-user-id'], 'alice');
     assert.equal('x-user-email' in q2.headers, false, `spoofed X-User-Email must be removed, got ${q2.headers['x-user-email']}`);
 
-    origin.clear();
+    ctx.origin.clear();
     const accented = await tok({ claims: { sub: 'josé', email: 'josé@exämple.test' } });
     assert.equal((await get(accented, '/claims')).status, 200);
-    assert.equal(origin.requests[0].headers['x-user-id'], 'jos%C3%A9');
-    assert.equal(origin.requests[0].headers['x-user-email'], 'jos%C3%A9@ex%C3%A4mple.test');
+    assert.equal(ctx.origin.requests[0].headers['x-user-id'], 'jos%C3%A9');
+    assert.equal(ctx.origin.requests[0].headers['x-user-email'], 'jos%C3%A9@ex%C3%A4mple.test');
   });
 
   it('CORS preflight: OPTIONS with Access-Control-Request-Method is forwarded without a token; without it, 401', T, async () => {
-    const pre = await call(worker.url, '/anything', {
+    const pre = await call(ctx.worker.url, '/anything', {
       method: 'OPTIONS',
       headers: { 'Access-Control-Request-Method': 'GET', Origin: 'https://app.test' },
     });
     assert.equal(pre.status, 200, pre.text);
-    assert.equal(origin.requests.length, 1);
-    assert.equal(origin.requests[0].method, 'OPTIONS');
-    assert.equal(origin.requests[0].url, '/anything');
+    assert.equal(ctx.origin.requests.length, 1);
+    assert.equal(ctx.origin.requests[0].method, 'OPTIONS');
+    assert.equal(ctx.origin.requests[0].url, '/anything');
 
-    origin.clear();
-    const bare = await call(worker.url, '/anything', { method: 'OPTIONS', headers: { Origin: 'https://app.test' } });
+    ctx.origin.clear();
+    const bare = await call(ctx.worker.url, '/anything', { method: 'OPTIONS', headers: { Origin: 'https://app.test' } });
     assert.equal(bare.status, 401, bare.text);
-    assert.equal(origin.requests.length, 0);
+    assert.equal(ctx.origin.requests.length, 0);
   });
 
   it('KV: exactly the expected revoked:* and subject:* entries, with their records and expiry', T, async () => {
-    const keys = await kvList({ persistDir: worker.persistDir, configPath: worker.configPath });
+    const keys = await kvList({ persistDir: ctx.worker.persistDir, configPath: ctx.worker.configPath });
     const names = keys.map((k) => k.name);
     // Nothing else: no entry for the local sign-outs' subjects, for invalid tokens sent to
     // /oauth/revoke, or for refused requests.
@@ -428,7 +425,7 @@ describe('sessions: sign-out scopes, admin sign-out, OAuth, claim headers, prefl
     assert.equal(oauthEntry.metadata.by, `client:${APP.id}`);
     assert.equal(keys.find((k) => k.name === `revoked:${shared.oddJti}`).metadata.by, `client:${ODD.id}`);
 
-    const values = await Promise.all([...subjects.keys()].map((sub) => kvGet(worker, `subject:${sub}`)));
+    const values = await Promise.all([...subjects.keys()].map((sub) => kvGet(ctx.worker, `subject:${sub}`)));
     for (const [i, [sub, { lo, hi, value: want }]] of [...subjects].entries()) {
       assert.ok(values[i], `subject:${sub} has a value`);
       const value = JSON.parse(values[i]);
@@ -442,7 +439,7 @@ describe('sessions: sign-out scopes, admin sign-out, OAuth, claim headers, prefl
   it('logs: one JSON line per revocation and per rejection, never the token', T, async () => {
     assert.ok(shared.localJti, 'the scope=local test ran first');
     const jti = shared.localJti;
-    const revokes = await waitForLines(worker, (l) => l.decision === 'revoke' && l.jti === jti);
+    const revokes = await waitForLines(ctx.worker, (l) => l.decision === 'revoke' && l.jti === jti);
     assert.equal(revokes.length, 1, JSON.stringify(revokes));
     const rv = revokes[0];
     for (const k of ['decision', 'reason', 'jti', 'route', 'latency_ms']) assert.ok(k in rv, `revoke line has ${k}`);
@@ -451,7 +448,7 @@ describe('sessions: sign-out scopes, admin sign-out, OAuth, claim headers, prefl
     assert.equal(typeof rv.latency_ms, 'number');
 
     // The scope=local test was rejected exactly twice with that token (Bearer, X-Auth-Token).
-    const rejects = await waitForLines(worker, (l) => l.decision === 'reject' && l.jti === jti, 2);
+    const rejects = await waitForLines(ctx.worker, (l) => l.decision === 'reject' && l.jti === jti, 2);
     assert.equal(rejects.length, 2, JSON.stringify(rejects));
     for (const rj of rejects) {
       for (const k of ['decision', 'reason', 'jti', 'route', 'latency_ms']) assert.ok(k in rj, `reject line has ${k}`);
@@ -461,11 +458,11 @@ describe('sessions: sign-out scopes, admin sign-out, OAuth, claim headers, prefl
     }
 
     // A subject-wide revocation is logged too.
-    const global = await waitForLines(worker, (l) => l.decision === 'revoke' && l.reason === 'sign_out_global');
+    const global = await waitForLines(ctx.worker, (l) => l.decision === 'revoke' && l.reason === 'sign_out_global');
     assert.equal(global.length, 1, JSON.stringify(global));
     assert.equal(global[0].route, 'DELETE /api/tokens');
 
-    const text = worker.logs();
+    const text = ctx.worker.logs();
     assert.ok(used.size > 20, `tokens tracked: ${used.size}`);
     for (const t of used) {
       assert.ok(!text.includes(t), 'a raw token appears in the log');
@@ -734,51 +731,35 @@ describe('remote key sets (JWT_JWKS_URL)', () => {
 // ---------------------------------------------------------------------------
 
 describe('monitor mode (ENFORCE=false), without FORWARD_CLAIMS', () => {
-  let origin;
-  let worker;
-  const used = new Set();
-  const tok = async (o = {}) => {
-    const t = await mint(o);
-    used.add(t);
-    return t;
-  };
-
-  before(async () => {
-    origin = await startOrigin();
-    worker = await startWorker({ vars: { ...BASE_VARS, ENFORCE: 'false' }, originUrl: origin.url, logLevel: 'log' });
-  }, START);
-  after(async () => {
-    await worker?.stop();
-    await origin?.close();
-  });
-  beforeEach(() => origin.clear());
+  const ctx = useWorker({ ...BASE_VARS, ENFORCE: 'false' }, { logLevel: 'log' });
+  const { used, tok } = trackedMint();
 
   it('no token, invalid tokens and revoked tokens are forwarded and logged as would_reject', T, async () => {
-    const noToken = await call(worker.url, '/m/none');
+    const noToken = await call(ctx.worker.url, '/m/none');
     assert.equal(noToken.status, 200, noToken.text);
 
     const badSig = await tok({ claims: { jti: uniq('badsig') }, key: randomBytes(32) });
     used.add(badSig);
-    assert.equal((await call(worker.url, '/m/badsig', { token: badSig })).status, 200);
+    assert.equal((await call(ctx.worker.url, '/m/badsig', { token: badSig })).status, 200);
 
     const garbage = `garbage${randomBytes(8).toString('hex')}`;
     used.add(garbage);
-    assert.equal((await call(worker.url, '/m/garbage', { token: garbage })).status, 200);
+    assert.equal((await call(ctx.worker.url, '/m/garbage', { token: garbage })).status, 200);
 
-    assert.deepEqual(origin.requests.map((q) => `${q.method} ${q.url}`), ['GET /m/none', 'GET /m/badsig', 'GET /m/garbage']);
-    assert.equal(origin.requests[1].headers.authorization, `Bearer ${badSig}`, 'forwarded unchanged');
+    assert.deepEqual(ctx.origin.requests.map((q) => `${q.method} ${q.url}`), ['GET /m/none', 'GET /m/badsig', 'GET /m/garbage']);
+    assert.equal(ctx.origin.requests[1].headers.authorization, `Bearer ${badSig}`, 'forwarded unchanged');
 
     const jti = uniq('mon');
     const revoked = await tok({ claims: { jti } });
-    origin.clear();
-    const so = await call(worker.url, '/api/tokens', { method: 'DELETE', token: revoked });
+    ctx.origin.clear();
+    const so = await call(ctx.worker.url, '/api/tokens', { method: 'DELETE', token: revoked });
     assert.equal(so.status, 204, 'revocation routes answer normally');
-    assert.equal(origin.requests.length, 0);
-    assert.equal((await call(worker.url, '/m/revoked', { token: revoked })).status, 200);
-    assert.deepEqual(origin.requests.map((q) => `${q.method} ${q.url}`), ['GET /m/revoked']);
-    assert.equal(origin.requests[0].headers.authorization, `Bearer ${revoked}`, 'forwarded unchanged');
+    assert.equal(ctx.origin.requests.length, 0);
+    assert.equal((await call(ctx.worker.url, '/m/revoked', { token: revoked })).status, 200);
+    assert.deepEqual(ctx.origin.requests.map((q) => `${q.method} ${q.url}`), ['GET /m/revoked']);
+    assert.equal(ctx.origin.requests[0].headers.authorization, `Bearer ${revoked}`, 'forwarded unchanged');
 
-    const would = (reason, n = 1) => waitForLines(worker, (l) => l.decision === 'would_reject' && l.reason === reason, n);
+    const would = (reason, n = 1) => waitForLines(ctx.worker, (l) => l.decision === 'would_reject' && l.reason === reason, n);
     // The readiness probe is a token-less request too.
     const missing = await would('missing', 2);
     assert.ok(missing.length >= 2, JSON.stringify(missing));
@@ -789,29 +770,29 @@ describe('monitor mode (ENFORCE=false), without FORWARD_CLAIMS', () => {
     assert.equal(rv.length, 1);
     assert.equal(rv[0].jti, jti);
     for (const k of ['decision', 'reason', 'jti', 'route', 'latency_ms']) assert.ok(k in rv[0], k);
-    assert.equal(logLines(worker).filter((l) => l.decision === 'reject').length, 0, 'nothing was rejected');
+    assert.equal(logLines(ctx.worker).filter((l) => l.decision === 'reject').length, 0, 'nothing was rejected');
 
-    const text = worker.logs();
+    const text = ctx.worker.logs();
     for (const t of used) assert.ok(!text.includes(t), 'a raw token appears in the log');
   });
 
   it('revocation routes still check tokens: DELETE /api/tokens with a bad token is 401', T, async () => {
     const bad = await tok({ key: randomBytes(32) });
-    const r = await call(worker.url, '/api/tokens', { method: 'DELETE', token: bad });
+    const r = await call(ctx.worker.url, '/api/tokens', { method: 'DELETE', token: bad });
     assert.equal(r.status, 401, r.text);
-    const none = await call(worker.url, '/api/tokens', { method: 'DELETE' });
+    const none = await call(ctx.worker.url, '/api/tokens', { method: 'DELETE' });
     assert.equal(none.status, 401, none.text);
-    assert.equal(origin.requests.length, 0);
+    assert.equal(ctx.origin.requests.length, 0);
   });
 
   it('without FORWARD_CLAIMS, client X-User-* headers pass through untouched', T, async () => {
     const token = await tok({ claims: { sub: 'alice', email: 'alice@example.com' } });
-    const r = await call(worker.url, '/plain', { token, headers: { 'X-User-Id': 'whatever', 'X-User-Email': 'who@ever.test' } });
+    const r = await call(ctx.worker.url, '/plain', { token, headers: { 'X-User-Id': 'whatever', 'X-User-Email': 'who@ever.test' } });
     assert.equal(r.status, 200);
-    assert.equal(origin.requests[0].headers['x-user-id'], 'whatever');
-    assert.equal(origin.requests[0].headers['x-user-email'], 'who@ever.test');
-    origin.clear();
-    await call(worker.url, '/plain', { token });
-    assert.equal('x-user-id' in origin.requests[0].headers, false, 'nothing is added');
+    assert.equal(ctx.origin.requests[0].headers['x-user-id'], 'whatever');
+    assert.equal(ctx.origin.requests[0].headers['x-user-email'], 'who@ever.test');
+    ctx.origin.clear();
+    await call(ctx.worker.url, '/plain', { token });
+    assert.equal('x-user-id' in ctx.origin.requests[0].headers, false, 'nothing is added');
   });
 });

@@ -795,6 +795,8 @@ function targets(results) {
 function report(results) {
   const { verification: v, native: n, environment: env } = results;
   const lines = [];
+  /** A blank line, a title line, then a table of `rows`. */
+  const titled = (title, rows) => lines.push("", title, table(rows));
   lines.push(
     `edge-revoke benchmark, ${results.date} (${env.cores} cores, ${env.cpu}; load average at start ${env.load_average_at_start.join(" ")})`,
   );
@@ -813,14 +815,10 @@ function report(results) {
     );
   }
   if (v) {
-    lines.push("");
-    lines.push("1. Verification cost per token check (us; workerd via /__bench/verify; native = cargo --release)");
-    lines.push(
-      table([
-        ["alg", "ours (workerd)", "jose peer (workerd)", "ours / jose", "ours native"],
-        ...ALGS.map((a) => [a, v.ours[a].us ?? "n/a", v.peer[a].us ?? "n/a", ratio(v.ours[a].us, v.peer[a].us, 2), n?.verify_us[a]]),
-      ]),
-    );
+    titled("1. Verification cost per token check (us; workerd via /__bench/verify; native = cargo --release)", [
+      ["alg", "ours (workerd)", "jose peer (workerd)", "ours / jose", "ours native"],
+      ...ALGS.map((a) => [a, v.ours[a].us ?? "n/a", v.peer[a].us ?? "n/a", ratio(v.ours[a].us, v.peer[a].us, 2), n?.verify_us[a]]),
+    ]);
     const failed = ALGS.filter((a) => v.ours[a].us === null);
     if (failed.length > 0) {
       lines.push(`   n/a: the bench build's /__bench/verify did not iterate (${v.ours[failed[0]].error}).`);
@@ -828,16 +826,10 @@ function report(results) {
   }
   const e = results.end_to_end;
   if (e) {
-    lines.push("");
-    lines.push(
-      `2. End to end (wrk -t${e.config.threads} -c${e.config.connections} -d${e.config.seconds}s, median of ${e.config.rounds} rounds, RS256 token, nginx origin)`,
-    );
-    lines.push(
-      table([
-        ["setup", "req/s", "p50 ms", "p99 ms", "vs floor", "workerd CPU us/req"],
-        ...Object.values(e.setups).map((s) => [s.label, s.rps, s.p50_ms, s.p99_ms, ratio(s.rps, e.setups.floor.rps), s.workerd_cpu_us_per_request]),
-      ]),
-    );
+    titled(`2. End to end (wrk -t${e.config.threads} -c${e.config.connections} -d${e.config.seconds}s, median of ${e.config.rounds} rounds, RS256 token, nginx origin)`, [
+      ["setup", "req/s", "p50 ms", "p99 ms", "vs floor", "workerd CPU us/req"],
+      ...Object.values(e.setups).map((s) => [s.label, s.rps, s.p50_ms, s.p99_ms, ratio(s.rps, e.setups.floor.rps), s.workerd_cpu_us_per_request]),
+    ]);
     const d = e.derived;
     lines.push(
       `   ours/floor ${d.ours_over_floor_throughput}, ours/peer ${d.ours_over_peer_throughput}, ours/(b') ${d.ours_over_floor2_throughput}; ` +
@@ -861,63 +853,43 @@ function report(results) {
   }
   const rt = results.repeat_token;
   if (rt) {
-    lines.push("");
-    lines.push("3. Repeat-token cost (us per check, workerd /__bench/verify)");
-    lines.push(
-      table([
-        ["path", "us/check"],
-        ["RS256 full verification", rt.rs256_full.us ?? "n/a"],
-        ["RS256 through the token cache (X-Bench-Cache: 1)", rt.rs256_cached.us ?? "n/a"],
-        ["HS256 through the token cache", rt.hs256_cached.us ?? "n/a"],
-        ["native TokenCache::get hit", n?.cache_hit_us],
-      ]),
-    );
+    titled("3. Repeat-token cost (us per check, workerd /__bench/verify)", [
+      ["path", "us/check"],
+      ["RS256 full verification", rt.rs256_full.us ?? "n/a"],
+      ["RS256 through the token cache (X-Bench-Cache: 1)", rt.rs256_cached.us ?? "n/a"],
+      ["HS256 through the token cache", rt.hs256_cached.us ?? "n/a"],
+      ["native TokenCache::get hit", n?.cache_hit_us],
+    ]);
   }
   const b = results.bundle;
   if (b) {
-    lines.push("");
-    lines.push("4. Bundle (wrangler deploy --dry-run: Total Upload)");
-    lines.push(
-      table([
-        ["worker", "upload KiB", "gzip KiB", "gzip KB"],
-        ["edge-revoke", b.ours.total_upload_kib, b.ours.gzip_kib, b.ours.gzip_kb],
-        ["hello-world Rust", b.hello.total_upload_kib, b.hello.gzip_kib, b.hello.gzip_kb],
-      ]),
-    );
+    titled("4. Bundle (wrangler deploy --dry-run: Total Upload)", [
+      ["worker", "upload KiB", "gzip KiB", "gzip KB"],
+      ["edge-revoke", b.ours.total_upload_kib, b.ours.gzip_kib, b.ours.gzip_kb],
+      ["hello-world Rust", b.hello.total_upload_kib, b.hello.gzip_kib, b.hello.gzip_kb],
+    ]);
   }
   const c = results.cold_start;
   if (c) {
-    lines.push("");
-    lines.push(`5. Cold start (median of ${c.ours.starts} fresh workerd processes each; first request)`);
-    lines.push(
-      table([
-        ["worker", "spawn -> first response ms", "spawn -> listening ms", "listening -> first response ms"],
-        ...["hello", "ours", "oursNoToken", "passthrough"].map((k) => [
-          c[k].label,
-          c[k].spawn_to_first_response_ms,
-          c[k].spawn_to_listening_ms,
-          c[k].listening_to_first_response_ms,
-        ]),
-        ["ratio edge-revoke (RS256) / hello", c.ratio_spawn_to_first_response, "", c.ratio_listening_to_first_response],
+    titled(`5. Cold start (median of ${c.ours.starts} fresh workerd processes each; first request)`, [
+      ["worker", "spawn -> first response ms", "spawn -> listening ms", "listening -> first response ms"],
+      ...["hello", "ours", "oursNoToken", "passthrough"].map((k) => [
+        c[k].label,
+        c[k].spawn_to_first_response_ms,
+        c[k].spawn_to_listening_ms,
+        c[k].listening_to_first_response_ms,
       ]),
-    );
+      ["ratio edge-revoke (RS256) / hello", c.ratio_spawn_to_first_response, "", c.ratio_listening_to_first_response],
+    ]);
   }
   const kvs = results.kv_per_request;
   if (kvs) {
-    lines.push("");
-    lines.push(
-      `6. KV operations per request (counted by the KV service; round trips from an injected ${CONFIG.kvDelayMs} ms KV delay)`,
-    );
-    lines.push(
-      table([
-        ["setup", "gets", "puts", "max concurrent", "round trips"],
-        ...Object.values(kvs).map((s) => [s.label, s.gets_per_request, s.puts_per_request, s.max_concurrent_kv_ops, s.round_trips]),
-      ]),
-    );
+    titled(`6. KV operations per request (counted by the KV service; round trips from an injected ${CONFIG.kvDelayMs} ms KV delay)`, [
+      ["setup", "gets", "puts", "max concurrent", "round trips"],
+      ...Object.values(kvs).map((s) => [s.label, s.gets_per_request, s.puts_per_request, s.max_concurrent_kv_ops, s.round_trips]),
+    ]);
   }
-  lines.push("");
-  lines.push("Targets");
-  lines.push(table([["target", "measured", "result"], ...results.targets.map((t) => [t.target, t.measured, verdict(t.pass)])]));
+  titled("Targets", [["target", "measured", "result"], ...results.targets.map((t) => [t.target, t.measured, verdict(t.pass)])]);
   return lines.join("\n");
 }
 
@@ -944,20 +916,19 @@ async function main() {
     config: CONFIG,
     environment: environment(),
   };
+  /** When `name` is selected: logs `title`, stores what `measure` gives as results[key]. */
+  const section = async (name, title, key, measure) => {
+    if (!want(name)) return;
+    log(title);
+    results[key] = await measure();
+    done(name);
+  };
 
-  if (want("native")) {
-    log("native floor (cargo --release)");
-    results.native = nativeFloor();
-    done("native");
-  }
-  if (want("bundle")) {
-    log("bundle sizes (wrangler deploy --dry-run)");
-    results.bundle = {
-      ours: bundleSize("edge-revoke", path.join(BUILD, "edge-revoke")),
-      hello: bundleSize("hello-rust", path.join(BUILD, "hello-rust")),
-    };
-    done("bundle");
-  }
+  await section("native", "native floor (cargo --release)", "native", () => nativeFloor());
+  await section("bundle", "bundle sizes (wrangler deploy --dry-run)", "bundle", () => ({
+    ours: bundleSize("edge-revoke", path.join(BUILD, "edge-revoke")),
+    hello: bundleSize("hello-rust", path.join(BUILD, "hello-rust")),
+  }));
 
   const { tokens, jwks } = await makeTokens();
   const jwksFile = path.join(RUN, "jwks.json");
@@ -973,42 +944,18 @@ async function main() {
     }
     await sanity(all, tokens);
     mark = cpuSnapshot();
-    if (want("verify")) {
-      log("verification cost");
-      results.verification = await verificationCost(all, tokens);
-      done("verify");
-    }
-    if (want("repeat")) {
-      log("repeat-token cost");
-      results.repeat_token = await repeatTokenCost(all, tokens);
-      done("repeat");
-    }
-    if (want("idle")) {
-      log("latency without load");
-      results.idle_latency = await idleLatency(all, tokens);
-      done("idle");
-    }
-    if (want("kv")) {
-      log("KV operations per request");
-      results.kv_per_request = await kvPerRequest(all, tokens);
-      done("kv");
-    }
+    await section("verify", "verification cost", "verification", () => verificationCost(all, tokens));
+    await section("repeat", "repeat-token cost", "repeat_token", () => repeatTokenCost(all, tokens));
+    await section("idle", "latency without load", "idle_latency", () => idleLatency(all, tokens));
+    await section("kv", "KV operations per request", "kv_per_request", () => kvPerRequest(all, tokens));
     closeAgents();
-    if (want("e2e")) {
-      log("end to end (wrk)");
-      results.end_to_end = await endToEnd(all, procs, tokens);
-      done("e2e");
-    }
+    await section("e2e", "end to end (wrk)", "end_to_end", () => endToEnd(all, procs, tokens));
     for (const name of Object.keys(procs)) {
       await stop(procs[name]);
       delete procs[name];
     }
     mark = cpuSnapshot();
-    if (want("cold")) {
-      log("cold starts");
-      results.cold_start = await coldStarts(all, tokens);
-      done("cold");
-    }
+    await section("cold", "cold starts", "cold_start", () => coldStarts(all, tokens));
   } finally {
     closeAgents();
     for (const p of Object.values(procs)) await stop(p);

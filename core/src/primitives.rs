@@ -32,13 +32,18 @@ pub fn base64url_decode(input: &str) -> Option<Vec<u8>> {
 }
 
 /// Decodes standard base64 (RFC 4648 §4, `+` and `/`, padding optional), as
-/// HTTP Basic credentials use it.
+/// HTTP Basic credentials use it. Mapped onto the base64url alphabet so the
+/// one decoder jwt-compact links serves both (a second alphabet would add
+/// its own copy to the upload).
 pub fn base64_decode(input: &str) -> Option<Vec<u8>> {
-    if input.ends_with('=') {
-        Base64::decode_vec(input).ok()
-    } else {
-        Base64Unpadded::decode_vec(input).ok()
+    let unpadded = input
+        .strip_suffix("==")
+        .or_else(|| input.strip_suffix('='))
+        .unwrap_or(input);
+    if unpadded.contains(['-', '_', '=']) {
+        return None;
     }
+    base64url_decode(&unpadded.replace('+', "-").replace('/', "_"))
 }
 
 /// True for the characters of unpadded base64url.

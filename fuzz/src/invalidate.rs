@@ -1,6 +1,6 @@
 //! `invalidate_body` target: bytes → `parse_invalidate_body`, checked against
 //! serde_json, then the whole `POST /token-service/client/server/invalidate/token`
-//! route through `app::handle` with a fresh `MemoryStore`.
+//! route through `handlers::handle` with a fresh `MemoryStore`.
 //!
 //! Input format: the request body, verbatim.
 
@@ -74,7 +74,7 @@ pub fn check(data: &[u8]) {
     check_route(data, parsed.as_deref());
 }
 
-/// The whole route through `app::handle`.
+/// The whole route through `handlers::handle`.
 fn check_route(data: &[u8], parsed: Option<&str>) {
     // 2. A wrong API key is 401 whatever the body, and writes nothing.
     let store = MemoryStore::new(NOW);

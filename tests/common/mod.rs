@@ -2,10 +2,10 @@
 //! deliberately broken tokens) and a ready configuration.
 #![allow(dead_code)]
 
-use edge_revoke_core::app::{handle, Action, Decision, Services};
 use edge_revoke_core::block_on;
 use edge_revoke_core::cache::TokenCache;
 use edge_revoke_core::config::Config;
+use edge_revoke_core::handlers::{handle, Action, Decision, Services};
 use edge_revoke_core::keys::{NoFetch, RemoteKeys};
 use edge_revoke_core::primitives::base64url_encode;
 use edge_revoke_core::reply::Reply;

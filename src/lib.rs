@@ -35,7 +35,7 @@ mod webcrypto;
 #[cfg(target_arch = "wasm32")]
 mod entry {
     use crate::{http, jwks::FetchJwks, kv::KvRevocations, origin, webcrypto::WebCrypto};
-    use edge_revoke_core::handlers::{Action, Decision};
+    use edge_revoke_core::handlers::{self, Action, Decision};
     use edge_revoke_core::isolate::Isolate;
     use edge_revoke_core::routes;
     use std::cell::RefCell;
@@ -108,17 +108,12 @@ mod entry {
             None => None,
         };
         let isolate = &state.isolate;
-        let store = KvRevocations::from_env(&env, isolate.store_cache_ttl());
-        let Decision { action, event } = isolate
-            .handle(
-                &head,
-                body.as_deref(),
-                store,
-                &state.crypto,
-                &FetchJwks,
-                now,
-            )
-            .await;
+        let shared = KvRevocations::from_env(&env, isolate.store_cache_ttl());
+        let store = isolate.store(shared, now);
+        let services = isolate.services(&store, &state.crypto, &FetchJwks);
+        let config = isolate.config.as_ref();
+        let Decision { action, event } =
+            handlers::handle(&head, body.as_deref(), config, &services, now).await;
         if let Some(event) = event {
             let latency_ms = worker::Date::now().as_millis().saturating_sub(started);
             log_json(&event.log_line(latency_ms));

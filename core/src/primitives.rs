@@ -11,7 +11,7 @@
 //! through as text). The rules are short and tested below and by the
 //! `routes` fuzz target.
 
-use base64ct::{Base64, Base64Unpadded, Base64UrlUnpadded, Encoding};
+use base64ct::{Base64UrlUnpadded, Encoding};
 use sha2::Digest;
 use subtle::ConstantTimeEq;
 

@@ -1,5 +1,7 @@
 //! Small JS value helpers shared by the bindings.
 
+use std::future::Future;
+use std::task::Poll;
 use worker::js_sys::{Object, Promise, Reflect};
 use worker::wasm_bindgen::JsValue;
 use worker::wasm_bindgen_futures::JsFuture;
@@ -20,4 +22,21 @@ pub(crate) async fn settle(promise: Result<Promise, JsValue>) -> Result<JsValue,
     JsFuture::from(promise.map_err(|_| ())?)
         .await
         .map_err(|_| ())
+}
+
+/// Whichever of two futures finishes first; the other is dropped.
+pub(crate) async fn first<A: Future + Unpin, B: Future + Unpin>(
+    mut a: A,
+    mut b: B,
+) -> Result<A::Output, B::Output> {
+    std::future::poll_fn(move |cx| {
+        if let Poll::Ready(v) = std::pin::Pin::new(&mut a).poll(cx) {
+            return Poll::Ready(Ok(v));
+        }
+        if let Poll::Ready(v) = std::pin::Pin::new(&mut b).poll(cx) {
+            return Poll::Ready(Err(v));
+        }
+        Poll::Pending
+    })
+    .await
 }

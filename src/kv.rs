@@ -3,16 +3,18 @@
 //! bring serde-wasm-bindgen and its error formatting into the upload. What
 //! the stored text means is the core's (`edge_revoke_core::stored`).
 
-use crate::js::{object, settle};
+use crate::js::{first, object};
 use edge_revoke_core::config::KV_BINDING;
 use edge_revoke_core::error::StoreError;
 use edge_revoke_core::revocation::{
     store_key, subject_key, Cutoff, Page, Record, RevocationStore, KEY_PREFIX,
 };
-use edge_revoke_core::stored;
+use edge_revoke_core::stored::{self, Stored, MAX_VALUE_BYTES, STORE_TIMEOUT_MS};
 use edge_revoke_core::token::TokenId;
-use worker::js_sys::{self, Promise, Reflect};
+use std::time::Duration;
+use worker::js_sys::{self, JsString, Promise, Reflect};
 use worker::wasm_bindgen::{prelude::*, JsCast};
+use worker::wasm_bindgen_futures::JsFuture;
 use worker::Env;
 
 #[wasm_bindgen]
@@ -44,9 +46,27 @@ pub(crate) struct KvRevocations {
     cache_ttl: u64,
 }
 
-/// Awaits a KV promise; any failure is "the store is unavailable".
+/// Awaits a KV promise within [`STORE_TIMEOUT_MS`]. A refusal the core
+/// recognises as a write-rate limit is [`StoreError::RateLimited`]; any other
+/// failure, and a timeout, is "the store is unavailable".
 async fn kv_call(promise: Result<Promise, JsValue>) -> Result<JsValue, StoreError> {
-    settle(promise).await.map_err(|()| StoreError::Unavailable)
+    let promise = promise.map_err(|_| StoreError::Unavailable)?;
+    let timeout = Box::pin(worker::Delay::from(Duration::from_millis(STORE_TIMEOUT_MS)));
+    match first(JsFuture::from(promise), timeout).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => {
+            let message = Reflect::get(&error, &"message".into())
+                .ok()
+                .and_then(|m| m.as_string())
+                .unwrap_or_default();
+            Err(if stored::is_rate_limited(&message) {
+                StoreError::RateLimited
+            } else {
+                StoreError::Unavailable
+            })
+        }
+        Err(()) => Err(StoreError::Unavailable),
+    }
 }
 
 impl KvRevocations {
@@ -62,13 +82,21 @@ impl KvRevocations {
         self.kv.as_ref().ok_or(StoreError::Unavailable)
     }
 
-    /// The text value at `key`, read through the edge cache.
-    async fn text(&self, key: &str) -> Result<Option<String>, StoreError> {
+    /// The value at `key`, read through the edge cache. A value longer than
+    /// the core reads is not copied into this worker's memory.
+    async fn text(&self, key: &str) -> Result<Option<Stored>, StoreError> {
         let options = object(&[
             ("type", "text".into()),
             ("cacheTtl", (self.cache_ttl as f64).into()),
         ]);
-        Ok(kv_call(self.kv()?.kv_get(key, &options)).await?.as_string())
+        let value = kv_call(self.kv()?.kv_get(key, &options)).await?;
+        let Some(text) = value.dyn_ref::<JsString>() else {
+            return Ok(None);
+        };
+        if text.length() as usize > MAX_VALUE_BYTES {
+            return Ok(Some(Stored::Oversized));
+        }
+        Ok(text.as_string().map(Stored::Text))
     }
 
     async fn write(
@@ -108,13 +136,17 @@ impl RevocationStore for KvRevocations {
 
     async fn get_cutoff(&self, sub: &str) -> Result<Option<Cutoff>, StoreError> {
         let text = self.text(&subject_key(sub)).await?;
-        text.map(|text| stored::read_cutoff(&text)).transpose()
+        Ok(text.map(|text| stored::read_cutoff(sub, &text)))
     }
 
     async fn put_cutoff(&self, cutoff: &Cutoff, expires_at: u64) -> Result<(), StoreError> {
         let value = stored::cutoff_entry(cutoff)?;
         self.write(&subject_key(&cutoff.sub), &value, expires_at, None)
             .await
+    }
+
+    async fn sleep(&self, ms: u64) {
+        worker::Delay::from(Duration::from_millis(ms)).await;
     }
 
     async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError> {

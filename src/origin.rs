@@ -2,11 +2,10 @@
 //! URL the core chose, with the claim headers the core planned. Redirects
 //! come back to the client as they are.
 
-use edge_revoke_core::handlers::Forward;
+use crate::js::first;
 use edge_revoke_core::error::Rejection;
+use edge_revoke_core::handlers::Forward;
 use edge_revoke_core::isolate::Upstream;
-use std::future::Future;
-use std::task::Poll;
 use std::time::Duration;
 use worker::js_sys::Promise;
 use worker::wasm_bindgen::{prelude::*, JsCast};
@@ -17,23 +16,6 @@ use worker::web_sys;
 extern "C" {
     #[wasm_bindgen(js_name = fetch, catch)]
     fn global_fetch(request: &web_sys::Request) -> Result<Promise, JsValue>;
-}
-
-/// Whichever of two futures finishes first; the other is dropped.
-async fn first<A: Future + Unpin, B: Future + Unpin>(
-    mut a: A,
-    mut b: B,
-) -> Result<A::Output, B::Output> {
-    std::future::poll_fn(move |cx| {
-        if let Poll::Ready(v) = std::pin::Pin::new(&mut a).poll(cx) {
-            return Poll::Ready(Ok(v));
-        }
-        if let Poll::Ready(v) = std::pin::Pin::new(&mut b).poll(cx) {
-            return Poll::Ready(Err(v));
-        }
-        Poll::Pending
-    })
-    .await
 }
 
 /// `fetch`, giving up when no response headers arrive within `timeout`. The

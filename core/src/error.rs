@@ -83,6 +83,11 @@ pub enum TokenError {
     WrongAudience,
     /// The token's ID (or its subject) has been revoked.
     Revoked,
+    /// The store holds an entry for the token's ID or subject that this
+    /// version cannot read (garbage, truncated, oversized). It counts as a
+    /// revocation: the client sees exactly what [`TokenError::Revoked`]
+    /// shows; only the log line differs.
+    UnreadableEntry,
 }
 
 impl TokenError {
@@ -104,7 +109,7 @@ impl TokenError {
             TokenError::IssuedInFuture => "token issued in the future",
             TokenError::WrongIssuer => "issuer not accepted",
             TokenError::WrongAudience => "audience not accepted",
-            TokenError::Revoked => "token revoked",
+            TokenError::Revoked | TokenError::UnreadableEntry => "token revoked",
         }
     }
 
@@ -127,6 +132,7 @@ impl TokenError {
             TokenError::WrongIssuer => "issuer",
             TokenError::WrongAudience => "audience",
             TokenError::Revoked => "revoked",
+            TokenError::UnreadableEntry => "unreadable_entry",
         }
     }
 }
@@ -145,6 +151,9 @@ pub enum VerifyError {
 pub enum StoreError {
     /// A read or write failed or timed out.
     Unavailable,
+    /// The store refused a write because the same key was written too
+    /// recently (Workers KV: one write per second per key). Worth a retry.
+    RateLimited,
 }
 
 /// A revocation route's request is unacceptable.

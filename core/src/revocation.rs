@@ -20,6 +20,8 @@ pub const KEY_PREFIX: &str = "revoked:";
 pub const SUBJECT_PREFIX: &str = "subject:";
 /// Workers KV refuses an expiration less than this many seconds ahead.
 pub const MIN_EXPIRY_AHEAD: u64 = 60;
+/// `reason`, `by` and `route` of an entry this version cannot read.
+pub const UNREADABLE: &str = "unreadable";
 
 /// The store key of a token ID.
 pub fn store_key(id: &TokenId) -> String {
@@ -58,6 +60,24 @@ pub struct Cutoff {
 }
 
 impl Cutoff {
+    /// Stands for a stored cutoff of `sub` this version cannot read: it
+    /// revokes every token of `sub` (fail closed) until a readable cutoff
+    /// replaces it.
+    pub fn unreadable(sub: &str) -> Cutoff {
+        Cutoff {
+            sub: sub.to_owned(),
+            cutoff: u64::MAX,
+            except: None,
+            by: UNREADABLE.into(),
+            route: UNREADABLE.into(),
+        }
+    }
+
+    /// True for [`Cutoff::unreadable`].
+    pub fn is_unreadable(&self) -> bool {
+        self.cutoff == u64::MAX && self.route == UNREADABLE
+    }
+
     /// True if a token with this `iat` and ID is revoked by the cutoff. A token
     /// without `iat` counts as issued before it.
     pub fn revokes(&self, iat: Option<u64>, id: &TokenId) -> bool {
@@ -67,8 +87,11 @@ impl Cutoff {
     /// Combines a stored cutoff with a new one. The later cutoff wins and a
     /// cutoff never moves backwards. At the same second, an exemption
     /// survives only if both keep the same token.
+    ///
+    /// An unreadable stored cutoff is replaced, not merged: a new sign-out
+    /// repairs the entry instead of locking the subject out for good.
     pub fn merge(old: Option<Cutoff>, new: Cutoff) -> Cutoff {
-        match old {
+        match old.filter(|old| !old.is_unreadable()) {
             Some(old) if old.cutoff > new.cutoff => old,
             Some(old) if old.cutoff == new.cutoff && old.except != new.except => Cutoff {
                 except: None,
@@ -152,6 +175,25 @@ pub struct Record {
 }
 
 impl Record {
+    /// Stands for a stored revocation of `jti` this version cannot read:
+    /// still a revocation.
+    pub fn unreadable(jti: String) -> Record {
+        Record {
+            jti,
+            revoked_at: 0,
+            exp: None,
+            sub: None,
+            reason: UNREADABLE.into(),
+            by: UNREADABLE.into(),
+            route: UNREADABLE.into(),
+        }
+    }
+
+    /// True for [`Record::unreadable`].
+    pub fn is_unreadable(&self) -> bool {
+        self.revoked_at == 0 && self.reason == UNREADABLE
+    }
+
     /// A copy small enough for KV metadata (at most 1024 bytes): long
     /// subjects and callers are cut to 256 bytes.
     pub fn for_metadata(&self) -> Record {
@@ -169,6 +211,13 @@ impl Record {
         }
     }
 }
+
+/// Waits before each retry of a write the store refused as too frequent
+/// ([`StoreError::RateLimited`]): Workers KV takes one write per second to a
+/// key, so each wait is a little over a second. After the last one the
+/// request fails (`503`), never answering success for a write that was not
+/// stored. At most 3.6 s are spent waiting.
+pub const WRITE_BACKOFF_MS: [u64; 3] = [1_100, 1_200, 1_300];
 
 /// When a revocation entry may be dropped: `exp + leeway` when the expiry is
 /// known, else `now + max_lifetime`; never sooner than KV's 60 s minimum.
@@ -197,6 +246,9 @@ pub trait RevocationStore {
     async fn put_cutoff(&self, cutoff: &Cutoff, expires_at: u64) -> Result<(), StoreError>;
     /// One page of revocation records, `limit` at most, from `cursor`.
     async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError>;
+    /// Waits `ms` milliseconds before a write is retried (see
+    /// [`WRITE_BACKOFF_MS`]). Stores without a write-rate limit need not wait.
+    async fn sleep(&self, _ms: u64) {}
 
     /// The token's record and its subject's cutoff, looked up concurrently:
     /// one round trip, not two.
@@ -237,6 +289,9 @@ impl<S: RevocationStore> RevocationStore for &S {
     }
     async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError> {
         (**self).list(cursor, limit).await
+    }
+    async fn sleep(&self, ms: u64) {
+        (**self).sleep(ms).await
     }
 }
 
@@ -539,6 +594,10 @@ impl<S: RevocationStore> RevocationStore for ReadYourWrites<'_, S> {
 
     async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError> {
         self.inner.list(cursor, limit).await
+    }
+
+    async fn sleep(&self, ms: u64) {
+        self.inner.sleep(ms).await
     }
 }
 

@@ -21,29 +21,56 @@ pub fn cutoff_entry(cutoff: &Cutoff) -> Result<String, StoreError> {
     serde_json::to_string(cutoff).map_err(|_| StoreError::Unavailable)
 }
 
-/// Stands for an entry whose record cannot be read: still a revocation.
-pub fn unreadable_record(jti: String) -> Record {
-    Record {
-        jti,
-        revoked_at: 0,
-        exp: None,
-        sub: None,
-        reason: "unknown".into(),
-        by: "unknown".into(),
-        route: "unknown".into(),
-    }
+/// The longest stored value read: ours stay under a few KiB. A longer one is
+/// not ours; the store binding does not copy it in and it counts as
+/// unreadable, so no entry can make the worker allocate without bound.
+pub const MAX_VALUE_BYTES: usize = 64 * 1024;
+
+/// How long one store call (read or write) may take. A slower one counts
+/// as failed: the request fails closed (`503` with `Retry-After`), and a
+/// write is never answered as a success.
+pub const STORE_TIMEOUT_MS: u64 = 2_000;
+
+/// True when the error a store write failed with says the key was written
+/// too recently (Workers KV answers HTTP 429 and the binding's error message
+/// carries the status).
+pub fn is_rate_limited(message: &str) -> bool {
+    message.contains("429")
+}
+
+/// What the store binding found under a key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stored {
+    /// A value of at most [`MAX_VALUE_BYTES`].
+    Text(String),
+    /// A value longer than [`MAX_VALUE_BYTES`], not read.
+    Oversized,
 }
 
 /// The record stored under `revoked:<id>`. Any entry means revoked, even
-/// one this version cannot parse.
-pub fn read_record(id: &TokenId, text: &str) -> Record {
-    serde_json::from_str(text).unwrap_or_else(|_| unreadable_record(id.to_string()))
+/// one this version cannot read ([`Record::unreadable`]).
+pub fn read_record(id: &TokenId, stored: &Stored) -> Record {
+    let unreadable = || Record::unreadable(id.to_string());
+    match stored {
+        Stored::Text(text) => serde_json::from_str::<Record>(text)
+            .ok()
+            .filter(|record| !record.is_unreadable())
+            .unwrap_or_else(unreadable),
+        Stored::Oversized => unreadable(),
+    }
 }
 
-/// The cutoff stored under `subject:<sub>`. An entry this version cannot
-/// read must not be ignored: the store counts as unavailable.
-pub fn read_cutoff(text: &str) -> Result<Cutoff, StoreError> {
-    serde_json::from_str(text).map_err(|_| StoreError::Unavailable)
+/// The cutoff stored under `subject:<sub>`. One this version cannot read
+/// revokes every token of `sub` ([`Cutoff::unreadable`]); so does one
+/// stored for another subject.
+pub fn read_cutoff(sub: &str, stored: &Stored) -> Cutoff {
+    match stored {
+        Stored::Text(text) => serde_json::from_str::<Cutoff>(text)
+            .ok()
+            .filter(|cutoff| cutoff.sub == sub)
+            .unwrap_or_else(|| Cutoff::unreadable(sub)),
+        Stored::Oversized => Cutoff::unreadable(sub),
+    }
 }
 
 /// The JSON shape of a KV `list()` result.
@@ -76,7 +103,7 @@ pub fn read_list(text: &str) -> Result<Page, StoreError> {
             let record = key
                 .metadata
                 .and_then(|m| serde_json::from_value::<Record>(m).ok())
-                .unwrap_or_else(|| unreadable_record(jti));
+                .unwrap_or_else(|| Record::unreadable(jti));
             Listed {
                 record,
                 expires_at: key.expiration,
@@ -105,19 +132,28 @@ mod tests {
         }
     }
 
+    fn text(s: &str) -> Stored {
+        Stored::Text(s.to_owned())
+    }
+
     #[test]
     fn records_round_trip_and_unreadable_entries_still_revoke() {
         let id = TokenId::from_reference("t").unwrap();
         let (value, metadata) = record_entry(&record()).unwrap();
-        assert_eq!(read_record(&id, &value), record());
+        assert_eq!(read_record(&id, &text(&value)), record());
         assert_eq!(serde_json::from_str::<Record>(&metadata).unwrap(), record());
-        for garbage in ["", "{", "null", "[]", "{\"jti\":1}", "\u{0}"] {
-            assert_eq!(read_record(&id, garbage), unreadable_record("t".into()));
+        let truncated = &value[..value.len() / 2];
+        for garbage in ["", "{", "null", "[]", "{\"jti\":1}", "\u{0}", truncated] {
+            let read = read_record(&id, &text(garbage));
+            assert_eq!(read, Record::unreadable("t".into()), "{garbage:?}");
+            assert!(read.is_unreadable());
         }
+        assert!(read_record(&id, &Stored::Oversized).is_unreadable());
+        assert!(!record().is_unreadable());
     }
 
     #[test]
-    fn unreadable_cutoffs_fail_closed() {
+    fn unreadable_cutoffs_revoke_the_whole_subject() {
         let cutoff = Cutoff {
             sub: "alice".into(),
             cutoff: 5,
@@ -125,10 +161,20 @@ mod tests {
             by: "alice".into(),
             route: "DELETE /api/tokens".into(),
         };
-        assert_eq!(read_cutoff(&cutoff_entry(&cutoff).unwrap()), Ok(cutoff));
-        for garbage in ["", "{", "null", "{\"sub\":\"a\"}"] {
-            assert_eq!(read_cutoff(garbage), Err(StoreError::Unavailable));
+        let stored = text(&cutoff_entry(&cutoff).unwrap());
+        assert_eq!(read_cutoff("alice", &stored), cutoff);
+        // Another subject's value under this key is not this subject's cutoff.
+        assert!(read_cutoff("bob", &stored).is_unreadable());
+        let id = TokenId::from_reference("any").unwrap();
+        for garbage in ["", "{", "null", "{\"sub\":\"alice\"}"] {
+            let read = read_cutoff("alice", &text(garbage));
+            assert!(read.is_unreadable(), "{garbage:?}");
+            assert!(read.revokes(Some(u64::MAX - 1), &id), "every token");
         }
+        assert!(read_cutoff("alice", &Stored::Oversized).is_unreadable());
+        // A new sign-out replaces the unreadable entry instead of merging with it.
+        let repaired = Cutoff::merge(Some(Cutoff::unreadable("alice")), cutoff.clone());
+        assert_eq!(repaired, cutoff);
     }
 
     #[test]
@@ -140,7 +186,7 @@ mod tests {
         let page = read_list(text).unwrap();
         assert_eq!(page.items.len(), 2);
         assert_eq!(page.items[0].expires_at, Some(99));
-        assert_eq!(page.items[1].record, unreadable_record("b".into()));
+        assert_eq!(page.items[1].record, Record::unreadable("b".into()));
         assert_eq!(page.cursor.as_deref(), Some("c1"));
         let last = read_list(r#"{"keys":[],"list_complete":true,"cursor":"x"}"#).unwrap();
         assert_eq!(last.cursor, None);

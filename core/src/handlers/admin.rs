@@ -2,7 +2,7 @@
 //! everywhere. Each needs a valid, unrevoked caller holding one of
 //! `ADMIN_ROLES`.
 
-use super::steps::{caller_name, cut_off, require_admin};
+use super::steps::{caller_name, cut_off, require_admin, with_retries};
 use super::{fail, Context, Done, Failure};
 use crate::error::RequestError;
 use crate::keys::JwksFetcher;
@@ -79,8 +79,7 @@ pub(super) async fn restore<S: RevocationStore, V: SignatureVerifier, F: JwksFet
     if existing.is_none() {
         return Err((RequestError::UnknownToken.into(), Some(id)));
     }
-    store
-        .delete(&id)
+    with_retries(store, || store.delete(&id))
         .await
         .map_err(|e| (e.into(), Some(id.clone())))?;
     Ok(Done::Answered {

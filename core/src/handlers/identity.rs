@@ -58,7 +58,7 @@ pub(super) async fn validate<S: RevocationStore, V: SignatureVerifier, F: JwksFe
             Err(Rejection::Token(_)) => false,
             Err(other) => return Err(fail(other)),
             Ok(token) => match revocation_of(&token, cx).await {
-                Ok(revoked) => revoked,
+                Ok(revoked) => revoked.is_some(),
                 Err(StoreFailure) => return Err(fail(StoreError::Unavailable)),
             },
         }

@@ -114,8 +114,8 @@ pub(super) async fn introspect<S: RevocationStore, V: SignatureVerifier, F: Jwks
     let active = match subject(&raw, cx).await? {
         None => None,
         Some(token) => match revocation_of(&token, cx).await {
-            Ok(true) => None,
-            Ok(false) => Some(token),
+            Ok(Some(_)) => None,
+            Ok(None) => Some(token),
             Err(StoreFailure) => return Err(fail(OAuthError::Unavailable)),
         },
     };

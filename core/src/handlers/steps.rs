@@ -6,9 +6,12 @@ use super::{fail, Context, Failure};
 use crate::error::{Rejection, RequestError, StoreError, TokenError};
 use crate::keys::JwksFetcher;
 use crate::request::RequestHead;
-use crate::revocation::{expires_at, Cutoff, Record, RevocationStore, RevokeReason};
+use crate::revocation::{
+    expires_at, Cutoff, Record, RevocationStore, RevokeReason, MIN_EXPIRY_AHEAD, WRITE_BACKOFF_MS,
+};
 use crate::token::{self, is_jwt_reference, TokenId, VerifiedToken};
 use crate::verify::SignatureVerifier;
+use std::future::Future;
 
 /// Verifies a token, from the isolate's cache when it was seen before.
 pub(super) async fn verified<S, V: SignatureVerifier, F: JwksFetcher>(
@@ -48,22 +51,36 @@ pub(super) async fn required_caller<S, V: SignatureVerifier, F: JwksFetcher>(
 }
 
 /// Is the token revoked, by its ID or by its subject's cutoff? Both lookups
-/// run concurrently. The store failing is an error, never a pass.
+/// run concurrently. `Some(why)` when revoked: [`TokenError::Revoked`], or
+/// [`TokenError::UnreadableEntry`] when an entry we cannot read decided it.
+/// The store failing (either lookup) is an error, never a pass.
 pub(super) async fn revocation_of<S: RevocationStore, V, F>(
     token: &VerifiedToken,
     cx: &Context<'_, S, V, F>,
-) -> Result<bool, StoreFailure> {
+) -> Result<Option<TokenError>, StoreFailure> {
     let claims = token.claims();
     let (record, cutoff) = cx
         .services
         .store
         .check(token.id(), claims.sub.as_deref())
         .await;
-    let revoked_by_id = record.map_err(|_| StoreFailure)?.is_some();
-    let revoked_by_subject = cutoff
-        .map_err(|_| StoreFailure)?
-        .is_some_and(|cutoff| cutoff.revokes(claims.iat, token.id()));
-    Ok(revoked_by_id || revoked_by_subject)
+    let (record, cutoff) = (
+        record.map_err(|_| StoreFailure)?,
+        cutoff.map_err(|_| StoreFailure)?,
+    );
+    let why = |unreadable: bool| {
+        if unreadable {
+            TokenError::UnreadableEntry
+        } else {
+            TokenError::Revoked
+        }
+    };
+    if let Some(record) = record {
+        return Ok(Some(why(record.is_unreadable())));
+    }
+    Ok(cutoff
+        .filter(|cutoff| cutoff.revokes(claims.iat, token.id()))
+        .map(|cutoff| why(cutoff.is_unreadable())))
 }
 
 /// The store could not answer.
@@ -76,8 +93,8 @@ pub(super) async fn ensure_not_revoked<S: RevocationStore, V, F>(
 ) -> Result<(), Failure> {
     let id = Some(token.id().clone());
     match revocation_of(token, cx).await {
-        Ok(false) => Ok(()),
-        Ok(true) => Err((TokenError::Revoked.into(), id)),
+        Ok(None) => Ok(()),
+        Ok(Some(why)) => Err((why.into(), id)),
         Err(StoreFailure) => Err((StoreError::Unavailable.into(), id)),
     }
 }
@@ -158,10 +175,32 @@ pub(super) async fn revoke<S: RevocationStore, V, F>(
         cx.config.max_token_lifetime,
         cx.now,
     );
-    match cx.services.store.put(&target.id, &record, until).await {
+    let store = cx.services.store;
+    match with_retries(store, || store.put(&target.id, &record, until)).await {
         Ok(()) => Ok(target.id),
         Err(e) => Err((e.into(), Some(target.id))),
     }
+}
+
+/// Runs `write` until the store takes it. While the store refuses it as too
+/// frequent ([`StoreError::RateLimited`]), waits [`WRITE_BACKOFF_MS`] and
+/// tries again; any other answer, and the last try's, is final. `write` runs
+/// afresh each time, so a read-merge-write re-reads.
+pub(super) async fn with_retries<
+    S: RevocationStore,
+    T,
+    W: Future<Output = Result<T, StoreError>>,
+>(
+    store: &S,
+    mut write: impl FnMut() -> W,
+) -> Result<T, StoreError> {
+    for wait in WRITE_BACKOFF_MS {
+        match write().await {
+            Err(StoreError::RateLimited) => store.sleep(wait).await,
+            done => return done,
+        }
+    }
+    write().await
 }
 
 /// Sets (by `max`) the cutoff of `sub` to now, keeping `except` valid.
@@ -172,27 +211,28 @@ pub(super) async fn cut_off<S: RevocationStore, V, F>(
     cx: &Context<'_, S, V, F>,
 ) -> Result<(), Failure> {
     let store = cx.services.store;
-    let unavailable = || fail(StoreError::Unavailable);
-    let stored = store.get_cutoff(sub).await.map_err(|_| unavailable())?;
-    let cutoff = Cutoff::merge(
-        stored,
-        Cutoff {
-            sub: sub.to_owned(),
-            cutoff: cx.now,
-            except: except.map(TokenId::to_string),
-            by,
-            route: cx.route.into(),
-        },
-    );
+    let new = Cutoff {
+        sub: sub.to_owned(),
+        cutoff: cx.now,
+        except: except.map(TokenId::to_string),
+        by,
+        route: cx.route.into(),
+    };
     // Every token issued before the cutoff expires within the lifetime.
     let until = cx
         .now
         .saturating_add(cx.config.max_token_lifetime)
-        .max(cx.now + 60);
-    store
-        .put_cutoff(&cutoff, until)
+        .max(cx.now + MIN_EXPIRY_AHEAD);
+    // Read, merge and write again on every try: another writer's cutoff
+    // (the reason for a refused write) is merged, never overwritten.
+    let write = || async {
+        let stored = store.get_cutoff(sub).await?;
+        let cutoff = Cutoff::merge(stored, new.clone());
+        store.put_cutoff(&cutoff, until).await
+    };
+    with_retries(store, write)
         .await
-        .map_err(|_| unavailable())
+        .map_err(|_| fail(StoreError::Unavailable))
 }
 
 pub(super) fn caller_name(token: &VerifiedToken) -> String {

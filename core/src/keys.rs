@@ -402,6 +402,8 @@ pub const JWKS_FETCH_TIMEOUT_SECONDS: u64 = 5;
 
 /// A fetched key set's body is used only from a 200 response within
 /// [`MAX_JWKS_BYTES`].
+// `()`: like `JwksFetcher::fetch`, a refusal carries nothing to report.
+#[allow(clippy::result_unit_err)]
 pub fn accept_jwks_response(status: u16, body: String) -> Result<String, ()> {
     if status == 200 && body.len() <= MAX_JWKS_BYTES {
         Ok(body)

@@ -138,7 +138,7 @@ function environment() {
 // --------------------------------------------------------------------- tokens
 
 async function makeTokens() {
-  const fixture = JSON.parse(readFileSync(path.join(ROOT, "tests/fixtures/test-keys.json"), "utf8"));
+  const fixture = JSON.parse(readFileSync(path.join(ROOT, "test-support/fixtures/test-keys.json"), "utf8"));
   const privateMembers = ["d", "p", "q", "dp", "dq", "qi"];
   const publicKeys = ["rsa", "ec", "ed"].map((name) => {
     const key = { ...fixture[name] };
@@ -719,7 +719,7 @@ id = "00000000000000000000000000000000"
 // ---------------------------------------------------------------- native
 
 function nativeFloor() {
-  const bin = path.join(BUILD, "target/release/edge-revoke-native-bench");
+  const bin = path.join(BUILD, "target/bench-native/edge-revoke-native-bench");
   if (!existsSync(bin)) throw new Error(`native bench binary missing: ${bin} (bench/run.sh builds it)`);
   const r = spawnSync(bin, [], { encoding: "utf8", timeout: 300000 });
   if (r.status !== 0) throw new Error(`native bench failed: ${r.stderr}`);

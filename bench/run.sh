@@ -10,7 +10,8 @@
 #                               (adds GET /__bench/verify), own target dir
 #   bench/.build/hello-rust     the hello-world Rust baseline (bench/hello-rust)
 #   bench/.build/workers/jose-peer.js   the jose peer, bundled by esbuild
-#   bench/.build/target/release/edge-revoke-native-bench   native floor
+#   bench/.build/target/bench-native/edge-revoke-native-bench   native floor
+#                               (the workspace's `bench-native` profile)
 #
 # BENCH_QUICK=1 runs every phase briefly (to try the harness, not to quote).
 # BENCH_BUILD_ONLY=1 builds every variant and checks the harness, then stops
@@ -74,8 +75,8 @@ esbuild bench/workers/jose-peer.mjs --bundle --format=esm --platform=neutral \
   --log-level=warning --outfile="$OUT/workers/jose-peer.js"
 
 # 7. Native floor.
-log "native bench build (cargo --release)"
-CARGO_TARGET_DIR="$OUT/target" cargo build --release --quiet --manifest-path bench/native/Cargo.toml
+log "native bench build (cargo --profile bench-native)"
+CARGO_TARGET_DIR="$OUT/target" cargo build --locked --quiet --profile bench-native -p edge-revoke-native-bench
 
 if [ "$BUILD_ONLY" = 1 ]; then
   node --check bench/bench.mjs

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the build and tests need, and skips what is already present.
-# Needs: rustup/cargo, Node >= 20, npm. Everything else comes from the registries.
+# Needs: rustup/cargo, Node >= 20, npm, and a C++ compiler for the tests
+# (libfuzzer-sys, which `cargo test --workspace` builds). Everything else
+# comes from the registries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

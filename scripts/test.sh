@@ -7,8 +7,8 @@ bash scripts/setup.sh
 export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 
 start=$(date +%s)
-echo "== native tests (cargo test)"
-cargo test --locked
+echo "== native tests (cargo test: core, scenarios, fuzz replays, test support)"
+cargo test --workspace --locked
 
 echo "== build (worker-build --release)"
 bash scripts/build.sh

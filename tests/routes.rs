@@ -2,17 +2,23 @@
 //! route's contract and status code, revoke-then-reject, and fail-closed
 //! behaviour when the store fails.
 
-mod common;
-
-use common::*;
 use edge_revoke_core::block_on;
 use edge_revoke_core::error::ConfigError;
 use edge_revoke_core::handlers::{handle, Decision, INVALIDATE_SUCCESS};
 use edge_revoke_core::request::RequestHead;
 use edge_revoke_core::revocation::Record;
+use edge_revoke_test_support::*;
 use serde_json::json;
 
-impl World {
+/// The requests these scenarios send.
+trait Requests {
+    fn get(&self, path: &str, token: &str) -> Decision;
+    fn delete(&self, path: &str, headers: &[(&str, &str)]) -> Decision;
+    fn invalidate(&self, key: Option<&str>, body: &str) -> Decision;
+    fn record(&self, jti: &str) -> Option<(Record, u64)>;
+}
+
+impl Requests for World {
     fn get(&self, path: &str, token: &str) -> Decision {
         let auth = format!("Bearer {token}");
         self.send("GET", path, &[("authorization", &auth)], None)
@@ -264,9 +270,7 @@ fn a_token_without_jti_is_revoked_by_its_hash() {
     );
     // The derived ID: SHA-256 of the signed part, header.payload.
     let (signed, _) = token.rsplit_once('.').unwrap();
-    let id = edge_revoke_core::primitives::base64url_encode(&edge_revoke_core::primitives::sha256(
-        signed.as_bytes(),
-    ));
+    let id = base64url_encode(&sha256(signed.as_bytes()));
     let (record, _) = w.record(&id).expect("stored under the derived ID");
     assert_eq!(record.jti, id);
     assert_eq!(status(&w.get("/x", &token)), 401);
@@ -363,8 +367,8 @@ fn identity_error_codes() {
     assert_eq!(send("/v2.0/tokens/has%20space", Some(&admin)), 404);
     // Malformed JWTs are refused, not stored as bare IDs.
     let (h, p) = (
-        edge_revoke_core::primitives::base64url_encode(br#"{"alg":"none"}"#),
-        edge_revoke_core::primitives::base64url_encode(br#"{"sub":"x"}"#),
+        base64url_encode(br#"{"alg":"none"}"#),
+        base64url_encode(br#"{"sub":"x"}"#),
     );
     for malformed in [
         format!("{h}.{p}."),
@@ -551,28 +555,12 @@ fn service_route_without_keys_refuses_everyone() {
 /// token could be replayed with its signature flipped.
 #[test]
 fn a_flipped_ecdsa_signature_does_not_escape_revocation() {
-    use edge_revoke_core::primitives::{base64url_decode, base64url_encode};
-    // The P-256 group order n, big-endian.
-    const N: [u8; 32] = [
-        0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-        0xff, 0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63,
-        0x25, 0x51,
-    ];
     let w = World::new();
     let mut c = claims();
     c.as_object_mut().unwrap().remove("jti");
     let token = mint("ES256", &c);
-    let (message, sig) = token.rsplit_once('.').unwrap();
-    let sig = base64url_decode(sig).unwrap();
     // s' = n - s
-    let mut flipped = sig.clone();
-    let mut borrow = 0i16;
-    for i in (0..32).rev() {
-        let d = N[i] as i16 - sig[32 + i] as i16 - borrow;
-        flipped[32 + i] = d.rem_euclid(256) as u8;
-        borrow = (d < 0) as i16;
-    }
-    let twin = format!("{message}.{}", base64url_encode(&flipped));
+    let twin = ecdsa_twin(&token);
     assert_ne!(twin, token);
     assert!(
         forwarded(&w.get("/x", &twin)),

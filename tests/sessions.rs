@@ -2,20 +2,11 @@
 //! listing and restore, claim forwarding, monitor mode, CORS preflight, the
 //! verified-token cache and the one-round-trip lookup.
 
-mod common;
-
-use common::*;
 use edge_revoke_core::block_on;
-use edge_revoke_core::error::StoreError;
-use edge_revoke_core::handlers::{handle, Action, Decision, Forward, Services};
-use edge_revoke_core::keys::NoFetch;
-use edge_revoke_core::primitives::base64url_encode;
-use edge_revoke_core::request::RequestHead;
-use edge_revoke_core::revocation::{Cutoff, MemoryStore, Page, Record, RevocationStore};
-use edge_revoke_core::token::TokenId;
-use serde_json::{json, Value};
-use std::cell::Cell;
-use std::future::Future;
+use edge_revoke_core::handlers::{Action, Decision, Forward};
+use edge_revoke_core::revocation::{Cutoff, MemoryStore, RevocationStore};
+use edge_revoke_test_support::{json_body as body, json_body as body_of, *};
+use serde_json::json;
 
 const CLIENT: &str = "app-1";
 const CLIENT_SECRET: &str = "s3cret with space";
@@ -31,7 +22,14 @@ fn world() -> World {
     world_with(&[])
 }
 
-impl World {
+/// The requests these scenarios send.
+trait Requests {
+    fn get(&self, token: &str) -> Decision;
+    fn delete(&self, path: &str, token: &str) -> u16;
+    fn oauth(&self, path: &str, client: Option<(&str, &str)>, body: &str) -> Decision;
+}
+
+impl Requests for World {
     fn get(&self, token: &str) -> Decision {
         let auth = format!("Bearer {token}");
         self.send("GET", "/data", &[("authorization", &auth)], None)
@@ -43,7 +41,7 @@ impl World {
     fn oauth(&self, path: &str, client: Option<(&str, &str)>, body: &str) -> Decision {
         let basic = client.map(|(id, secret)| {
             let pair = format!("{}:{}", form(id), form(secret));
-            format!("Basic {}", std_base64(pair.as_bytes()))
+            format!("Basic {}", base64_encode(pair.as_bytes()))
         });
         let mut headers = vec![("content-type", "application/x-www-form-urlencoded")];
         if let Some(basic) = &basic {
@@ -57,19 +55,6 @@ fn form(text: &str) -> String {
     text.replace('%', "%25")
         .replace(' ', "+")
         .replace(':', "%3A")
-}
-
-fn std_base64(bytes: &[u8]) -> String {
-    let url = base64url_encode(bytes).replace('-', "+").replace('_', "/");
-    let pad = (4 - url.len() % 4) % 4;
-    url + &"=".repeat(pad)
-}
-
-fn body(decision: &Decision) -> Value {
-    match &decision.action {
-        Action::Reply(reply) => serde_json::from_slice(&reply.body).unwrap(),
-        Action::Forward(_) => panic!("forwarded"),
-    }
 }
 
 fn plan(decision: &Decision) -> &Forward {
@@ -206,83 +191,17 @@ fn admins_sign_a_subject_out_everywhere() {
     );
 }
 
-/// A store whose two lookups each wait once, recording the order they are
-/// polled in, to prove they run concurrently.
-struct SlowStore {
-    inner: MemoryStore,
-    log: Cell<Vec<&'static str>>,
-}
-
-impl SlowStore {
-    async fn pause(&self, name: &'static str) {
-        let mut waited = false;
-        std::future::poll_fn(|cx| {
-            let mut log = self.log.take();
-            log.push(name);
-            self.log.set(log);
-            if std::mem::replace(&mut waited, true) {
-                std::task::Poll::Ready(())
-            } else {
-                cx.waker().wake_by_ref();
-                std::task::Poll::Pending
-            }
-        })
-        .await
-    }
-}
-
-impl RevocationStore for SlowStore {
-    async fn get(&self, id: &TokenId) -> Result<Option<Record>, StoreError> {
-        self.pause("get").await;
-        self.inner.get(id).await
-    }
-    async fn put(&self, id: &TokenId, r: &Record, e: u64) -> Result<(), StoreError> {
-        self.inner.put(id, r, e).await
-    }
-    async fn delete(&self, id: &TokenId) -> Result<(), StoreError> {
-        self.inner.delete(id).await
-    }
-    async fn get_cutoff(&self, sub: &str) -> Result<Option<Cutoff>, StoreError> {
-        self.pause("cutoff").await;
-        self.inner.get_cutoff(sub).await
-    }
-    async fn put_cutoff(&self, c: &Cutoff, e: u64) -> Result<(), StoreError> {
-        self.inner.put_cutoff(c, e).await
-    }
-    async fn list(&self, c: Option<&str>, l: usize) -> Result<Page, StoreError> {
-        self.inner.list(c, l).await
-    }
-}
-
 #[test]
 fn the_jti_and_subject_lookups_run_concurrently() {
-    let w = world();
-    let store = SlowStore {
-        inner: MemoryStore::new(NOW),
-        log: Cell::new(Vec::new()),
-    };
-    let services = Services {
-        store: &store,
-        verifier: &w.verifier,
-        fetcher: &NoFetch,
-        remote_keys: &w.remote_keys,
-        cache: &w.cache,
-    };
+    // Each lookup waits once; the store logs every poll of every call.
+    let store = FaultStore::new(MemoryStore::new(NOW));
+    store.script(Op::Get, [Outcome::Delay(1)]);
+    store.script(Op::GetCutoff, [Outcome::Delay(1)]);
+    let w = world().with_store(store);
+    let store = &w.store;
     let auth = format!("Bearer {}", valid_token());
-    let head = RequestHead::new(
-        "GET",
-        "https://edge.test/data",
-        [("authorization", auth.as_str())],
-    );
-    let mut future = std::pin::pin!(handle(&head, None, Ok(&w.config), &services, NOW));
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    let mut polls = 0;
-    let decision = loop {
-        polls += 1;
-        if let std::task::Poll::Ready(d) = future.as_mut().poll(&mut cx) {
-            break d;
-        }
-    };
+    let head = request_head("GET", "/data", &[("authorization", &auth)]);
+    let (decision, polls) = w.decide(&head, None);
     assert!(matches!(decision.action, Action::Forward(_)));
     // Both lookups started before either finished: one round trip.
     assert_eq!(store.log.take(), ["get", "cutoff", "get", "cutoff"]);
@@ -353,10 +272,6 @@ fn oauth_client_authentication() {
         (status(&d), body_of(&d)),
         (400, json!({"error": "invalid_request"}))
     );
-}
-
-fn body_of(d: &Decision) -> Value {
-    body(d)
 }
 
 fn header<'a>(d: &'a Decision, name: &str) -> Option<&'a str> {

@@ -5,13 +5,15 @@
 //! Input format: the request body, verbatim.
 
 use crate::fixtures::{self, API_KEY, NOW};
-use edge_revoke::app::{handle, parse_invalidate_body, Action, Services, INVALIDATE_SUCCESS};
-use edge_revoke::cache::TokenCache;
-use edge_revoke::keys::{NoFetch, RemoteKeys};
-use edge_revoke::request::RequestHead;
-use edge_revoke::revocation::MemoryStore;
-use edge_revoke::routes::MAX_BODY;
-use edge_revoke::verify::RustCrypto;
+use edge_revoke_core::cache::TokenCache;
+use edge_revoke_core::handlers::{
+    handle, parse_invalidate_body, Action, Services, INVALIDATE_SUCCESS,
+};
+use edge_revoke_core::keys::{NoFetch, RemoteKeys};
+use edge_revoke_core::request::RequestHead;
+use edge_revoke_core::revocation::MemoryStore;
+use edge_revoke_core::routes::MAX_BODY;
+use edge_revoke_core::verify::RustCrypto;
 use serde_json::Value;
 
 const URL: &str = "https://edge.test/token-service/client/server/invalidate/token";
@@ -37,7 +39,7 @@ fn send(body: &[u8], api_key: &str, store: &MemoryStore) -> (u16, Vec<u8>) {
             remote_keys: &remote_keys,
             cache: &cache,
         };
-        edge_revoke::block_on(handle(
+        edge_revoke_core::block_on(handle(
             &head,
             Some(body),
             Ok(fixtures::config()),
@@ -102,7 +104,7 @@ fn check_route(data: &[u8], parsed: Option<&str>) {
             assert_eq!(record.reason, "service");
             // A bare ID (no `.`) is stored as sent; a JWT under its jti or
             // derived ID.
-            if !edge_revoke::token::is_jwt_reference(reference) {
+            if !edge_revoke_core::token::is_jwt_reference(reference) {
                 assert_eq!(record.jti, reference);
             }
         }

@@ -3,7 +3,6 @@
 //! `check` panics when an invariant is violated, which libFuzzer reports as a
 //! crash. See `docs/fuzzing.md`.
 
-pub mod base64url;
 pub mod fixtures;
 pub mod invalidate;
 pub mod routes;

@@ -6,12 +6,12 @@
 //! whole input is the token in `Authorization: Bearer <input>`. Seed files are
 //! therefore plain token text.
 
-use crate::fixtures::{self, oracle_keys, AUDIENCE, AUDIENCE_2, ISSUER, LEEWAY, NOW, SECRET};
+use crate::fixtures::{self, AUDIENCE, AUDIENCE_2, ISSUER, LEEWAY, NOW, SECRET};
 use base64ct::{Base64UrlUnpadded, Encoding};
-use edge_revoke::keys::Alg;
-use edge_revoke::request::RequestHead;
-use edge_revoke::token::{self, VerifiedToken};
-use edge_revoke::verify::RustCrypto;
+use edge_revoke_core::keys::Alg;
+use edge_revoke_core::request::RequestHead;
+use edge_revoke_core::token::{self, VerifiedToken};
+use edge_revoke_core::verify::RustCrypto;
 use jwt_compact::alg::{Ed25519, Es256, Hs256, Hs256Key, Hs384, Hs384Key, Hs512, Hs512Key, Rsa};
 use jwt_compact::{AlgorithmExt, UntrustedToken};
 use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
@@ -100,7 +100,7 @@ pub fn check(data: &[u8]) {
         "extract invented a token"
     );
     let result = VERIFIER.with(|verifier| {
-        edge_revoke::block_on({
+        edge_revoke_core::block_on({
             let config = fixtures::config();
             token::verify(raw, &config.rules, &config.keys, verifier, NOW)
         })
@@ -111,9 +111,9 @@ pub fn check(data: &[u8]) {
 }
 
 /// Outcome of [`verify_token`], for the seed generator's self-check.
-pub fn verify_token(raw: &str) -> Result<VerifiedToken, edge_revoke::error::Rejection> {
+pub fn verify_token(raw: &str) -> Result<VerifiedToken, edge_revoke_core::error::Rejection> {
     VERIFIER.with(|verifier| {
-        edge_revoke::block_on({
+        edge_revoke_core::block_on({
             let config = fixtures::config();
             token::verify(raw, &config.rules, &config.keys, verifier, NOW)
         })
@@ -165,7 +165,7 @@ pub fn oracle(token: &str, verified: &VerifiedToken) {
     //    JWT_SECRET for HS* whose kid names no JWKS key.
     let untrusted = UntrustedToken::new(token).expect("jwt-compact cannot parse an accepted token");
     assert_eq!(untrusted.algorithm(), alg_name);
-    let keys = oracle_keys();
+    let keys = edge_revoke_test_support::keys();
     let jwks_kid = |want: &str| {
         assert_eq!(kid, Some(want), "{alg_name} accepted with kid {kid:?}");
     };
@@ -189,49 +189,31 @@ pub fn oracle(token: &str, verified: &VerifiedToken) {
                     .validate(&untrusted),
             }
         }
-        Alg::RS256 => {
+        rsa @ (Alg::RS256 | Alg::RS384 | Alg::RS512 | Alg::PS256 | Alg::PS384 | Alg::PS512) => {
             jwks_kid("rsa-1");
-            Rsa::rs256()
-                .validator::<Custom>(&keys.rsa)
-                .validate(&untrusted)
-        }
-        Alg::RS384 => {
-            jwks_kid("rsa-1");
-            Rsa::rs384()
-                .validator::<Custom>(&keys.rsa)
-                .validate(&untrusted)
-        }
-        Alg::RS512 => {
-            jwks_kid("rsa-1");
-            Rsa::rs512()
-                .validator::<Custom>(&keys.rsa)
-                .validate(&untrusted)
-        }
-        Alg::PS256 => {
-            jwks_kid("rsa-1");
-            Rsa::ps256()
-                .validator::<Custom>(&keys.rsa)
-                .validate(&untrusted)
-        }
-        Alg::PS384 => {
-            jwks_kid("rsa-1");
-            Rsa::ps384()
-                .validator::<Custom>(&keys.rsa)
-                .validate(&untrusted)
-        }
-        Alg::PS512 => {
-            jwks_kid("rsa-1");
-            Rsa::ps512()
-                .validator::<Custom>(&keys.rsa)
+            let algorithm = match rsa {
+                Alg::RS256 => Rsa::rs256(),
+                Alg::RS384 => Rsa::rs384(),
+                Alg::RS512 => Rsa::rs512(),
+                Alg::PS256 => Rsa::ps256(),
+                Alg::PS384 => Rsa::ps384(),
+                _ => Rsa::ps512(),
+            };
+            algorithm
+                .validator::<Custom>(&keys.rsa_public)
                 .validate(&untrusted)
         }
         Alg::ES256 => {
             jwks_kid("ec-1");
-            Es256.validator::<Custom>(&keys.ec).validate(&untrusted)
+            Es256
+                .validator::<Custom>(&keys.ec_public)
+                .validate(&untrusted)
         }
         Alg::EdDSA => {
             jwks_kid("ed-1");
-            Ed25519.validator::<Custom>(&keys.ed).validate(&untrusted)
+            Ed25519
+                .validator::<Custom>(&keys.ed_public)
+                .validate(&untrusted)
         }
     };
     let validated = validated

@@ -1,0 +1,145 @@
+//! The worker's core with a fixed clock, the fixture configuration, the
+//! native verifier and a store: what scenario tests and fuzz targets drive.
+
+use crate::store::drive;
+use crate::tokens::{public_jwks, API_KEY, AUDIENCE, AUDIENCE_2, ISSUER, NOW, SECRET};
+use edge_revoke_core::cache::TokenCache;
+use edge_revoke_core::config::Config;
+use edge_revoke_core::handlers::{handle, Action, Decision, Services};
+use edge_revoke_core::keys::{NoFetch, RemoteKeys};
+use edge_revoke_core::reply::Reply;
+use edge_revoke_core::request::RequestHead;
+use edge_revoke_core::revocation::{MemoryStore, RevocationStore};
+use edge_revoke_core::verify::RustCrypto;
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// A configuration with every key type, the issuer, two audiences and two
+/// invalidation API keys; `extra` adds or replaces variables (an empty
+/// value unsets one).
+pub fn config_with(extra: &[(&str, &str)]) -> Config {
+    let mut vars: HashMap<String, String> = [
+        ("JWT_SECRET", SECRET.to_string()),
+        ("JWT_JWKS", public_jwks()),
+        ("JWT_ISSUER", ISSUER.to_string()),
+        ("JWT_AUDIENCE", format!("{AUDIENCE},{AUDIENCE_2}")),
+        ("INVALIDATE_API_KEYS", format!("{API_KEY},service-key-2")),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    for (k, v) in extra {
+        vars.insert(k.to_string(), v.to_string());
+    }
+    Config::from_lookup(|name| vars.get(name).cloned()).expect("test configuration is valid")
+}
+
+/// The standard test configuration.
+pub fn config() -> Config {
+    config_with(&[])
+}
+
+/// `method` on `https://edge.test{path}` with `headers`.
+pub fn request_head(method: &str, path: &str, headers: &[(&str, &str)]) -> RequestHead {
+    let url = format!("https://edge.test{path}");
+    RequestHead::new(method, &url, headers.iter().copied())
+}
+
+/// The worker's core with a store (in memory unless replaced), the native
+/// verifier and the clock fixed at [`NOW`].
+pub struct World<S = MemoryStore> {
+    pub config: Config,
+    pub store: S,
+    pub verifier: RustCrypto,
+    pub remote_keys: RemoteKeys,
+    pub cache: TokenCache,
+}
+
+impl World {
+    /// A world with the standard test configuration.
+    pub fn new() -> World {
+        World::with(config())
+    }
+
+    /// A world with `config`.
+    pub fn with(config: Config) -> World {
+        World {
+            config,
+            store: MemoryStore::new(NOW),
+            verifier: RustCrypto::default(),
+            remote_keys: RemoteKeys::default(),
+            cache: TokenCache::new(1000, 1 << 20),
+        }
+    }
+}
+
+impl Default for World {
+    fn default() -> World {
+        World::new()
+    }
+}
+
+impl<S: RevocationStore> World<S> {
+    /// The same world with another store (e.g. a [`crate::FaultStore`]).
+    pub fn with_store<T: RevocationStore>(self, store: T) -> World<T> {
+        World {
+            config: self.config,
+            store,
+            verifier: self.verifier,
+            remote_keys: self.remote_keys,
+            cache: self.cache,
+        }
+    }
+
+    pub fn services(&self) -> Services<'_, S, RustCrypto, NoFetch> {
+        Services {
+            store: &self.store,
+            verifier: &self.verifier,
+            fetcher: &NoFetch,
+            remote_keys: &self.remote_keys,
+            cache: &self.cache,
+        }
+    }
+
+    /// Decides one request at [`NOW`].
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Decision {
+        self.decide(&request_head(method, path, headers), body).0
+    }
+
+    /// Decides one request at [`NOW`], and says how many polls that took
+    /// (one unless the store made a call wait).
+    pub fn decide(&self, head: &RequestHead, body: Option<&[u8]>) -> (Decision, usize) {
+        drive(handle(head, body, Ok(&self.config), &self.services(), NOW))
+    }
+}
+
+/// The reply of a decision that answered at the edge.
+pub fn reply(decision: &Decision) -> &Reply {
+    match &decision.action {
+        Action::Reply(reply) => reply,
+        Action::Forward(_) => panic!("expected a reply, got Forward"),
+    }
+}
+
+/// The status, or 0 for a request forwarded to the origin.
+pub fn status(decision: &Decision) -> u16 {
+    match &decision.action {
+        Action::Reply(reply) => reply.status,
+        Action::Forward(_) => 0,
+    }
+}
+
+pub fn forwarded(decision: &Decision) -> bool {
+    matches!(decision.action, Action::Forward(_))
+}
+
+/// The JSON body of a reply.
+pub fn json_body(decision: &Decision) -> Value {
+    serde_json::from_slice(&reply(decision).body).expect("a JSON reply body")
+}

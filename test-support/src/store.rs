@@ -65,6 +65,9 @@ pub enum Outcome {
     Delay(u32),
     /// Pending for this many polls, then `Err(StoreError::Unavailable)`.
     DelayThenFail(u32),
+    /// `Err(StoreError::RateLimited)`, as Workers KV refuses a second write
+    /// to a key within a second; the inner store is not called.
+    RateLimited,
 }
 
 /// Wraps a store (in memory by default). Each call takes the next
@@ -76,6 +79,8 @@ pub struct FaultStore<S = MemoryStore> {
     /// Every poll of every call, by [`Op::name`], in order: two calls that
     /// both appear before either appears again were in flight together.
     pub log: Cell<Vec<&'static str>>,
+    /// Every wait the core asked for before retrying a write, in ms.
+    pub sleeps: Cell<Vec<u64>>,
     script: RefCell<HashMap<Op, VecDeque<Outcome>>>,
     standing: RefCell<HashMap<Op, Outcome>>,
 }
@@ -85,6 +90,7 @@ impl<S> FaultStore<S> {
         FaultStore {
             inner,
             log: Cell::new(Vec::new()),
+            sleeps: Cell::new(Vec::new()),
             script: RefCell::default(),
             standing: RefCell::default(),
         }
@@ -120,10 +126,11 @@ impl<S> FaultStore<S> {
     /// The fault part of one call: logs each poll, waits, fails or passes.
     async fn enter(&self, op: Op) -> Result<(), StoreError> {
         let (mut waits, fail) = match self.next(op) {
-            Outcome::Pass => (0, false),
-            Outcome::Fail => (0, true),
-            Outcome::Delay(n) => (n, false),
-            Outcome::DelayThenFail(n) => (n, true),
+            Outcome::Pass => (0, None),
+            Outcome::Fail => (0, Some(StoreError::Unavailable)),
+            Outcome::Delay(n) => (n, None),
+            Outcome::DelayThenFail(n) => (n, Some(StoreError::Unavailable)),
+            Outcome::RateLimited => (0, Some(StoreError::RateLimited)),
         };
         std::future::poll_fn(|cx| {
             let mut log = self.log.take();
@@ -137,10 +144,9 @@ impl<S> FaultStore<S> {
             Poll::Pending
         })
         .await;
-        if fail {
-            Err(StoreError::Unavailable)
-        } else {
-            Ok(())
+        match fail {
+            Some(error) => Err(error),
+            None => Ok(()),
         }
     }
 }
@@ -169,6 +175,11 @@ impl<S: RevocationStore> RevocationStore for FaultStore<S> {
     async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError> {
         self.enter(Op::List).await?;
         self.inner.list(cursor, limit).await
+    }
+    async fn sleep(&self, ms: u64) {
+        let mut sleeps = self.sleeps.take();
+        sleeps.push(ms);
+        self.sleeps.set(sleeps);
     }
 }
 

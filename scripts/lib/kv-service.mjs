@@ -17,12 +17,22 @@
 //   POST /delay?ms=N -> every KV operation answers after N ms (0 = at once),
 //                    to see whether a request's reads overlap (one round trip)
 //                    or follow each other.
+// and, to play Workers KV's real limits and faults (tests/e2e/kv-limits):
+//   POST /write-limit?seconds=N -> a write (PUT or DELETE) to a key written
+//                    less than N s before answers 429, as production KV does
+//                    for more than one write per second to a key (0 = off)
+//   POST /fail-reads?prefix=P -> reads of keys starting with P answer 500
+//                    (no prefix = off)
+//   PUT  /raw/<key>  -> stores the request body as the key's value, as is
 const store = new Map();
 let delayMs = 0;
+let writeLimitMs = 0;
+let failReadsPrefix = null;
+const lastWrite = new Map();
 let stats;
 let inFlight = 0;
 function reset() {
-  stats = { get: 0, put: 0, delete: 0, list: 0, maxInFlight: 0, keys: {} };
+  stats = { get: 0, put: 0, delete: 0, list: 0, refused: 0, maxInFlight: 0, keys: {} };
 }
 reset();
 
@@ -39,6 +49,20 @@ async function admin(request, url) {
   }
   if (url.pathname === "/delay" && request.method === "POST") {
     delayMs = Number(url.searchParams.get("ms") ?? 0);
+    return new Response(null, { status: 204 });
+  }
+  if (url.pathname === "/write-limit" && request.method === "POST") {
+    writeLimitMs = Number(url.searchParams.get("seconds") ?? 0) * 1000;
+    lastWrite.clear();
+    return new Response(null, { status: 204 });
+  }
+  if (url.pathname === "/fail-reads" && request.method === "POST") {
+    failReadsPrefix = url.searchParams.get("prefix") || null;
+    return new Response(null, { status: 204 });
+  }
+  if (url.pathname.startsWith("/raw/") && request.method === "PUT") {
+    const key = decodeURIComponent(url.pathname.slice("/raw/".length));
+    store.set(key, { value: await request.arrayBuffer(), metadata: undefined });
     return new Response(null, { status: 204 });
   }
   return new Response("unknown admin path", { status: 404 });
@@ -58,6 +82,9 @@ async function operation(request, url) {
   const key = keyOf(url);
   const prefix = key.includes(":") ? key.slice(0, key.indexOf(":") + 1) : key;
   if (method === "GET") {
+    if (failReadsPrefix !== null && key.startsWith(failReadsPrefix)) {
+      return new Response("injected read failure", { status: 500 });
+    }
     stats.get++;
     stats.keys[prefix] = (stats.keys[prefix] ?? 0) + 1;
     const entry = store.get(key);
@@ -65,6 +92,15 @@ async function operation(request, url) {
     const headers = new Headers();
     if (entry.metadata !== undefined) headers.set("CF-KV-Metadata", entry.metadata);
     return new Response(entry.value, { headers });
+  }
+  if ((method === "PUT" || method === "DELETE") && writeLimitMs > 0) {
+    const last = lastWrite.get(key);
+    const at = Date.now();
+    if (last !== undefined && at - last < writeLimitMs) {
+      stats.refused++;
+      return new Response("Too Many Requests", { status: 429 });
+    }
+    lastWrite.set(key, at);
   }
   if (method === "PUT") {
     stats.put++;

@@ -98,6 +98,8 @@ async function operation(request, url) {
     const at = Date.now();
     if (last !== undefined && at - last < writeLimitMs) {
       stats.refused++;
+      // Read the body first: workerd's KV client waits for it to be taken.
+      await request.arrayBuffer();
       return new Response("Too Many Requests", { status: 429 });
     }
     lastWrite.set(key, at);

@@ -7,8 +7,9 @@ use crate::js::{first, object};
 use edge_revoke_core::config::KV_BINDING;
 use edge_revoke_core::error::StoreError;
 use edge_revoke_core::revocation::{
-    store_key, subject_key, Cutoff, Page, Record, RevocationStore, KEY_PREFIX,
+    session_key, store_key, subject_key, Cutoff, Page, Record, SessionCutoff, KEY_PREFIX,
 };
+use edge_revoke_core::store::RevocationStore;
 use edge_revoke_core::stored::{self, Stored, MAX_VALUE_BYTES, STORE_TIMEOUT_MS};
 use edge_revoke_core::token::TokenId;
 use std::time::Duration;
@@ -142,6 +143,17 @@ impl RevocationStore for KvRevocations {
     async fn put_cutoff(&self, cutoff: &Cutoff, expires_at: u64) -> Result<(), StoreError> {
         let value = stored::cutoff_entry(cutoff)?;
         self.write(&subject_key(&cutoff.sub), &value, expires_at, None)
+            .await
+    }
+
+    async fn get_session(&self, sid: &str) -> Result<Option<SessionCutoff>, StoreError> {
+        let text = self.text(&session_key(sid)).await?;
+        Ok(text.map(|text| stored::read_session(sid, &text)))
+    }
+
+    async fn put_session(&self, cutoff: &SessionCutoff, expires_at: u64) -> Result<(), StoreError> {
+        let value = stored::cutoff_entry(cutoff)?;
+        self.write(&session_key(&cutoff.sid), &value, expires_at, None)
             .await
     }
 

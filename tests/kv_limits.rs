@@ -6,9 +6,8 @@
 
 use edge_revoke_core::block_on;
 use edge_revoke_core::handlers::Decision;
-use edge_revoke_core::revocation::{
-    Cutoff, MemoryStore, Record, RevocationStore, WRITE_BACKOFF_MS,
-};
+use edge_revoke_core::revocation::{Cutoff, Record};
+use edge_revoke_core::store::{MemoryStore, RevocationStore, WRITE_BACKOFF_MS};
 use edge_revoke_core::token::TokenId;
 use edge_revoke_test_support::*;
 use serde_json::json;

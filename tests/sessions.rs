@@ -4,7 +4,8 @@
 
 use edge_revoke_core::block_on;
 use edge_revoke_core::handlers::{Action, Decision, Forward};
-use edge_revoke_core::revocation::{Cutoff, MemoryStore, RevocationStore};
+use edge_revoke_core::revocation::Cutoff;
+use edge_revoke_core::store::{MemoryStore, RevocationStore};
 use edge_revoke_test_support::{json_body as body, json_body as body_of, *};
 use serde_json::json;
 

@@ -74,6 +74,33 @@ pub struct Config {
     /// rejected is logged and forwarded anyway. Revocation routes still
     /// answer as usual. Default: true.
     pub enforce: bool,
+    /// `BACKCHANNEL_LOGOUT_AUDIENCE`: comma list of the client IDs this
+    /// worker is registered as at the identity provider. When set, the worker
+    /// answers `POST /oidc/backchannel-logout` (OpenID Connect Back-Channel
+    /// Logout 1.0); logout tokens are checked with the access-token keys,
+    /// `JWT_ISSUER` and [`Rules`], and their `aud` must contain one of these.
+    /// Default: unset, and that path is the origin's like any other.
+    pub backchannel_logout_audience: Vec<String>,
+    /// The Shared Signals receiver (`POST /ssf/events`), when `SSF_ISSUER`
+    /// is set. Default: unset, and that path is the origin's.
+    pub ssf: Option<SsfConfig>,
+}
+
+/// A Shared Signals Framework receiver: who may send security event tokens
+/// (RFC 8417) and with which keys. The keys are separate from the
+/// access-token keys, so neither kind of token passes for the other.
+#[derive(Clone, Debug)]
+pub struct SsfConfig {
+    /// `SSF_ISSUER` (the SET's `iss`), `SSF_AUDIENCE` (comma list; its `aud`
+    /// must contain one), the algorithms `SSF_JWKS` and `SSF_JWKS_URL`
+    /// support, and `JWT_LEEWAY_SECONDS`.
+    pub rules: Rules,
+    /// `SSF_JWKS`: the transmitter's public keys as JSON text (shared
+    /// secrets are not accepted). Default: none.
+    pub keys: KeySet,
+    /// `SSF_JWKS_URL`: the transmitter's key set, fetched and cached like
+    /// `JWT_JWKS_URL`. Default: unset. One of the two is required.
+    pub jwks_url: Option<String>,
 }
 
 /// Default of `MAX_TOKEN_LIFETIME_SECONDS`.
@@ -134,6 +161,11 @@ pub fn documented_defaults() -> Vec<(&'static str, Option<String>)> {
         ("TOKEN_CACHE_ENTRIES", value(&crate::cache::DEFAULT_ENTRIES)),
         ("TOKEN_CACHE_BYTES", value(&crate::cache::DEFAULT_BYTES)),
         ("AUTH_REALM", value(&DEFAULT_REALM)),
+        ("BACKCHANNEL_LOGOUT_AUDIENCE", None),
+        ("SSF_ISSUER", None),
+        ("SSF_AUDIENCE", None),
+        ("SSF_JWKS", None),
+        ("SSF_JWKS_URL", None),
         (KV_BINDING, None),
     ]
 }
@@ -249,6 +281,10 @@ impl Config {
             "TOKEN_CACHE_BYTES",
             crate::cache::DEFAULT_BYTES,
         )?;
+        let ssf = match get("SSF_ISSUER") {
+            None => None,
+            Some(issuer) => Some(parse_ssf(issuer.trim(), &get, leeway)?),
+        };
         let admin_roles = match get("ADMIN_ROLES") {
             None => DEFAULT_ADMIN_ROLES
                 .iter()
@@ -286,6 +322,8 @@ impl Config {
             oauth_clients,
             forward_claims,
             enforce,
+            backchannel_logout_audience: list(get("BACKCHANNEL_LOGOUT_AUDIENCE")),
+            ssf,
         })
         .and_then(Config::check_realm)
     }
@@ -329,6 +367,54 @@ impl Config {
             .unwrap_or("/");
         format!("{origin}{path_and_query}")
     }
+}
+
+/// The receiver settings that `SSF_ISSUER` turns on.
+fn parse_ssf(
+    issuer: &str,
+    get: &impl Fn(&str) -> Option<String>,
+    leeway: u64,
+) -> Result<SsfConfig, ConfigError> {
+    let audiences = list(get("SSF_AUDIENCE"));
+    if audiences.is_empty() {
+        return Err(ConfigError::invalid(
+            "SSF_AUDIENCE",
+            "required when SSF_ISSUER is set",
+        ));
+    }
+    let keys = match get("SSF_JWKS") {
+        Some(text) => KeySet::public_only(&text, "SSF_JWKS")?,
+        None => KeySet::default(),
+    };
+    let jwks_url = get("SSF_JWKS_URL")
+        .map(|url| parse_url(&url, "SSF_JWKS_URL", true))
+        .transpose()?;
+    if keys.is_empty() && jwks_url.is_none() {
+        return Err(ConfigError::invalid(
+            "SSF_JWKS",
+            "SSF_JWKS or SSF_JWKS_URL is required when SSF_ISSUER is set",
+        ));
+    }
+    let mut algorithms = keys.supported_algs();
+    if jwks_url.is_some() {
+        algorithms.extend(
+            Alg::ALL
+                .into_iter()
+                .filter(|alg| alg.key_kind() != crate::keys::KeyKind::Secret),
+        );
+        algorithms.sort();
+        algorithms.dedup();
+    }
+    Ok(SsfConfig {
+        rules: Rules {
+            algorithms,
+            issuer: Some(issuer.to_owned()),
+            audiences,
+            leeway,
+        },
+        keys,
+        jwks_url,
+    })
 }
 
 /// `true`/`false` in any case; unset is `default`.

@@ -10,7 +10,7 @@ use crate::handlers::Services;
 use crate::keys::RemoteKeys;
 use crate::reply::Reply;
 use crate::request::RequestHead;
-use crate::revocation::{ReadYourWrites, RecentRevocations};
+use crate::store::{ReadYourWrites, RecentRevocations};
 use crate::verify::SignatureVerifier;
 use serde_json::{json, Value};
 

@@ -188,7 +188,7 @@ impl KeySet {
             }));
         }
         if let Some(jwks) = jwks {
-            set.add_jwks(jwks, true)?;
+            set.add_jwks(jwks, true, "JWT_JWKS")?;
         }
         Ok(set)
     }
@@ -196,13 +196,24 @@ impl KeySet {
     /// Parses a key set served at `JWT_JWKS_URL`. Shared secrets (`oct`) are
     /// never taken from a URL.
     pub fn from_remote(text: &str) -> Result<KeySet, ConfigError> {
+        KeySet::public_only(text, "JWT_JWKS")
+    }
+
+    /// Parses a key set of public keys only (shared secrets are skipped), as
+    /// the setting `setting` holds it: `SSF_JWKS`, a transmitter's keys.
+    pub fn public_only(text: &str, setting: &'static str) -> Result<KeySet, ConfigError> {
         let mut set = KeySet::default();
-        set.add_jwks(text, false)?;
+        set.add_jwks(text, false, setting)?;
         Ok(set)
     }
 
-    fn add_jwks(&mut self, text: &str, allow_secrets: bool) -> Result<(), ConfigError> {
-        let invalid = |why: &str| ConfigError::invalid("JWT_JWKS", why);
+    fn add_jwks(
+        &mut self,
+        text: &str,
+        allow_secrets: bool,
+        setting: &'static str,
+    ) -> Result<(), ConfigError> {
+        let invalid = |why: &str| ConfigError::invalid(setting, why);
         let doc: Value = serde_json::from_str(text).map_err(|_| invalid("not valid JSON"))?;
         let entries = doc
             .get("keys")
@@ -213,7 +224,7 @@ impl KeySet {
             let jwk = entry
                 .as_object()
                 .ok_or_else(|| invalid("a key is not a JSON object"))?;
-            match parse_jwk(jwk)? {
+            match parse_jwk(jwk, setting)? {
                 Some(key) if allow_secrets || key.kind != KeyKind::Secret => {
                     accepted += 1;
                     self.keys.push(Rc::new(key));
@@ -275,8 +286,8 @@ impl KeySet {
 }
 
 /// Parses one JWK. `Ok(None)` means "not a signing key we support": skipped.
-fn parse_jwk(jwk: &Map<String, Value>) -> Result<Option<Key>, ConfigError> {
-    let invalid = |why: &str| ConfigError::invalid("JWT_JWKS", why);
+fn parse_jwk(jwk: &Map<String, Value>, setting: &'static str) -> Result<Option<Key>, ConfigError> {
+    let invalid = |why: &str| ConfigError::invalid(setting, why);
     let text = |name: &str| jwk.get(name).and_then(Value::as_str);
     // Encryption keys share JWKS documents with signing keys; they are not ours.
     if text("use").is_some_and(|u| u != "sig") {

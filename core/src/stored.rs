@@ -3,7 +3,7 @@
 //! text means, and what an entry we cannot read counts as, is decided here.
 
 use crate::error::StoreError;
-use crate::revocation::{Cutoff, Listed, Page, Record, KEY_PREFIX};
+use crate::revocation::{Cutoff, Listed, Page, Record, SessionCutoff, KEY_PREFIX};
 use crate::token::TokenId;
 use serde::Deserialize;
 
@@ -16,8 +16,8 @@ pub fn record_entry(record: &Record) -> Result<(String, String), StoreError> {
     Ok((value, metadata))
 }
 
-/// The value written for a cutoff.
-pub fn cutoff_entry(cutoff: &Cutoff) -> Result<String, StoreError> {
+/// The value written for a subject or session cutoff: its JSON.
+pub fn cutoff_entry<T: serde::Serialize>(cutoff: &T) -> Result<String, StoreError> {
     serde_json::to_string(cutoff).map_err(|_| StoreError::Unavailable)
 }
 
@@ -70,6 +70,19 @@ pub fn read_cutoff(sub: &str, stored: &Stored) -> Cutoff {
             .filter(|cutoff| cutoff.sub == sub)
             .unwrap_or_else(|| Cutoff::unreadable(sub)),
         Stored::Oversized => Cutoff::unreadable(sub),
+    }
+}
+
+/// The cutoff stored under `session:<sid>`. One this version cannot read,
+/// or one stored for another session, revokes every token of `sid`
+/// ([`SessionCutoff::unreadable`]).
+pub fn read_session(sid: &str, stored: &Stored) -> SessionCutoff {
+    match stored {
+        Stored::Text(text) => serde_json::from_str::<SessionCutoff>(text)
+            .ok()
+            .filter(|cutoff| cutoff.sid == sid)
+            .unwrap_or_else(|| SessionCutoff::unreadable(sid)),
+        Stored::Oversized => SessionCutoff::unreadable(sid),
     }
 }
 

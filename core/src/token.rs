@@ -1,7 +1,8 @@
 //! Bearer tokens: where they come from, how an untrusted token becomes a
 //! [`VerifiedToken`], and how a token is named in the revocation store.
 //!
-//! The only way to get a [`VerifiedToken`] is [`verify`]: it checks the header
+//! The only way to get a [`VerifiedToken`] is [`verify`], and the only way to
+//! get any token's claims is [`verify_signature`]: it checks the header
 //! policy, chooses a configured key, verifies the signature through a
 //! [`SignatureVerifier`], and only then decodes and checks the claims. No
 //! decision reads claims from an unverified token.
@@ -131,6 +132,8 @@ pub struct Claims {
     pub aud: Vec<String>,
     /// `jti`, when present.
     pub jti: Option<String>,
+    /// `sid`, the OpenID Connect session, when present.
+    pub sid: Option<String>,
     /// Every claim, as sent (for roles and introspection).
     pub all: Map<String, Value>,
 }
@@ -178,18 +181,32 @@ struct HeaderPolicy {
     x5c: Option<Value>,
 }
 
-/// The untrusted → verified step. `keys` chooses the key (the configured
-/// [`crate::keys::KeySet`] is one); `now` is seconds since the epoch.
+/// A token whose header and signature have been checked. Its claims are
+/// parsed (a JSON object with unique member names) but not yet checked:
+/// each kind of token (access token, logout token, security event token)
+/// checks its own. Only [`verify_signature`] makes one.
+#[derive(Clone, Debug)]
+pub struct SignedToken {
+    /// The algorithm that verified it.
+    pub alg: Alg,
+    /// Every claim, as sent.
+    pub claims: Map<String, Value>,
+}
+
+/// The untrusted → signed step, shared by every kind of token: size and
+/// shape, the header policy (no key or key location from the token, no
+/// `crit`), an algorithm from `algorithms`, a key from `keys` (never from the
+/// header), the signature, and only then the claims object.
 ///
 /// Errors are [`Rejection::Token`] for a bad token and [`Rejection::Verify`]
 /// when the check could not run (crypto or key set unavailable).
-pub async fn verify<K: KeyLookup, V: SignatureVerifier>(
+pub async fn verify_signature<K: KeyLookup, V: SignatureVerifier>(
     token: &str,
-    rules: &Rules,
+    algorithms: &[Alg],
     keys: &K,
     verifier: &V,
     now: u64,
-) -> Result<VerifiedToken, Rejection> {
+) -> Result<SignedToken, Rejection> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(TokenError::TooLarge.into());
     }
@@ -212,7 +229,7 @@ pub async fn verify<K: KeyLookup, V: SignatureVerifier>(
         return Err(TokenError::ForbiddenHeader.into());
     }
     let alg = Alg::from_name(untrusted.algorithm())
-        .filter(|alg| rules.allows(*alg))
+        .filter(|alg| algorithms.contains(alg))
         .ok_or(TokenError::AlgorithmNotAllowed)?;
     let key = keys
         .key(alg, header.key_id.as_deref(), now)
@@ -230,7 +247,24 @@ pub async fn verify<K: KeyLookup, V: SignatureVerifier>(
     // Trusted from here on.
     let payload = message.split('.').nth(1).ok_or(TokenError::Malformed)?;
     let bytes = base64url_decode(payload).ok_or(TokenError::Malformed)?;
-    let claims = decode_claims(&bytes)?;
+    let UniqueObject(claims) = serde_json::from_slice(&bytes).map_err(|_| TokenError::BadClaims)?;
+    Ok(SignedToken { alg, claims })
+}
+
+/// The untrusted → verified step for access tokens: [`verify_signature`]
+/// under `rules`, then the access-token claim rules. `keys` chooses the key
+/// (the configured [`crate::keys::KeySet`] is one); `now` is seconds since
+/// the epoch.
+pub async fn verify<K: KeyLookup, V: SignatureVerifier>(
+    token: &str,
+    rules: &Rules,
+    keys: &K,
+    verifier: &V,
+    now: u64,
+) -> Result<VerifiedToken, Rejection> {
+    let SignedToken { alg, claims } =
+        verify_signature(token, &rules.algorithms, keys, verifier, now).await?;
+    let claims = decode_claims(claims)?;
     check_claims(&claims, rules, now)?;
     let id = match &claims.jti {
         Some(jti) => TokenId(jti.clone()),
@@ -239,38 +273,50 @@ pub async fn verify<K: KeyLookup, V: SignatureVerifier>(
     Ok(VerifiedToken { id, alg, claims })
 }
 
-/// Decodes the claims object, insisting on types and unique names.
-fn decode_claims(bytes: &[u8]) -> Result<Claims, TokenError> {
-    let UniqueObject(all) = serde_json::from_slice(bytes).map_err(|_| TokenError::BadClaims)?;
-    let date = |name: &str| -> Result<Option<u64>, TokenError> {
-        match all.get(name) {
-            None => Ok(None),
-            Some(Value::Number(n)) => n
-                .as_u64()
-                .filter(|n| *n <= MAX_NUMERIC_DATE)
-                .map(Some)
-                .ok_or(TokenError::BadClaims),
-            Some(_) => Err(TokenError::BadClaims),
-        }
-    };
-    let string = |name: &str| -> Result<Option<String>, TokenError> {
-        match all.get(name) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(TokenError::BadClaims),
-        }
-    };
-    let aud = match all.get("aud") {
-        None => Vec::new(),
-        Some(Value::String(s)) => vec![s.clone()],
+/// A NumericDate claim: an integer from 0 to the year 9999, or absent.
+pub fn numeric_date(all: &Map<String, Value>, name: &str) -> Result<Option<u64>, TokenError> {
+    match all.get(name) {
+        None => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .filter(|n| *n <= MAX_NUMERIC_DATE)
+            .map(Some)
+            .ok_or(TokenError::BadClaims),
+        Some(_) => Err(TokenError::BadClaims),
+    }
+}
+
+/// A string claim, or absent.
+pub fn string_claim(all: &Map<String, Value>, name: &str) -> Result<Option<String>, TokenError> {
+    match all.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(TokenError::BadClaims),
+    }
+}
+
+/// `aud` as a list: a string, an array of strings, or absent (empty).
+pub fn audiences(all: &Map<String, Value>) -> Result<Vec<String>, TokenError> {
+    match all.get("aud") {
+        None => Ok(Vec::new()),
+        Some(Value::String(s)) => Ok(vec![s.clone()]),
         Some(Value::Array(items)) => items
             .iter()
             .map(|item| item.as_str().map(str::to_owned))
             .collect::<Option<Vec<_>>>()
-            .ok_or(TokenError::BadClaims)?,
-        Some(_) => return Err(TokenError::BadClaims),
-    };
-    let jti = string("jti")?;
+            .ok_or(TokenError::BadClaims),
+        Some(_) => Err(TokenError::BadClaims),
+    }
+}
+
+/// Decodes an access token's claims, insisting on types. A token carrying
+/// `events` is a logout token or a security event token, never an access
+/// token.
+fn decode_claims(all: Map<String, Value>) -> Result<Claims, TokenError> {
+    if all.contains_key("events") {
+        return Err(TokenError::BadClaims);
+    }
+    let jti = string_claim(&all, "jti")?;
     if jti
         .as_deref()
         .is_some_and(|jti| TokenId::from_reference(jti).is_none())
@@ -278,12 +324,13 @@ fn decode_claims(bytes: &[u8]) -> Result<Claims, TokenError> {
         return Err(TokenError::BadClaims);
     }
     Ok(Claims {
-        exp: date("exp")?.ok_or(TokenError::MissingExpiry)?,
-        nbf: date("nbf")?,
-        iat: date("iat")?,
-        iss: string("iss")?,
-        sub: string("sub")?,
-        aud,
+        exp: numeric_date(&all, "exp")?.ok_or(TokenError::MissingExpiry)?,
+        nbf: numeric_date(&all, "nbf")?,
+        iat: numeric_date(&all, "iat")?,
+        iss: string_claim(&all, "iss")?,
+        sub: string_claim(&all, "sub")?,
+        aud: audiences(&all)?,
+        sid: string_claim(&all, "sid")?,
         jti,
         all,
     })

@@ -11,8 +11,8 @@ use edge_revoke_core::handlers::{
 };
 use edge_revoke_core::keys::{NoFetch, RemoteKeys};
 use edge_revoke_core::request::RequestHead;
-use edge_revoke_core::revocation::MemoryStore;
 use edge_revoke_core::routes::MAX_BODY;
+use edge_revoke_core::store::MemoryStore;
 use edge_revoke_core::verify::RustCrypto;
 use serde_json::Value;
 

@@ -2,7 +2,8 @@
 //! poll loop that lets a waiting call finish.
 
 use edge_revoke_core::error::StoreError;
-use edge_revoke_core::revocation::{Cutoff, MemoryStore, Page, Record, RevocationStore};
+use edge_revoke_core::revocation::{Cutoff, Page, Record, SessionCutoff};
+use edge_revoke_core::store::{MemoryStore, RevocationStore};
 use edge_revoke_core::token::TokenId;
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
@@ -31,14 +32,16 @@ pub enum Op {
     Delete,
     GetCutoff,
     PutCutoff,
+    GetSession,
+    PutSession,
     List,
 }
 
 impl Op {
     /// The calls that read.
-    pub const READS: [Op; 3] = [Op::Get, Op::GetCutoff, Op::List];
+    pub const READS: [Op; 4] = [Op::Get, Op::GetCutoff, Op::GetSession, Op::List];
     /// The calls that write.
-    pub const WRITES: [Op; 3] = [Op::Put, Op::Delete, Op::PutCutoff];
+    pub const WRITES: [Op; 4] = [Op::Put, Op::Delete, Op::PutCutoff, Op::PutSession];
 
     /// The name [`FaultStore::log`] records.
     pub fn name(self) -> &'static str {
@@ -48,6 +51,8 @@ impl Op {
             Op::Delete => "delete",
             Op::GetCutoff => "cutoff",
             Op::PutCutoff => "put_cutoff",
+            Op::GetSession => "session",
+            Op::PutSession => "put_session",
             Op::List => "list",
         }
     }
@@ -171,6 +176,14 @@ impl<S: RevocationStore> RevocationStore for FaultStore<S> {
     async fn put_cutoff(&self, cutoff: &Cutoff, expires_at: u64) -> Result<(), StoreError> {
         self.enter(Op::PutCutoff).await?;
         self.inner.put_cutoff(cutoff, expires_at).await
+    }
+    async fn get_session(&self, sid: &str) -> Result<Option<SessionCutoff>, StoreError> {
+        self.enter(Op::GetSession).await?;
+        self.inner.get_session(sid).await
+    }
+    async fn put_session(&self, cutoff: &SessionCutoff, expires_at: u64) -> Result<(), StoreError> {
+        self.enter(Op::PutSession).await?;
+        self.inner.put_session(cutoff, expires_at).await
     }
     async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError> {
         self.enter(Op::List).await?;

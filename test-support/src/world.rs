@@ -9,7 +9,7 @@ use edge_revoke_core::handlers::{handle, Action, Decision, Services};
 use edge_revoke_core::keys::{NoFetch, RemoteKeys};
 use edge_revoke_core::reply::Reply;
 use edge_revoke_core::request::RequestHead;
-use edge_revoke_core::revocation::{MemoryStore, RevocationStore};
+use edge_revoke_core::store::{MemoryStore, RevocationStore};
 use edge_revoke_core::verify::RustCrypto;
 use serde_json::Value;
 use std::collections::HashMap;

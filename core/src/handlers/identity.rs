@@ -12,8 +12,9 @@ use crate::error::{Rejection, RequestError, StoreError};
 use crate::keys::JwksFetcher;
 use crate::reply::Reply;
 use crate::request::RequestHead;
-use crate::revocation::{RevocationStore, RevokeReason};
+use crate::revocation::RevokeReason;
 use crate::routes::MAX_TOKEN_ID_BYTES;
+use crate::store::RevocationStore;
 use crate::token::{is_jwt_reference, TokenId};
 use crate::verify::SignatureVerifier;
 

@@ -8,7 +8,7 @@ use crate::error::{Render, TokenError};
 use crate::keys::JwksFetcher;
 use crate::log::Event;
 use crate::request::RequestHead;
-use crate::revocation::RevocationStore;
+use crate::store::RevocationStore;
 use crate::token::VerifiedToken;
 use crate::verify::SignatureVerifier;
 

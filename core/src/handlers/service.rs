@@ -8,8 +8,9 @@ use crate::error::ServiceError;
 use crate::keys::JwksFetcher;
 use crate::reply::Reply;
 use crate::request::RequestHead;
-use crate::revocation::{RevocationStore, RevokeReason};
+use crate::revocation::RevokeReason;
 use crate::routes::MAX_BODY;
+use crate::store::RevocationStore;
 use crate::verify::SignatureVerifier;
 use serde_json::Value;
 

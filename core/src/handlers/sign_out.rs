@@ -8,8 +8,9 @@ use crate::keys::JwksFetcher;
 use crate::log::Event;
 use crate::reply::Reply;
 use crate::request::RequestHead;
-use crate::revocation::{RevocationStore, RevokeReason};
+use crate::revocation::RevokeReason;
 use crate::routes::Scope;
+use crate::store::RevocationStore;
 use crate::verify::SignatureVerifier;
 
 pub(super) async fn sign_out<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(

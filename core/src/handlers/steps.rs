@@ -6,9 +6,8 @@ use super::{fail, Context, Failure};
 use crate::error::{Rejection, RequestError, StoreError, TokenError};
 use crate::keys::JwksFetcher;
 use crate::request::RequestHead;
-use crate::revocation::{
-    expires_at, Cutoff, Record, RevocationStore, RevokeReason, MIN_EXPIRY_AHEAD, WRITE_BACKOFF_MS,
-};
+use crate::revocation::{expires_at, Cutoff, Record, RevokeReason, MIN_EXPIRY_AHEAD};
+use crate::store::{RevocationStore, WRITE_BACKOFF_MS};
 use crate::token::{self, is_jwt_reference, TokenId, VerifiedToken};
 use crate::verify::SignatureVerifier;
 use std::future::Future;
@@ -50,24 +49,24 @@ pub(super) async fn required_caller<S, V: SignatureVerifier, F: JwksFetcher>(
         .ok_or_else(|| fail(TokenError::Missing))
 }
 
-/// Is the token revoked, by its ID or by its subject's cutoff? Both lookups
-/// run concurrently. `Some(why)` when revoked: [`TokenError::Revoked`], or
-/// [`TokenError::UnreadableEntry`] when an entry we cannot read decided it.
-/// The store failing (either lookup) is an error, never a pass.
+/// Is the token revoked: by its ID, its subject's cutoff or its session's
+/// cutoff? One store check looks all three up. `Some(why)` when revoked:
+/// [`TokenError::Revoked`], or [`TokenError::UnreadableEntry`] when an entry
+/// we cannot read decided it. Any part of the check failing is an error,
+/// never a pass.
 pub(super) async fn revocation_of<S: RevocationStore, V, F>(
     token: &VerifiedToken,
     cx: &Context<'_, S, V, F>,
 ) -> Result<Option<TokenError>, StoreFailure> {
     let claims = token.claims();
-    let (record, cutoff) = cx
+    let found = cx
         .services
         .store
-        .check(token.id(), claims.sub.as_deref())
+        .check(token.id(), claims.sub.as_deref(), claims.sid.as_deref())
         .await;
-    let (record, cutoff) = (
-        record.map_err(|_| StoreFailure)?,
-        cutoff.map_err(|_| StoreFailure)?,
-    );
+    let record = found.record.map_err(|_| StoreFailure)?;
+    let subject = found.subject.map_err(|_| StoreFailure)?;
+    let session = found.session.map_err(|_| StoreFailure)?;
     let why = |unreadable: bool| {
         if unreadable {
             TokenError::UnreadableEntry
@@ -78,8 +77,11 @@ pub(super) async fn revocation_of<S: RevocationStore, V, F>(
     if let Some(record) = record {
         return Ok(Some(why(record.is_unreadable())));
     }
-    Ok(cutoff
-        .filter(|cutoff| cutoff.revokes(claims.iat, token.id()))
+    if let Some(cutoff) = subject.filter(|cutoff| cutoff.revokes(claims.iat, token.id())) {
+        return Ok(Some(why(cutoff.is_unreadable())));
+    }
+    Ok(session
+        .filter(|cutoff| cutoff.revokes(claims.iat))
         .map(|cutoff| why(cutoff.is_unreadable())))
 }
 

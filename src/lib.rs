@@ -37,7 +37,6 @@ mod entry {
     use crate::{http, jwks::FetchJwks, kv::KvRevocations, origin, webcrypto::WebCrypto};
     use edge_revoke_core::handlers::{self, Action, Decision};
     use edge_revoke_core::isolate::Isolate;
-    use edge_revoke_core::routes;
     use std::cell::RefCell;
     use std::convert::Infallible;
     use std::rc::Rc;
@@ -103,7 +102,7 @@ mod entry {
             // Not reachable in production builds: the `bench` feature is off there.
             return Ok(crate::bench::verify(&request, &head, &state, now).await);
         }
-        let body = match routes::body_limit(&head) {
+        let body = match state.isolate.body_limit(&head) {
             Some(limit) => http::read_body(&request, limit).await,
             None => None,
         };

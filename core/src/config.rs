@@ -344,6 +344,17 @@ impl Config {
         }
     }
 
+    /// False for a receiver route whose settings are unset: its path is then
+    /// the origin's like any other.
+    pub fn serves(&self, route: &crate::routes::Route) -> bool {
+        use crate::routes::Route;
+        match route {
+            Route::BackchannelLogout => !self.backchannel_logout_audience.is_empty(),
+            Route::SsfEvents => self.ssf.is_some(),
+            _ => true,
+        }
+    }
+
     /// True when `path` is under one of `PUBLIC_PATHS`.
     pub fn is_public(&self, path: &str) -> bool {
         self.public_paths.iter().any(|prefix| {

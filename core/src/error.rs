@@ -211,6 +211,48 @@ impl OAuthError {
     }
 }
 
+/// Why `POST /oidc/backchannel-logout` refused a request: answered `400`
+/// with `{"error":"invalid_request","error_description":...}` (OpenID
+/// Connect Back-Channel Logout 1.0 §2.8). The description says which rule
+/// failed and is safe to show the identity provider.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogoutError(pub &'static str);
+
+/// The `err` codes of RFC 8935 §2.3 for a refused security event token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SsfErrorCode {
+    /// Not a SET, bad JSON, a missing or malformed claim.
+    InvalidRequest,
+    /// The signature does not verify, or no key matches.
+    InvalidKey,
+    /// `iss` is not `SSF_ISSUER`.
+    InvalidIssuer,
+    /// `aud` names none of `SSF_AUDIENCE`.
+    InvalidAudience,
+}
+
+/// Why `POST /ssf/events` refused a SET: answered `400` with
+/// `{"err":..., "description":...}` (RFC 8935 §2.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SsfError {
+    /// The `err` code.
+    pub code: SsfErrorCode,
+    /// The `description`, safe to show the transmitter.
+    pub description: &'static str,
+}
+
+impl SsfErrorCode {
+    /// The `err` member.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SsfErrorCode::InvalidRequest => "invalid_request",
+            SsfErrorCode::InvalidKey => "invalid_key",
+            SsfErrorCode::InvalidIssuer => "invalid_issuer",
+            SsfErrorCode::InvalidAudience => "invalid_audience",
+        }
+    }
+}
+
 impl ServiceError {
     /// The public `resDesc`.
     pub fn description(self) -> &'static str {
@@ -240,6 +282,10 @@ pub enum Rejection {
     Service(ServiceError),
     /// See [`OAuthError`].
     OAuth(OAuthError),
+    /// See [`LogoutError`].
+    Logout(LogoutError),
+    /// See [`SsfError`].
+    Ssf(SsfError),
     /// The origin could not be reached, or reset the connection.
     OriginUnreachable,
     /// The origin sent no response headers within `ORIGIN_TIMEOUT_SECONDS`.
@@ -281,6 +327,16 @@ impl From<OAuthError> for Rejection {
         Rejection::OAuth(e)
     }
 }
+impl From<LogoutError> for Rejection {
+    fn from(e: LogoutError) -> Self {
+        Rejection::Logout(e)
+    }
+}
+impl From<SsfError> for Rejection {
+    fn from(e: SsfError) -> Self {
+        Rejection::Ssf(e)
+    }
+}
 
 /// Seconds a client should wait after a 503.
 pub const RETRY_AFTER_SECONDS: u32 = 5;
@@ -315,6 +371,7 @@ impl Rejection {
             Rejection::OAuth(OAuthError::InvalidClient) => 401,
             Rejection::OAuth(OAuthError::InvalidRequest | OAuthError::UnauthorizedClient) => 400,
             Rejection::OAuth(OAuthError::Unavailable) => 503,
+            Rejection::Logout(_) | Rejection::Ssf(_) => 400,
             Rejection::OriginUnreachable => 502,
             Rejection::OriginTimeout => 504,
         }
@@ -336,6 +393,8 @@ impl Rejection {
             Rejection::Service(ServiceError::UnknownToken) => "unknown_token",
             Rejection::Service(ServiceError::Unavailable) => "store",
             Rejection::OAuth(e) => e.code(),
+            Rejection::Logout(_) => "logout_token",
+            Rejection::Ssf(e) => e.code.as_str(),
             Rejection::OriginUnreachable => "origin",
             Rejection::OriginTimeout => "origin_timeout",
         }
@@ -399,6 +458,16 @@ impl Rejection {
             ),
             Rejection::Service(e) => ("service-error", "Request failed", e.description().into()),
             Rejection::OAuth(e) => ("oauth-error", "Request failed", e.code().into()),
+            Rejection::Logout(LogoutError(description)) => (
+                "logout-token",
+                "Invalid logout token",
+                (*description).into(),
+            ),
+            Rejection::Ssf(e) => (
+                "security-event",
+                "Invalid security event",
+                e.description.into(),
+            ),
             Rejection::OriginUnreachable => (
                 "origin-unreachable",
                 "Bad gateway",
@@ -425,6 +494,17 @@ impl Rejection {
                     .push(("retry-after", RETRY_AFTER_SECONDS.to_string()));
             }
             return reply;
+        }
+        if let Rejection::Logout(LogoutError(description)) = self {
+            let body = serde_json::json!({
+                "error": "invalid_request",
+                "error_description": description,
+            });
+            return Reply::json(status, &body);
+        }
+        if let Rejection::Ssf(e) = self {
+            let body = serde_json::json!({ "err": e.code.as_str(), "description": e.description });
+            return Reply::json(status, &body);
         }
         if let Rejection::OAuth(e) = self {
             let body = serde_json::json!({ "error": e.code() });
@@ -617,6 +697,37 @@ mod tests {
             header(&reply, "www-authenticate"),
             Some("Basic realm=\"api\"")
         );
+    }
+
+    #[test]
+    fn idp_routes_answer_in_their_own_shapes() {
+        let logout = Rejection::Logout(LogoutError("nonce must be absent")).reply(RENDER);
+        assert_eq!(logout.status, 400);
+        assert_eq!(logout.header("content-type"), Some("application/json"));
+        assert_eq!(logout.header("cache-control"), Some("no-store"));
+        assert_eq!(
+            body(&logout),
+            serde_json::json!({"error": "invalid_request", "error_description": "nonce must be absent"})
+        );
+        for (code, name) in [
+            (SsfErrorCode::InvalidRequest, "invalid_request"),
+            (SsfErrorCode::InvalidKey, "invalid_key"),
+            (SsfErrorCode::InvalidIssuer, "invalid_issuer"),
+            (SsfErrorCode::InvalidAudience, "invalid_audience"),
+        ] {
+            let e = SsfError {
+                code,
+                description: "why",
+            };
+            let reply = Rejection::Ssf(e).reply(RENDER);
+            assert_eq!(reply.status, 400);
+            assert_eq!(reply.header("content-type"), Some("application/json"));
+            assert_eq!(
+                body(&reply),
+                serde_json::json!({"err": name, "description": "why"})
+            );
+            assert_eq!(Rejection::Ssf(e).reason(), name);
+        }
     }
 
     #[test]

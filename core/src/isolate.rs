@@ -26,6 +26,8 @@ pub struct Isolate {
     pub recent: RecentRevocations,
     /// The cached `JWT_JWKS_URL` key set.
     pub remote_keys: RemoteKeys,
+    /// The cached `SSF_JWKS_URL` key set.
+    pub ssf_remote_keys: RemoteKeys,
     /// Verified tokens seen before.
     pub cache: TokenCache,
 }
@@ -55,6 +57,7 @@ impl Isolate {
             config,
             recent: RecentRevocations::new(RECENT_CAPACITY, ttl),
             remote_keys: RemoteKeys::default(),
+            ssf_remote_keys: RemoteKeys::default(),
             cache: TokenCache::new(entries, bytes),
         }
     }
@@ -73,6 +76,17 @@ impl Isolate {
                 "error": e.to_string(),
             })),
         }
+    }
+
+    /// How many body bytes the worker reads before deciding, if any: only
+    /// for routes this isolate serves itself. A receiver route that is not
+    /// configured is the origin's, and its body is forwarded untouched.
+    pub fn body_limit(&self, head: &RequestHead) -> Option<usize> {
+        let config = self.config.as_ref().ok()?;
+        let route = crate::routes::classify(head).ok()?;
+        config
+            .serves(&route)
+            .then(|| crate::routes::body_limit(head))?
     }
 
     /// The `cacheTtl` for store reads.
@@ -104,6 +118,7 @@ impl Isolate {
             verifier,
             fetcher,
             remote_keys: &self.remote_keys,
+            ssf_remote_keys: &self.ssf_remote_keys,
             cache: &self.cache,
         }
     }
@@ -174,5 +189,58 @@ impl Isolate {
             }
         }
         204
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn isolate(extra: &[(&str, &str)]) -> Isolate {
+        let mut vars = vec![("JWT_SECRET", "isolate-test-secret-0123456789-abcdef")];
+        vars.extend_from_slice(extra);
+        Isolate::from_lookup(|name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    fn head(method: &str, path: &str) -> RequestHead {
+        RequestHead::new(
+            method,
+            &format!("https://edge.test{path}"),
+            Vec::<(String, String)>::new(),
+        )
+    }
+
+    #[test]
+    fn only_served_routes_have_their_body_read() {
+        let plain = isolate(&[]);
+        assert_eq!(
+            plain.body_limit(&head("POST", "/oauth/revoke")),
+            Some(16 * 1024)
+        );
+        assert_eq!(plain.body_limit(&head("POST", "/anything")), None);
+        // Receivers without settings are the origin's: the body stays unread.
+        assert_eq!(
+            plain.body_limit(&head("POST", "/oidc/backchannel-logout")),
+            None
+        );
+        assert_eq!(plain.body_limit(&head("POST", "/ssf/events")), None);
+        let receiving = isolate(&[
+            ("BACKCHANNEL_LOGOUT_AUDIENCE", "edge"),
+            ("SSF_ISSUER", "https://ssf.test"),
+            ("SSF_AUDIENCE", "edge"),
+            ("SSF_JWKS_URL", "https://ssf.test/jwks"),
+        ]);
+        assert!(receiving.config.is_ok());
+        assert!(receiving
+            .body_limit(&head("POST", "/oidc/backchannel-logout"))
+            .is_some());
+        assert!(receiving.body_limit(&head("POST", "/ssf/events")).is_some());
+        // No usable configuration: nothing is read (every request gets 500).
+        let broken = Isolate::from_lookup(|_| None);
+        assert_eq!(broken.body_limit(&head("POST", "/oauth/revoke")), None);
     }
 }

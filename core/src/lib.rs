@@ -28,6 +28,7 @@ pub mod cache;
 pub mod config;
 pub mod error;
 pub mod handlers;
+pub mod idp;
 pub mod isolate;
 pub mod keys;
 pub mod log;

@@ -18,6 +18,9 @@ pub enum Verdict {
     Revoke,
     /// A revocation was removed.
     Restore,
+    /// An identity provider's event was accepted and did nothing: an event
+    /// type or subject this worker does not act on, or a stream check.
+    Ignored,
 }
 
 impl Verdict {
@@ -28,6 +31,7 @@ impl Verdict {
             Verdict::WouldReject => "would_reject",
             Verdict::Revoke => "revoke",
             Verdict::Restore => "restore",
+            Verdict::Ignored => "ignored",
         }
     }
 }
@@ -41,6 +45,8 @@ pub enum Reason {
     Revoked(RevokeReason),
     /// An admin removed a revocation.
     Restored,
+    /// Why an accepted event did nothing.
+    Ignored(&'static str),
 }
 
 impl Reason {
@@ -50,6 +56,7 @@ impl Reason {
             Reason::Rejected(rejection) => rejection.reason(),
             Reason::Revoked(reason) => reason.as_str(),
             Reason::Restored => "admin",
+            Reason::Ignored(why) => why,
         }
     }
 }
@@ -65,6 +72,10 @@ pub struct Event {
     pub jti: Option<String>,
     /// The subject, for subject-wide sign-outs and restores.
     pub sub: Option<String>,
+    /// The session, for session-wide sign-outs and logouts.
+    pub sid: Option<String>,
+    /// The identity provider's event type(s), for logouts and SETs.
+    pub event_type: Option<String>,
     /// The route's name (see [`crate::routes::Route::name`]).
     pub route: &'static str,
 }
@@ -87,6 +98,8 @@ impl Event {
             reason: Reason::Rejected(rejection.clone()),
             jti: jti.map(TokenId::to_string),
             sub: None,
+            sid: None,
+            event_type: None,
             route,
         }
     }
@@ -103,6 +116,8 @@ impl Event {
             reason: Reason::Revoked(reason),
             jti: jti.map(TokenId::to_string),
             sub,
+            sid: None,
+            event_type: None,
             route,
         }
     }
@@ -114,6 +129,8 @@ impl Event {
             reason: Reason::Restored,
             jti: Some(jti.to_string()),
             sub: by,
+            sid: None,
+            event_type: None,
             route,
         }
     }
@@ -127,8 +144,14 @@ impl Event {
             "route": self.route,
             "latency_ms": latency_ms,
         });
-        if let Some(sub) = &self.sub {
-            line["sub"] = sub.clone().into();
+        for (name, value) in [
+            ("sub", &self.sub),
+            ("sid", &self.sid),
+            ("event_type", &self.event_type),
+        ] {
+            if let Some(value) = value {
+                line[name] = value.clone().into();
+            }
         }
         line
     }

@@ -10,6 +10,7 @@ pub const READ_HEADERS: &[&str] = &[
     "accept",
     "x-api-key",
     "access-control-request-method",
+    "content-type",
 ];
 
 /// Method, URL and the headers in [`READ_HEADERS`].

@@ -185,6 +185,13 @@ pub enum RevokeReason {
     SignOutGlobal,
     /// The holder signed out every other token of its subject.
     SignOutOthers,
+    /// The holder signed out every token of its session.
+    SignOutSession,
+    /// The identity provider ended a session or a user's sessions
+    /// (OpenID Connect Back-Channel Logout).
+    BackchannelLogout,
+    /// A Shared Signals transmitter reported an event (CAEP or RISC).
+    SecurityEvent,
     /// An admin revoked another token.
     Admin,
     /// An admin signed a subject out everywhere.
@@ -202,6 +209,9 @@ impl RevokeReason {
             RevokeReason::SignOut => "sign_out",
             RevokeReason::SignOutGlobal => "sign_out_global",
             RevokeReason::SignOutOthers => "sign_out_others",
+            RevokeReason::SignOutSession => "sign_out_session",
+            RevokeReason::BackchannelLogout => "backchannel_logout",
+            RevokeReason::SecurityEvent => "security_event",
             RevokeReason::Admin => "admin",
             RevokeReason::AdminSignOut => "admin_sign_out",
             RevokeReason::Service => "service",

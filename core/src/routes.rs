@@ -21,6 +21,8 @@ const OAUTH_REVOKE: &str = "/oauth/revoke";
 const OAUTH_INTROSPECT: &str = "/oauth/introspect";
 const REVOCATIONS: &str = "/api/revocations";
 const USERS: &str = "/api/users/";
+const BACKCHANNEL_LOGOUT: &str = "/oidc/backchannel-logout";
+const SSF_EVENTS: &str = "/ssf/events";
 
 /// Which tokens `DELETE /api/tokens` signs out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,6 +33,8 @@ pub enum Scope {
     Global,
     /// Like `Global`, but the calling token stays valid.
     Others,
+    /// Every token of the caller's session (`sid`) issued until now.
+    Session,
 }
 
 /// What a request is, by method and path.
@@ -71,6 +75,14 @@ pub enum Route {
         /// The token ID.
         jti: String,
     },
+    /// `POST /oidc/backchannel-logout`: the identity provider ends a session
+    /// (OpenID Connect Back-Channel Logout 1.0). Served only when
+    /// `BACKCHANNEL_LOGOUT_AUDIENCE` is set; otherwise the origin's.
+    BackchannelLogout,
+    /// `POST /ssf/events`: a Shared Signals transmitter pushes a security
+    /// event token (RFC 8935). Served only when `SSF_ISSUER` is set;
+    /// otherwise the origin's.
+    SsfEvents,
     /// A CORS preflight (`OPTIONS` with `Access-Control-Request-Method`):
     /// forwarded without a token check, because browsers send none.
     Preflight,
@@ -91,6 +103,8 @@ impl Route {
             Route::OAuthIntrospect => "POST /oauth/introspect",
             Route::ListRevocations => "GET /api/revocations",
             Route::Restore { .. } => "DELETE /api/revocations/{jti}",
+            Route::BackchannelLogout => "POST /oidc/backchannel-logout",
+            Route::SsfEvents => "POST /ssf/events",
             Route::Preflight => "preflight",
             Route::Proxy => "proxy",
         }
@@ -118,6 +132,7 @@ pub fn classify(head: &RequestHead) -> Result<Route, RouteError> {
                 Ok(Some("local")) => Scope::Local,
                 Ok(Some("global")) => Scope::Global,
                 Ok(Some("others")) => Scope::Others,
+                Ok(Some("session")) => Scope::Session,
                 _ => {
                     return Err(malformed(&Route::SignOut {
                         scope: Scope::Local,
@@ -130,6 +145,8 @@ pub fn classify(head: &RequestHead) -> Result<Route, RouteError> {
         ("POST", OAUTH_REVOKE) => return Ok(Route::OAuthRevoke),
         ("POST", OAUTH_INTROSPECT) => return Ok(Route::OAuthIntrospect),
         ("GET", REVOCATIONS) => return Ok(Route::ListRevocations),
+        ("POST", BACKCHANNEL_LOGOUT) => return Ok(Route::BackchannelLogout),
+        ("POST", SSF_EVENTS) => return Ok(Route::SsfEvents),
         ("DELETE", IDENTITY) => {
             let route = Route::IdentityRevoke { token_id: None };
             let token_id = query_token_id(head).map_err(|e| (e, route.name()))?;
@@ -211,7 +228,7 @@ pub fn body_limit(head: &RequestHead) -> Option<usize> {
     let reads_body = head.method == "POST"
         && matches!(
             head.path.as_str(),
-            INVALIDATE | OAUTH_REVOKE | OAUTH_INTROSPECT
+            INVALIDATE | OAUTH_REVOKE | OAUTH_INTROSPECT | BACKCHANNEL_LOGOUT | SSF_EVENTS
         );
     reads_body.then_some(MAX_BODY)
 }
@@ -376,7 +393,13 @@ mod tests {
         let head = |m: &str, p: &str| {
             RequestHead::new(m, &format!("http://h{p}"), Vec::<(String, String)>::new())
         };
-        for path in [INVALIDATE, OAUTH_REVOKE, OAUTH_INTROSPECT] {
+        for path in [
+            INVALIDATE,
+            OAUTH_REVOKE,
+            OAUTH_INTROSPECT,
+            BACKCHANNEL_LOGOUT,
+            SSF_EVENTS,
+        ] {
             assert_eq!(body_limit(&head("POST", path)), Some(MAX_BODY));
         }
         assert_eq!(body_limit(&head("POST", "/other")), None);

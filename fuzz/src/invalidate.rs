@@ -37,6 +37,7 @@ fn send(body: &[u8], api_key: &str, store: &MemoryStore) -> (u16, Vec<u8>) {
             verifier,
             fetcher: &NoFetch,
             remote_keys: &remote_keys,
+            ssf_remote_keys: &remote_keys,
             cache: &cache,
         };
         edge_revoke_core::block_on(handle(

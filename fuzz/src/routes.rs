@@ -111,6 +111,8 @@ pub enum Expected {
     OAuthIntrospect,
     ListRevocations,
     Restore(String),
+    BackchannelLogout,
+    SsfEvents,
     Preflight,
     Proxy,
     /// `classify` returns an error (400).
@@ -127,6 +129,7 @@ pub fn actual<E>(route: &Result<Route, E>) -> Expected {
             Scope::Local => "local",
             Scope::Global => "global",
             Scope::Others => "others",
+            Scope::Session => "session",
         }),
         Ok(Route::IdentityRevoke { token_id }) => Expected::IdentityRevoke(token_id.clone()),
         Ok(Route::IdentityValidate { token_id }) => Expected::IdentityValidate(token_id.clone()),
@@ -136,6 +139,8 @@ pub fn actual<E>(route: &Result<Route, E>) -> Expected {
         Ok(Route::OAuthIntrospect) => Expected::OAuthIntrospect,
         Ok(Route::ListRevocations) => Expected::ListRevocations,
         Ok(Route::Restore { jti }) => Expected::Restore(jti.clone()),
+        Ok(Route::BackchannelLogout) => Expected::BackchannelLogout,
+        Ok(Route::SsfEvents) => Expected::SsfEvents,
         Ok(Route::Preflight) => Expected::Preflight,
         Ok(Route::Proxy) => Expected::Proxy,
         Ok(other) => Expected::Other(other.name().to_owned()),
@@ -187,6 +192,7 @@ pub fn model_classify(head: &RequestHead) -> Expected {
                     "local" => Expected::SignOut("local"),
                     "global" => Expected::SignOut("global"),
                     "others" => Expected::SignOut("others"),
+                    "session" => Expected::SignOut("session"),
                     _ => Expected::Malformed,
                 },
                 Err(e) => e,
@@ -196,6 +202,8 @@ pub fn model_classify(head: &RequestHead) -> Expected {
         ("POST", OAUTH_REVOKE) => return Expected::OAuthRevoke,
         ("POST", OAUTH_INTROSPECT) => return Expected::OAuthIntrospect,
         ("GET", REVOCATIONS) => return Expected::ListRevocations,
+        ("POST", "/oidc/backchannel-logout") => return Expected::BackchannelLogout,
+        ("POST", "/ssf/events") => return Expected::SsfEvents,
         ("DELETE", IDENTITY) => {
             return match model_single(query, "tokenId") {
                 Ok(id) => Expected::IdentityRevoke(id),
@@ -335,7 +343,11 @@ pub fn check(data: &[u8]) {
         body_limit(&head).is_some(),
         matches!(
             route,
-            Expected::Invalidate | Expected::OAuthRevoke | Expected::OAuthIntrospect
+            Expected::Invalidate
+                | Expected::OAuthRevoke
+                | Expected::OAuthIntrospect
+                | Expected::BackchannelLogout
+                | Expected::SsfEvents
         ),
         "only the POST routes read a body"
     );

@@ -52,6 +52,7 @@ pub struct World<S = MemoryStore> {
     pub store: S,
     pub verifier: RustCrypto,
     pub remote_keys: RemoteKeys,
+    pub ssf_remote_keys: RemoteKeys,
     pub cache: TokenCache,
 }
 
@@ -68,6 +69,7 @@ impl World {
             store: MemoryStore::new(NOW),
             verifier: RustCrypto::default(),
             remote_keys: RemoteKeys::default(),
+            ssf_remote_keys: RemoteKeys::default(),
             cache: TokenCache::new(1000, 1 << 20),
         }
     }
@@ -87,6 +89,7 @@ impl<S: RevocationStore> World<S> {
             store,
             verifier: self.verifier,
             remote_keys: self.remote_keys,
+            ssf_remote_keys: self.ssf_remote_keys,
             cache: self.cache,
         }
     }
@@ -97,6 +100,7 @@ impl<S: RevocationStore> World<S> {
             verifier: &self.verifier,
             fetcher: &NoFetch,
             remote_keys: &self.remote_keys,
+            ssf_remote_keys: &self.ssf_remote_keys,
             cache: &self.cache,
         }
     }

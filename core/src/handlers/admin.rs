@@ -95,7 +95,7 @@ pub(super) async fn sign_out_subject<S: RevocationStore, V: SignatureVerifier, F
     cx: &Context<'_, S, V, F>,
 ) -> Result<Done, Failure> {
     let admin = require_admin(head, cx).await?;
-    cut_off(sub, None, caller_name(&admin), cx).await?;
+    cut_off(sub, None, caller_name(&admin), cx.now, cx).await?;
     Ok(Done::Answered {
         reply: Reply::empty(204),
         event: Some(Event::revoked(

@@ -17,12 +17,14 @@
 //! | `forward` | which claim headers a forwarded request carries |
 
 mod admin;
+mod backchannel;
 mod forward;
 mod identity;
 mod oauth;
 mod proxy;
 mod service;
 mod sign_out;
+mod ssf;
 mod steps;
 
 pub use service::{parse_invalidate_body, INVALIDATE_SUCCESS};
@@ -30,7 +32,7 @@ pub use service::{parse_invalidate_body, INVALIDATE_SUCCESS};
 use crate::cache::TokenCache;
 use crate::config::{Config, DEFAULT_REALM};
 use crate::error::{ConfigError, Rejection, Render, VerifyError};
-use crate::keys::{Alg, JwksFetcher, Key, KeyLookup, RemoteKeys};
+use crate::keys::{Alg, JwksFetcher, Key, KeyLookup, KeySet, RemoteKeys};
 use crate::log::Event;
 use crate::reply::Reply;
 use crate::request::RequestHead;
@@ -77,8 +79,10 @@ pub struct Services<'a, S, V, F> {
     pub verifier: &'a V,
     /// Fetches `JWT_JWKS_URL`.
     pub fetcher: &'a F,
-    /// The cached remote key set.
+    /// The cached `JWT_JWKS_URL` key set.
     pub remote_keys: &'a RemoteKeys,
+    /// The cached `SSF_JWKS_URL` key set (a transmitter's keys).
+    pub ssf_remote_keys: &'a RemoteKeys,
     /// Verified tokens seen before.
     pub cache: &'a TokenCache,
 }
@@ -100,15 +104,45 @@ impl<S, V, F: JwksFetcher> KeyLookup for Context<'_, S, V, F> {
         kid: Option<&str>,
         now: u64,
     ) -> Result<Option<Rc<Key>>, VerifyError> {
-        if let Some(key) = self.config.keys.select(alg, kid) {
+        let config = self.config;
+        let keys = Keys {
+            configured: &config.keys,
+            url: config.jwks_url.as_deref(),
+            remote: self.services.remote_keys,
+            max_age: config.jwks_cache_seconds,
+            fetcher: self.services.fetcher,
+        };
+        keys.key(alg, kid, now).await
+    }
+}
+
+/// One family of verification keys: the configured ones first, then a
+/// remote key set. Access tokens and logout tokens use `JWT_SECRET`,
+/// `JWT_JWKS` and `JWT_JWKS_URL`; security event tokens use `SSF_JWKS` and
+/// `SSF_JWKS_URL`, so neither kind passes for the other.
+struct Keys<'a, F> {
+    configured: &'a KeySet,
+    url: Option<&'a str>,
+    remote: &'a RemoteKeys,
+    max_age: u64,
+    fetcher: &'a F,
+}
+
+impl<F: JwksFetcher> KeyLookup for Keys<'_, F> {
+    async fn key(
+        &self,
+        alg: Alg,
+        kid: Option<&str>,
+        now: u64,
+    ) -> Result<Option<Rc<Key>>, VerifyError> {
+        if let Some(key) = self.configured.select(alg, kid) {
             return Ok(Some(key.clone()));
         }
-        match &self.config.jwks_url {
+        match self.url {
             Some(url) => {
-                let max_age = self.config.jwks_cache_seconds;
-                let remote = self.services.remote_keys;
+                let remote = self.remote;
                 remote
-                    .key(self.services.fetcher, url, max_age, alg, kid, now)
+                    .key(self.fetcher, url, self.max_age, alg, kid, now)
                     .await
             }
             None => Ok(None),
@@ -146,9 +180,12 @@ pub async fn handle<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(
         plain_json,
     };
     let route = match route {
+        // A receiver that is not configured leaves its path to the origin.
+        Ok(route) if !config.serves(&route) => Route::Proxy,
         Ok(route) => route,
         Err((e, name)) => return reject(e.into(), render, name, None),
     };
+    let name = route.name();
     let cx = Context {
         config,
         services,
@@ -169,6 +206,8 @@ pub async fn handle<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(
         Route::OAuthIntrospect => oauth::introspect(head, body, &cx).await,
         Route::ListRevocations => admin::list(head, &cx).await,
         Route::Restore { jti } => admin::restore(head, jti, &cx).await,
+        Route::BackchannelLogout => backchannel::logout(body, &cx).await,
+        Route::SsfEvents => ssf::events(head, body, &cx).await,
     };
     match outcome {
         Ok(Done::Forward(caller)) => Decision {

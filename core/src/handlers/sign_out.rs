@@ -1,7 +1,8 @@
 //! `DELETE /api/tokens`: the caller signs its own token out, or with
-//! `scope=global` / `scope=others` every (other) token of its subject.
+//! `scope=global` / `scope=others` every (other) token of its subject, or
+//! with `scope=session` every token of its session (`sid`).
 
-use super::steps::{caller_name, cut_off, required_caller, revoke, Target};
+use super::steps::{caller_name, cut_off, cut_off_session, required_caller, revoke, Target};
 use super::{Context, Done, Failure};
 use crate::error::RequestError;
 use crate::keys::JwksFetcher;
@@ -26,6 +27,20 @@ pub(super) async fn sign_out<S: RevocationStore, V: SignatureVerifier, F: JwksFe
             let id = revoke(Target::of(&token), reason, by, cx).await?;
             return Ok(Done::revoked(Reply::empty(204), reason, &id, cx));
         }
+        Scope::Session => {
+            // A session-wide sign-out needs a session.
+            let Some(sid) = token.claims().sid.clone() else {
+                return Err((RequestError::Malformed.into(), Some(token.id().clone())));
+            };
+            cut_off_session(&sid, by, cx.now, cx).await?;
+            let reason = RevokeReason::SignOutSession;
+            let mut event = Event::revoked(reason, Some(token.id()), None, cx.route);
+            event.sid = Some(sid);
+            return Ok(Done::Answered {
+                reply: Reply::empty(204),
+                event: Some(event),
+            });
+        }
         Scope::Global => (None, RevokeReason::SignOutGlobal),
         Scope::Others => (Some(token.id()), RevokeReason::SignOutOthers),
     };
@@ -33,7 +48,7 @@ pub(super) async fn sign_out<S: RevocationStore, V: SignatureVerifier, F: JwksFe
     let Some(sub) = token.claims().sub.clone() else {
         return Err((RequestError::Malformed.into(), Some(token.id().clone())));
     };
-    cut_off(&sub, except, by, cx).await?;
+    cut_off(&sub, except, by, cx.now, cx).await?;
     Ok(Done::Answered {
         reply: Reply::empty(204),
         event: Some(Event::revoked(

@@ -6,7 +6,9 @@ use super::{fail, Context, Failure};
 use crate::error::{Rejection, RequestError, StoreError, TokenError};
 use crate::keys::JwksFetcher;
 use crate::request::RequestHead;
-use crate::revocation::{expires_at, Cutoff, Record, RevokeReason, MIN_EXPIRY_AHEAD};
+use crate::revocation::{
+    expires_at, Cutoff, Record, RevokeReason, SessionCutoff, MIN_EXPIRY_AHEAD,
+};
 use crate::store::{RevocationStore, WRITE_BACKOFF_MS};
 use crate::token::{self, is_jwt_reference, TokenId, VerifiedToken};
 use crate::verify::SignatureVerifier;
@@ -205,36 +207,72 @@ pub(super) async fn with_retries<
     write().await
 }
 
-/// Sets (by `max`) the cutoff of `sub` to now, keeping `except` valid.
+/// Sets (by `max`) the cutoff of `sub` to `at`, keeping `except` valid.
 pub(super) async fn cut_off<S: RevocationStore, V, F>(
     sub: &str,
     except: Option<&TokenId>,
     by: String,
+    at: u64,
     cx: &Context<'_, S, V, F>,
 ) -> Result<(), Failure> {
     let store = cx.services.store;
     let new = Cutoff {
         sub: sub.to_owned(),
-        cutoff: cx.now,
+        cutoff: at,
         except: except.map(TokenId::to_string),
         by,
         route: cx.route.into(),
     };
-    // Every token issued before the cutoff expires within the lifetime.
-    let until = cx
-        .now
-        .saturating_add(cx.config.max_token_lifetime)
-        .max(cx.now + MIN_EXPIRY_AHEAD);
+    let until = cutoff_expiry(cx);
     // Read, merge and write again on every try: another writer's cutoff
     // (the reason for a refused write) is merged, never overwritten.
     let write = || async {
         let stored = store.get_cutoff(sub).await?;
-        let cutoff = Cutoff::merge(stored, new.clone());
-        store.put_cutoff(&cutoff, until).await
+        let merged = Cutoff::merge(stored.clone(), new.clone());
+        if stored.as_ref() == Some(&merged) {
+            return Ok(()); // Already in force: a replay, or a second sign-out.
+        }
+        store.put_cutoff(&merged, until).await
     };
     with_retries(store, write)
         .await
         .map_err(|_| fail(StoreError::Unavailable))
+}
+
+/// Sets (by `max`) the cutoff of session `sid` to `at`.
+pub(super) async fn cut_off_session<S: RevocationStore, V, F>(
+    sid: &str,
+    by: String,
+    at: u64,
+    cx: &Context<'_, S, V, F>,
+) -> Result<(), Failure> {
+    let store = cx.services.store;
+    let new = SessionCutoff {
+        sid: sid.to_owned(),
+        cutoff: at,
+        by,
+        route: cx.route.into(),
+    };
+    let until = cutoff_expiry(cx);
+    let write = || async {
+        let stored = store.get_session(sid).await?;
+        let merged = SessionCutoff::merge(stored.clone(), new.clone());
+        if stored.as_ref() == Some(&merged) {
+            return Ok(());
+        }
+        store.put_session(&merged, until).await
+    };
+    with_retries(store, write)
+        .await
+        .map_err(|_| fail(StoreError::Unavailable))
+}
+
+/// When a cutoff written now may be dropped: every token issued before it
+/// expires within `MAX_TOKEN_LIFETIME_SECONDS`.
+fn cutoff_expiry<S, V, F>(cx: &Context<'_, S, V, F>) -> u64 {
+    cx.now
+        .saturating_add(cx.config.max_token_lifetime)
+        .max(cx.now + MIN_EXPIRY_AHEAD)
 }
 
 pub(super) fn caller_name(token: &VerifiedToken) -> String {

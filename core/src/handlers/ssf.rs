@@ -1,0 +1,131 @@
+//! `POST /ssf/events` (RFC 8935 push delivery of RFC 8417 security event
+//! tokens): a Shared Signals transmitter reports CAEP and RISC events. The
+//! SET is verified with the transmitter's own keys (`SSF_JWKS`,
+//! `SSF_JWKS_URL`), never the access-token keys, then with the SET rules
+//! ([`crate::idp::security_events`]). Each event becomes a subject or
+//! session cutoff, or is accepted and logged as ignored.
+
+use super::backchannel::BY_IDP;
+use super::steps::{cut_off, cut_off_session};
+use super::{fail, Context, Done, Failure, Keys};
+use crate::config::SsfConfig;
+use crate::error::{Rejection, SsfError, SsfErrorCode, TokenError};
+use crate::idp::{self, Effect};
+use crate::keys::JwksFetcher;
+use crate::log::{Event, Reason, Verdict};
+use crate::reply::Reply;
+use crate::request::RequestHead;
+use crate::revocation::RevokeReason;
+use crate::routes::MAX_BODY;
+use crate::store::RevocationStore;
+use crate::token::{self, TokenId};
+use crate::verify::SignatureVerifier;
+
+/// The media type of a pushed SET (RFC 8935 §2).
+const SET_MEDIA_TYPE: &str = "application/secevent+jwt";
+
+fn invalid(description: &'static str) -> SsfError {
+    SsfError {
+        code: SsfErrorCode::InvalidRequest,
+        description,
+    }
+}
+
+/// The SET of a `application/secevent+jwt` body of at most 16 KiB.
+fn set_body<'a>(head: &RequestHead, body: Option<&'a [u8]>) -> Result<&'a str, SsfError> {
+    let media = head
+        .header("content-type")
+        .and_then(|value| value.split(';').next())
+        .map(str::trim);
+    if !media.is_some_and(|media| media.eq_ignore_ascii_case(SET_MEDIA_TYPE)) {
+        return Err(invalid("Content-Type must be application/secevent+jwt"));
+    }
+    let body = body
+        .filter(|body| body.len() <= MAX_BODY)
+        .ok_or(invalid("the body is missing or over 16 KiB"))?;
+    let text = std::str::from_utf8(body).map_err(|_| invalid("the body is not a SET"))?;
+    Ok(text.trim_matches([' ', '\t', '\r', '\n']))
+}
+
+/// A token error as RFC 8935 names it: the key or signature, or the request.
+fn token_error(e: TokenError) -> SsfError {
+    let code = match e {
+        TokenError::AlgorithmNotAllowed
+        | TokenError::ForbiddenHeader
+        | TokenError::UnknownKey
+        | TokenError::BadSignature => SsfErrorCode::InvalidKey,
+        _ => SsfErrorCode::InvalidRequest,
+    };
+    SsfError {
+        code,
+        description: e.description(),
+    }
+}
+
+pub(super) async fn events<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(
+    head: &RequestHead,
+    body: Option<&[u8]>,
+    cx: &Context<'_, S, V, F>,
+) -> Result<Done, Failure> {
+    // Served only with a receiver configured (see Config::serves).
+    let Some(ssf) = &cx.config.ssf else {
+        return Err(fail(invalid("no receiver is configured")));
+    };
+    let raw = set_body(head, body).map_err(fail)?;
+    let keys = transmitter_keys(ssf, cx);
+    let verifier = cx.services.verifier;
+    let algorithms = &ssf.rules.algorithms;
+    let signed = match token::verify_signature(raw, algorithms, &keys, verifier, cx.now).await {
+        Ok(signed) => signed,
+        Err(Rejection::Token(e)) => return Err(fail(token_error(e))),
+        Err(other) => return Err(fail(other)),
+    };
+    let jwt_issuer = cx.config.rules.issuer.as_deref();
+    let set = idp::security_events(&signed.claims, &ssf.rules, jwt_issuer, cx.now).map_err(fail)?;
+
+    let jti = TokenId::from_reference(&set.jti);
+    let mut event = Event::revoked(RevokeReason::SecurityEvent, jti.as_ref(), None, cx.route);
+    let types: Vec<&str> = set.events.iter().map(|(kind, _)| kind.as_str()).collect();
+    event.event_type = Some(types.join(" "));
+    let mut acted = false;
+    let mut ignored = None;
+    for (_, effect) in &set.events {
+        match effect {
+            Effect::Subject { sub, at } => {
+                cut_off(sub, None, BY_IDP.into(), *at, cx).await?;
+                event.sub.get_or_insert_with(|| sub.clone());
+                acted = true;
+            }
+            Effect::Session { sid, at } => {
+                cut_off_session(sid, BY_IDP.into(), *at, cx).await?;
+                event.sid.get_or_insert_with(|| sid.clone());
+                acted = true;
+            }
+            Effect::Nothing => {
+                ignored.get_or_insert("verification event");
+            }
+            Effect::Ignored(why) => {
+                ignored.get_or_insert(*why);
+            }
+        }
+    }
+    if !acted {
+        event.decision = Verdict::Ignored;
+        event.reason = Reason::Ignored(ignored.unwrap_or("no effect"));
+    }
+    Ok(Done::Answered {
+        reply: Reply::empty(202),
+        event: Some(event),
+    })
+}
+
+/// The transmitter's keys: `SSF_JWKS`, then `SSF_JWKS_URL`.
+fn transmitter_keys<'a, S, V, F>(ssf: &'a SsfConfig, cx: &'a Context<'_, S, V, F>) -> Keys<'a, F> {
+    Keys {
+        configured: &ssf.keys,
+        url: ssf.jwks_url.as_deref(),
+        remote: cx.services.ssf_remote_keys,
+        max_age: cx.config.jwks_cache_seconds,
+        fetcher: cx.services.fetcher,
+    }
+}

@@ -1,0 +1,550 @@
+//! Revocation driven by the identity provider, natively through
+//! `handlers::handle`: `DELETE /api/tokens?scope=session`, OpenID Connect
+//! back-channel logout and Shared Signals events. Each acceptance is followed
+//! by what it must change (and not change) for later requests.
+
+use edge_revoke_core::handlers::Decision;
+use edge_revoke_core::idp::{
+    BACKCHANNEL_LOGOUT_EVENT, CAEP_CREDENTIAL_CHANGE, CAEP_SESSION_REVOKED, RISC_ACCOUNT_DISABLED,
+    SSF_VERIFICATION,
+};
+use edge_revoke_core::store::MemoryStore;
+use edge_revoke_test_support::*;
+use serde_json::{json, Value};
+
+const CLIENT: &str = "edge-client";
+const SSF_ISSUER: &str = "https://ssf.test";
+const SSF_AUDIENCE: &str = "https://edge.test/ssf";
+const LOGOUT: &str = "/oidc/backchannel-logout";
+const EVENTS: &str = "/ssf/events";
+
+/// The transmitter's key set: a key the access-token JWKS does not hold.
+fn ssf_jwks() -> String {
+    let mut key = public_jwk("rsa_other");
+    key["kid"] = "ssf-1".into();
+    json!({ "keys": [key] }).to_string()
+}
+
+fn receiving() -> World<FaultStore> {
+    let ssf_jwks = ssf_jwks();
+    World::with(config_with(&[
+        ("BACKCHANNEL_LOGOUT_AUDIENCE", CLIENT),
+        ("SSF_ISSUER", SSF_ISSUER),
+        ("SSF_AUDIENCE", SSF_AUDIENCE),
+        ("SSF_JWKS", &ssf_jwks),
+    ]))
+    .with_store(FaultStore::new(MemoryStore::new(NOW)))
+}
+
+fn access_token(sub: &str, sid: Option<&str>, jti: &str, iat: u64) -> String {
+    mint(
+        "ES256",
+        &with_claims(|c| {
+            c["sub"] = sub.into();
+            c["jti"] = jti.into();
+            c["iat"] = json!(iat);
+            if let Some(sid) = sid {
+                c["sid"] = sid.into();
+            }
+        }),
+    )
+}
+
+fn get<S: edge_revoke_core::store::RevocationStore>(w: &World<S>, token: &str) -> Decision {
+    w.send(
+        "GET",
+        "/data",
+        &[("authorization", &format!("Bearer {token}"))],
+        None,
+    )
+}
+
+/// A logout token as Keycloak sends it: RS256, `typ: logout+jwt`, `sid` and
+/// `sub`, the logout event, no `nonce`.
+fn logout_claims(change: impl FnOnce(&mut Value)) -> Value {
+    let mut claims = json!({
+        "iss": ISSUER,
+        "aud": CLIENT,
+        "iat": NOW - 3,
+        "exp": NOW + 120,
+        "jti": "lt-1",
+        "sub": "alice",
+        "sid": "s-1",
+        "typ": "Logout",
+        "events": { BACKCHANNEL_LOGOUT_EVENT: {} },
+    });
+    change(&mut claims);
+    claims
+}
+
+fn logout_token(claims: &Value) -> String {
+    let header = json!({"alg": "RS256", "typ": "logout+jwt", "kid": "rsa-1"});
+    mint_with_header("RS256", &header, claims)
+}
+
+fn post_logout<S: edge_revoke_core::store::RevocationStore>(w: &World<S>, body: &str) -> Decision {
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+    w.send("POST", LOGOUT, &form, Some(body.as_bytes()))
+}
+
+fn logout_error(d: &Decision) -> String {
+    assert_eq!(status(d), 400, "{:?}", reply(d));
+    assert_eq!(reply(d).header("content-type"), Some("application/json"));
+    assert_eq!(reply(d).header("cache-control"), Some("no-store"));
+    let body = json_body(d);
+    assert_eq!(body["error"], "invalid_request");
+    body["error_description"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn scope_session_signs_out_the_callers_session_only() {
+    let w = receiving();
+    let caller = access_token("alice", Some("s-1"), "a-1", NOW - 20);
+    let same_session = access_token("alice", Some("s-1"), "a-2", NOW - 10);
+    let other_session = access_token("alice", Some("s-2"), "a-3", NOW - 10);
+    let d = w.send(
+        "DELETE",
+        "/api/tokens?scope=session",
+        &[("authorization", &format!("Bearer {caller}"))],
+        None,
+    );
+    assert_eq!(status(&d), 204);
+    let event = d.event.unwrap();
+    assert_eq!(
+        (event.reason.as_str(), event.sid.as_deref()),
+        ("sign_out_session", Some("s-1"))
+    );
+    assert_eq!(w.store.inner.sessions()["session:s-1"].0.cutoff, NOW);
+    assert_eq!(status(&get(&w, &caller)), 401);
+    assert_eq!(status(&get(&w, &same_session)), 401);
+    assert!(forwarded(&get(&w, &other_session)));
+    // A token of that session issued after the sign-out passes.
+    assert!(forwarded(&get(
+        &w,
+        &access_token("alice", Some("s-1"), "a-4", NOW + 1)
+    )));
+}
+
+#[test]
+fn scope_session_needs_a_sid() {
+    let w = receiving();
+    let d = w.send(
+        "DELETE",
+        "/api/tokens?scope=session",
+        &[("authorization", &format!("Bearer {}", valid_token()))],
+        None,
+    );
+    assert_eq!(status(&d), 400);
+    assert_eq!(
+        reply(&d).header("content-type"),
+        Some("application/problem+json")
+    );
+    assert!(w.store.inner.sessions().is_empty());
+}
+
+#[test]
+fn receivers_without_settings_leave_their_paths_to_the_origin() {
+    let w = World::new();
+    let d = post_logout(
+        &w,
+        &format!("logout_token={}", logout_token(&logout_claims(|_| {}))),
+    );
+    assert_eq!(
+        status(&d),
+        401,
+        "an ordinary request without a bearer token"
+    );
+    assert_eq!(d.event.unwrap().route, "proxy");
+    let auth = format!("Bearer {}", valid_token());
+    let d = w.send("POST", EVENTS, &[("authorization", &auth)], Some(b"x"));
+    assert!(
+        forwarded(&d),
+        "a valid caller reaches the origin's /ssf/events"
+    );
+}
+
+#[test]
+fn a_keycloak_logout_ends_that_session_at_the_tokens_iat() {
+    let w = receiving();
+    let before = access_token("alice", Some("s-1"), "b-1", NOW - 100);
+    let other_session = access_token("alice", Some("s-2"), "b-2", NOW - 100);
+    let after = access_token("alice", Some("s-1"), "b-3", NOW - 2);
+    let token = logout_token(&logout_claims(|_| {}));
+    let d = post_logout(&w, &format!("logout_token={token}"));
+    assert_eq!(status(&d), 200);
+    assert!(reply(&d).body.is_empty());
+    assert_eq!(reply(&d).header("cache-control"), Some("no-store"));
+    let event = d.event.unwrap();
+    assert_eq!(
+        (
+            event.decision.as_str(),
+            event.reason.as_str(),
+            event.jti.as_deref(),
+            event.sid.as_deref(),
+            event.sub.as_deref(),
+            event.event_type.as_deref(),
+        ),
+        (
+            "revoke",
+            "backchannel_logout",
+            Some("lt-1"),
+            Some("s-1"),
+            Some("alice"),
+            Some(BACKCHANNEL_LOGOUT_EVENT)
+        )
+    );
+    let stored = w.store.inner.sessions()["session:s-1"].0.clone();
+    assert_eq!((stored.cutoff, stored.by.as_str()), (NOW - 3, "idp"));
+    assert_eq!(status(&get(&w, &before)), 401);
+    assert!(
+        forwarded(&get(&w, &other_session)),
+        "the user's other session"
+    );
+    assert!(forwarded(&get(&w, &after)), "issued after the logout");
+
+    // A replay answers 200 again and changes nothing: no write.
+    w.store.log.take();
+    assert_eq!(
+        status(&post_logout(&w, &format!("logout_token={token}"))),
+        200
+    );
+    assert_eq!(
+        w.store.log.take(),
+        ["session"],
+        "read, found in force, not written"
+    );
+    assert_eq!(w.store.inner.sessions()["session:s-1"].0, stored);
+}
+
+#[test]
+fn a_logout_naming_only_the_user_ends_every_session_of_the_user() {
+    let w = receiving();
+    let token = logout_token(&logout_claims(|c| {
+        c.as_object_mut().unwrap().remove("sid");
+    }));
+    assert_eq!(
+        status(&post_logout(&w, &format!("logout_token={token}"))),
+        200
+    );
+    assert_eq!(w.store.inner.cutoffs()["subject:alice"].0.cutoff, NOW - 3);
+    assert_eq!(
+        status(&get(
+            &w,
+            &access_token("alice", Some("s-7"), "c-1", NOW - 50)
+        )),
+        401
+    );
+    assert_eq!(
+        status(&get(&w, &access_token("alice", None, "c-2", NOW - 50))),
+        401
+    );
+    assert!(forwarded(&get(
+        &w,
+        &access_token("bob", None, "c-3", NOW - 50)
+    )));
+}
+
+#[test]
+fn every_refused_logout_is_a_400_and_writes_nothing() {
+    let w = receiving();
+    let form = |token: &str| format!("logout_token={token}");
+    let cases: Vec<(String, &str)> = vec![
+        (String::new(), "one logout_token is required"),
+        ("logout_token=".into(), "one logout_token is required"),
+        (
+            "a=1&logout_token=x&logout_token=y".into(),
+            "one logout_token is required",
+        ),
+        ("%zz".into(), "the body is not a form of at most 16 KiB"),
+        (
+            format!("logout_token={}", "a".repeat(17 * 1024)),
+            "the body is not a form of at most 16 KiB",
+        ),
+        (form("not-a-jwt"), "malformed token"),
+        (
+            form(&logout_token(&logout_claims(|c| {
+                c["aud"] = json!("api://edge")
+            }))),
+            "audience not accepted",
+        ),
+        (
+            form(&logout_token(&logout_claims(|c| c["nonce"] = json!("n-1")))),
+            "nonce must be absent",
+        ),
+        (
+            form(&logout_token(&logout_claims(|c| {
+                c.as_object_mut().unwrap().remove("events");
+            }))),
+            "events must hold the back-channel logout event",
+        ),
+        (
+            form(&logout_token(&logout_claims(|c| {
+                c["iss"] = json!("https://evil.test")
+            }))),
+            "issuer not accepted",
+        ),
+        // An access token is never a logout token.
+        (
+            form(&mint("RS256", &with_claims(|c| c["aud"] = json!(CLIENT)))),
+            "events must hold the back-channel logout event",
+        ),
+        // Signed with a key the worker does not trust under a trusted kid.
+        (
+            form(&sign_raw(
+                "RS256-other",
+                &json!({"alg": "RS256", "kid": "rsa-1"}).to_string(),
+                &logout_claims(|_| {}).to_string(),
+            )),
+            "invalid signature",
+        ),
+        // alg none, with and without a signature.
+        (
+            form(&format!(
+                "{}.",
+                signing_input(r#"{"alg":"none"}"#, &logout_claims(|_| {}).to_string())
+            )),
+            "malformed token",
+        ),
+        (
+            form(&format!(
+                "{}.c2ln",
+                signing_input(r#"{"alg":"none"}"#, &logout_claims(|_| {}).to_string())
+            )),
+            "algorithm not allowed",
+        ),
+    ];
+    for (body, expected) in cases {
+        let d = post_logout(&w, &body);
+        assert_eq!(
+            logout_error(&d),
+            expected,
+            "{}",
+            &body[..body.len().min(80)]
+        );
+        assert_eq!(d.event.unwrap().reason.as_str(), "logout_token");
+    }
+    assert!(w.store.inner.sessions().is_empty() && w.store.inner.cutoffs().is_empty());
+}
+
+#[test]
+fn a_logout_that_cannot_be_stored_is_503_never_200() {
+    let w = receiving();
+    w.store.always([Op::PutSession], Outcome::Fail);
+    let token = logout_token(&logout_claims(|_| {}));
+    let d = post_logout(&w, &format!("logout_token={token}"));
+    assert_eq!(status(&d), 503);
+    assert!(reply(&d).header("retry-after").is_some());
+    w.store.always([Op::PutSession], Outcome::Pass);
+    w.store.always([Op::GetSession], Outcome::Fail);
+    assert_eq!(
+        status(&post_logout(&w, &format!("logout_token={token}"))),
+        503
+    );
+}
+
+/// A SET as an SSF transmitter pushes it: RS256 with the transmitter's key,
+/// `sub_id`, one event with `event_timestamp`.
+fn set_claims(event: &str, body: Value, sub_id: Value) -> Value {
+    json!({
+        "iss": SSF_ISSUER,
+        "aud": SSF_AUDIENCE,
+        "iat": NOW - 2,
+        "jti": "set-1",
+        "sub_id": sub_id,
+        "events": { event: body },
+    })
+}
+
+fn set_token(claims: &Value) -> String {
+    let header = json!({"alg": "RS256", "typ": "secevent+jwt", "kid": "ssf-1"});
+    sign_raw("RS256-other", &header.to_string(), &claims.to_string())
+}
+
+fn push(w: &World<FaultStore>, set: &str) -> Decision {
+    push_as(w, "application/secevent+jwt", set)
+}
+
+fn push_as(w: &World<FaultStore>, content_type: &str, set: &str) -> Decision {
+    w.send(
+        "POST",
+        EVENTS,
+        &[("content-type", content_type)],
+        Some(set.as_bytes()),
+    )
+}
+
+fn ssf_error(d: &Decision) -> String {
+    assert_eq!(status(d), 400, "{:?}", reply(d));
+    assert_eq!(reply(d).header("content-type"), Some("application/json"));
+    json_body(d)["err"].as_str().unwrap().to_owned()
+}
+
+fn user(sub: &str) -> Value {
+    json!({"format": "iss_sub", "iss": ISSUER, "sub": sub})
+}
+
+#[test]
+fn a_caep_session_revoked_event_ends_the_named_session() {
+    let w = receiving();
+    let subject = json!({
+        "format": "complex",
+        "user": user("alice"),
+        "session": {"format": "opaque", "id": "s-1"},
+    });
+    let claims = set_claims(
+        CAEP_SESSION_REVOKED,
+        json!({"event_timestamp": NOW - 30}),
+        subject,
+    );
+    let d = push(&w, &set_token(&claims));
+    assert_eq!(status(&d), 202);
+    assert!(reply(&d).body.is_empty());
+    let event = d.event.unwrap();
+    assert_eq!(
+        (
+            event.decision.as_str(),
+            event.reason.as_str(),
+            event.sid.as_deref()
+        ),
+        ("revoke", "security_event", Some("s-1"))
+    );
+    assert_eq!(event.event_type.as_deref(), Some(CAEP_SESSION_REVOKED));
+    assert_eq!(event.jti.as_deref(), Some("set-1"));
+    assert_eq!(w.store.inner.sessions()["session:s-1"].0.cutoff, NOW - 30);
+    assert_eq!(
+        status(&get(
+            &w,
+            &access_token("alice", Some("s-1"), "d-1", NOW - 31)
+        )),
+        401
+    );
+    assert!(forwarded(&get(
+        &w,
+        &access_token("alice", Some("s-1"), "d-2", NOW - 29)
+    )));
+    assert!(forwarded(&get(
+        &w,
+        &access_token("alice", Some("s-2"), "d-3", NOW - 60)
+    )));
+}
+
+#[test]
+fn credential_change_and_risc_events_end_every_token_of_the_user() {
+    for event in [CAEP_CREDENTIAL_CHANGE, RISC_ACCOUNT_DISABLED] {
+        let w = receiving();
+        let claims = set_claims(event, json!({}), user("bob"));
+        assert_eq!(status(&push(&w, &set_token(&claims))), 202, "{event}");
+        assert_eq!(w.store.inner.cutoffs()["subject:bob"].0.cutoff, NOW - 2);
+        assert_eq!(
+            status(&get(&w, &access_token("bob", Some("s-9"), "e-1", NOW - 5))),
+            401
+        );
+        assert!(forwarded(&get(&w, &access_token("bob", None, "e-2", NOW))));
+    }
+}
+
+#[test]
+fn verification_and_unknown_events_are_accepted_and_logged_as_ignored() {
+    let w = receiving();
+    for (event, reason) in [
+        (SSF_VERIFICATION, "verification event"),
+        ("https://example.test/event/other", "unsupported event type"),
+    ] {
+        let d = push(&w, &set_token(&set_claims(event, json!({}), user("carol"))));
+        assert_eq!(status(&d), 202);
+        let logged = d.event.unwrap();
+        assert_eq!(
+            (logged.decision.as_str(), logged.reason.as_str()),
+            ("ignored", reason)
+        );
+    }
+    let email = json!({"format": "email", "email": "carol@example.test"});
+    let d = push(
+        &w,
+        &set_token(&set_claims(CAEP_CREDENTIAL_CHANGE, json!({}), email)),
+    );
+    assert_eq!(
+        d.event.unwrap().reason.as_str(),
+        "unsupported subject format"
+    );
+    assert!(w.store.inner.cutoffs().is_empty() && w.store.inner.sessions().is_empty());
+}
+
+#[test]
+fn every_refused_set_has_its_rfc_8935_error() {
+    let w = receiving();
+    let ok = set_claims(CAEP_CREDENTIAL_CHANGE, json!({}), user("dave"));
+    let with = |change: fn(&mut Value)| {
+        let mut claims = ok.clone();
+        change(&mut claims);
+        set_token(&claims)
+    };
+    let cases = [
+        (
+            push_as(&w, "application/jwt", &set_token(&ok)),
+            "invalid_request",
+        ),
+        (push(&w, "not a jwt"), "invalid_request"),
+        (
+            push(&w, &with(|c| c["iss"] = json!("https://other.test"))),
+            "invalid_issuer",
+        ),
+        (
+            push(&w, &with(|c| c["aud"] = json!("https://elsewhere.test"))),
+            "invalid_audience",
+        ),
+        (
+            push(&w, &with(|c| c["events"] = json!({}))),
+            "invalid_request",
+        ),
+        (
+            push(
+                &w,
+                &with(|c| {
+                    c.as_object_mut().unwrap().remove("jti");
+                }),
+            ),
+            "invalid_request",
+        ),
+        // Signed with an access-token key: not a transmitter's key.
+        (push(&w, &mint("RS256", &ok)), "invalid_key"),
+        (push(&w, &mint("HS256", &ok)), "invalid_key"),
+        // A transmitter key's kid over another key's signature.
+        (
+            push(
+                &w,
+                &sign_raw(
+                    "RS256",
+                    &json!({"alg": "RS256", "kid": "ssf-1"}).to_string(),
+                    &ok.to_string(),
+                ),
+            ),
+            "invalid_key",
+        ),
+        // An access token pushed as a SET.
+        (push(&w, &valid_token()), "invalid_key"),
+    ];
+    for (d, code) in cases {
+        assert_eq!(ssf_error(&d), code);
+    }
+    assert!(w.store.inner.cutoffs().is_empty());
+    // And the other way round: an access token signed with the SSF key.
+    let forged = sign_raw(
+        "RS256-other",
+        &json!({"alg": "RS256", "kid": "ssf-1"}).to_string(),
+        &claims().to_string(),
+    );
+    assert_eq!(status(&get(&w, &forged)), 401);
+}
+
+#[test]
+fn a_set_that_cannot_be_stored_is_503() {
+    let w = receiving();
+    w.store.always([Op::PutCutoff], Outcome::Fail);
+    let d = push(
+        &w,
+        &set_token(&set_claims(CAEP_CREDENTIAL_CHANGE, json!({}), user("erin"))),
+    );
+    assert_eq!(status(&d), 503);
+    assert!(reply(&d).header("retry-after").is_some());
+}

@@ -55,18 +55,20 @@ const BOUNDS = { tokenCacheEntries: 10_000, tokenCacheBytes: 16 * 1024 * 1024, r
 const DEFAULTS = {
   duration: 600, // seconds of load
   connections: 64, // per worker: concurrent request loops = keep-alive sockets
-  warmup: 10, // seconds of pool-token load before the start sample
+  warmup: 20, // seconds of load before the start samples
+  warmupMix: 5, // the last seconds of the warm-up send the full mix
   pool: 300, // live user tokens in the pool
   firstUse: 0.25, // fraction of data requests with a first-use token
-  revokeRate: 0.03, // fraction of loop iterations that revoke a pool token
-  globalRate: 0.03, // fraction of loop iterations that sign a first-use subject out everywhere
-  pad: 1024, // first-use tokens carry a claim of 0..pad random characters
+  revokeRate: 0.05, // fraction of loop iterations that revoke a pool token
+  globalRate: 0.05, // fraction of loop iterations that sign a first-use subject out everywhere
+  pad: 1024, // user tokens carry a claim of 0..pad random characters
   revocationTtl: 3600, // REVOCATION_CACHE_TTL_SECONDS given to the worker
   budgetMib: 32, // allowed RSS growth of edge-revoke beyond the baseline's
   sampleEvery: 10, // seconds between RSS samples
   maxRequests: 5_000_000, // per worker
   timeout: 30, // seconds per request
   sweepMax: 20_000, // revoked tokens re-checked after the load
+  probe: true, // run edge-revoke behind tests/soak/probe.mjs, which reports its wasm memory size
   pace: 'equal', // equal: the baseline never starts more requests than edge-revoke; free: each side as fast as it can
   seed: undefined,
   out: undefined,
@@ -76,12 +78,15 @@ const HELP = `Usage: npm run soak -- [options]      (node tests/soak/soak.mjs [o
 
   --duration S        seconds of load (default ${DEFAULTS.duration} = 10 minutes)
   --connections N     connections per worker, each a request loop (default ${DEFAULTS.connections})
-  --warmup S          seconds of pool-token load before the start sample (default ${DEFAULTS.warmup})
+  --warmup S          seconds of load before the start samples (default ${DEFAULTS.warmup}):
+                      pool tokens only, then the full mix for its last --warmup-mix seconds
+  --warmup-mix S      (default ${DEFAULTS.warmupMix}), so that workerd has run every code path
+                      of the mix before the start level is taken
   --pool N            live tokens in the pool (default ${DEFAULTS.pool})
   --first-use F       fraction of data requests with a first-use token (default ${DEFAULTS.firstUse})
   --revoke-rate F     fraction of iterations that revoke a pool token (default ${DEFAULTS.revokeRate})
   --global-rate F     fraction of iterations that sign a first-use subject out everywhere (default ${DEFAULTS.globalRate})
-  --pad N             first-use tokens carry a claim of 0..N random characters (default ${DEFAULTS.pad})
+  --pad N             user tokens carry a claim of 0..N random characters (default ${DEFAULTS.pad})
   --revocation-ttl S  REVOCATION_CACHE_TTL_SECONDS of the worker (default ${DEFAULTS.revocationTtl})
   --budget-mib M      allowed RSS growth beyond the baseline's (default ${DEFAULTS.budgetMib})
   --sample-every S    seconds between RSS samples; 60 s is always sampled (default ${DEFAULTS.sampleEvery})
@@ -91,6 +96,8 @@ const HELP = `Usage: npm run soak -- [options]      (node tests/soak/soak.mjs [o
   --pace equal|free   equal: the baseline starts its n-th request only after edge-revoke
                       started its n-th, so both serve the same count; free: each side
                       as fast as it can (default ${DEFAULTS.pace})
+  --no-probe          run build/index.js bare, without tests/soak/probe.mjs in front
+                      (then the wasm memory size is not reported)
   --seed N            seed of the request mix (default: random, printed)
   --out FILE          JSON summary (default tests/soak/results/<UTC>.json); - skips it
   -h, --help          this text
@@ -121,6 +128,7 @@ function parseArgs(argv) {
       case '--duration': o.duration = num('duration', next(), { int: false, min: 1, max: 7200 }); break;
       case '--connections': o.connections = num('connections', next(), { min: 1, max: 512 }); break;
       case '--warmup': o.warmup = num('warmup', next(), { int: false, min: 0, max: 600 }); break;
+      case '--warmup-mix': o.warmupMix = num('warmup-mix', next(), { int: false, min: 0, max: 600 }); break;
       case '--pool': o.pool = num('pool', next(), { min: 8, max: 100_000 }); break;
       case '--first-use': o.firstUse = num('first-use', next(), { int: false, min: 0, max: 1 }); break;
       case '--revoke-rate': o.revokeRate = num('revoke-rate', next(), { int: false, min: 0, max: 0.5 }); break;
@@ -133,6 +141,8 @@ function parseArgs(argv) {
       case '--timeout': o.timeout = num('timeout', next(), { int: false, min: 1, max: 600 }); break;
       case '--sweep-max': o.sweepMax = num('sweep-max', next(), { min: 0, max: 1e6 }); break;
       case '--pace': o.pace = next(); if (!['equal', 'free'].includes(o.pace)) throw new Error(`--pace is equal or free, got ${o.pace}`); break;
+      case '--probe': o.probe = true; break;
+      case '--no-probe': o.probe = false; break;
       case '--seed': o.seed = num('seed', next(), { min: 0, max: 2 ** 32 - 1 }); break;
       case '--out': o.out = next(); if (!o.out) throw new Error('--out needs a path (or -)'); break;
       default: throw new Error(`unknown option ${argv[i]} (see --help)`);
@@ -367,7 +377,7 @@ function tokenFactory(side, expSeconds, rand, padMax) {
     const jti = `soak-${RUN_ID}-${side}-${kind}-${n}`;
     const t = now();
     const claims = { sub: sub ?? `user-${n % 97}`, iss: ISSUER, aud: DEFAULT_AUD, iat: t, exp: t + expSeconds, jti };
-    if (kind !== 'pool' && padMax > 0) claims.ctx = pad();
+    if (padMax > 0) claims.ctx = pad();
     const token = sign(alg, claims);
     return { n, kind, alg, jti, sub: claims.sub, token, state: 'valid', poolIndex: -1, revokeVia: null, revokeSentAt: null, revokedAt: null };
   };
@@ -547,15 +557,19 @@ class Load {
     this.waiters.shift()?.();
   }
 
-  /** One loop: one request at a time until `deadline`. Warm-up uses pool tokens only. */
-  async loop(deadline) {
+  /**
+   * One loop: one request at a time until `deadline`. The full mix from
+   * `mixFrom` on (warm-up: its last --warmup-mix seconds), pool tokens before.
+   */
+  async loop(deadline, mixFrom) {
     const { opts } = this;
-    const load = this.phase === 'load';
+    let load = false;
     while (!this.stopping && performance.now() < deadline) {
+      load = performance.now() >= mixFrom;
       await this.waitForLeader(deadline);
       if (this.stopping || performance.now() >= deadline) break;
       if (this.leader && this.started >= this.leader.started) break; // the leader stopped early
-      if (this.started++ >= (load ? opts.maxRequests : Infinity)) { this.stopping = true; break; }
+      if (this.started++ >= (this.phase === 'load' ? opts.maxRequests : Infinity)) { this.stopping = true; break; }
       this.release();
       const x = this.rand();
       if (load && x < opts.revokeRate && this.valid.length > 0) {
@@ -593,13 +607,14 @@ class Load {
     }
   }
 
-  async run(phase, seconds) {
+  async run(phase, seconds, mixSeconds = seconds) {
     this.phase = phase;
     this.started = 0;
     this.done = false;
     const start = performance.now();
     if (phase === 'load') this.loadStart = start;
-    await Promise.all(Array.from({ length: this.opts.connections }, () => this.loop(start + seconds * 1000)));
+    const deadline = start + seconds * 1000;
+    await Promise.all(Array.from({ length: this.opts.connections }, () => this.loop(deadline, deadline - mixSeconds * 1000)));
     this.done = true;
     this.release(true);
     return (performance.now() - start) / 1000;
@@ -726,7 +741,16 @@ async function main() {
 
   try {
     try {
-      sides.ours = await startSide({ name: 'ours', runDir, worker: { kind: 'rust', dir: path.join(runDir, 'build') }, bindings: oursVars, compatibilityDate });
+      const build = path.join(runDir, 'build');
+      const worker = opts.probe
+        ? { kind: 'modules', modules: [
+          { name: 'probe.mjs', path: path.join(HERE, 'probe.mjs') },
+          { name: 'probe-patch.mjs', path: path.join(HERE, 'probe-patch.mjs') },
+          { name: 'index.js', path: path.join(build, 'index.js') },
+          { name: 'index_bg.wasm', path: path.join(build, 'index_bg.wasm'), type: 'wasm' },
+        ] }
+        : { kind: 'rust', dir: build };
+      sides.ours = await startSide({ name: 'ours', runDir, worker, bindings: oursVars, compatibilityDate });
       sides.baseline = await startSide({ name: 'baseline', runDir, worker: { kind: 'js', module: path.join(HERE, 'baseline.mjs') }, bindings: { ORIGIN_URL: `${origin.url}/baseline` }, compatibilityDate });
     } catch (e) {
       console.error(`soak: a workerd process did not start: ${e.message}`);
@@ -753,46 +777,70 @@ async function main() {
     }
     console.log('soak: pre-checks passed: edge-revoke forwards valid tokens (5 algorithms), refuses forged, tampered, missing and signed-out ones; the baseline forwards');
 
-    // --- warm-up: pool tokens only, both sides at once
-    if (opts.warmup > 0 && !interrupted) {
-      await Promise.all(Object.values(sides).map((s) => s.load.run('warmup', opts.warmup)));
-      console.log(`soak: warm-up done (${sides.ours.load.acct.warmupRequests} + ${sides.baseline.load.acct.warmupRequests} requests)`);
-    }
-
-    // --- memory sampling
+    // --- memory sampling: /proc of each worker process and its KV process;
+    // with --probe also edge-revoke's wasm memory size (one extra request).
     const samples = [];
-    const sample = (label) => {
-      const t = sides.ours.load.loadStart === null ? 0 : (performance.now() - sides.ours.load.loadStart) / 1000;
+    let loadStart = null;
+    const probeAgent = new http.Agent({ keepAlive: false });
+    const probeWasm = () => new Promise((resolve) => {
+      const req = http.get(`${sides.ours.url}/__soak/probe`, { headers: { 'x-soak-probe': '1' }, agent: probeAgent, timeout: 10_000 }, (res) => {
+        let text = '';
+        res.on('data', (c) => { text += c; });
+        res.on('end', () => { try { resolve(JSON.parse(text).wasmMemoryBytes ?? null); } catch { resolve(null); } });
+        res.on('error', () => resolve(null));
+      });
+      req.on('timeout', () => req.destroy());
+      req.on('error', () => resolve(null));
+    });
+    const sample = async (label) => {
+      const t = loadStart === null ? 0 : (performance.now() - loadStart) / 1000;
       const row = { label, t: round(t, 1) };
       for (const s of Object.values(sides)) {
         const m = memOf(s.pid);
         row[s.name] = { requests: s.load.acct.requests, rssKiB: m?.rss ?? null, hwmKiB: m?.hwm ?? null, anonKiB: m?.anon ?? null, fileKiB: m?.file ?? null, kvRssKiB: memOf(s.kvPid)?.rss ?? null };
       }
+      if (opts.probe) row.ours.wasmKiB = ((await probeWasm()) ?? NaN) / 1024;
+      if (!Number.isFinite(row.ours.wasmKiB)) row.ours.wasmKiB = null;
       samples.push(row);
       return row;
     };
-    const line = (row, extra = '') => {
+    const line = (row) => {
       const o = row.ours, b = row.baseline;
       const L = sides.ours.load.acct;
-      console.log(`soak: [${row.t.toFixed(1).padStart(6)} s] ${row.label.padEnd(6)} RSS MiB ours ${fmtMiB(o.rssKiB).padStart(6)} (anon ${fmtMiB(o.anonKiB)}) base ${fmtMiB(b.rssKiB).padStart(6)} (anon ${fmtMiB(b.anonKiB)})` +
+      console.log(`soak: [${row.t.toFixed(1).padStart(6)} s] ${row.label.padEnd(6)} RSS MiB ours ${fmtMiB(o.rssKiB).padStart(6)}${opts.probe ? ` (wasm ${fmtMiB(o.wasmKiB)})` : ''} base ${fmtMiB(b.rssKiB).padStart(6)}` +
         ` | req ours ${String(o.requests).padStart(8)} base ${String(b.requests).padStart(8)}` +
         ` | revoked ${L.revocations.succeeded} (global ${L.revocations.global.succeeded}) first-use ${L.firstUse.sent}` +
-        ` | violations ${L.violations.count} 5xx(valid) ${L.fiveXxValid + sides.baseline.load.acct.fiveXxValid}${extra}`);
+        ` | violations ${L.violations.count} 5xx(valid) ${L.fiveXxValid + sides.baseline.load.acct.fiveXxValid}`);
     };
+    line(await sample('idle'));
 
+    // --- warm-up: pool tokens only, both sides at once. Its last 4 seconds are
+    // sampled once a second: with the sample at the load's start, their median
+    // is the start level (one sample would catch whatever V8 does that second).
+    if (opts.warmup > 0 && !interrupted) {
+      const warmStart = performance.now();
+      const warmTimers = [4, 3, 2, 1].filter((k) => k <= opts.warmup).map((k) => setTimeout(async () => {
+        const row = await sample('warm-up');
+        row.t = -k;
+      }, warmStart + (opts.warmup - k) * 1000 - performance.now()));
+      await Promise.all(Object.values(sides).map((s) => s.load.run('warmup', opts.warmup, Math.min(opts.warmupMix, opts.warmup))));
+      warmTimers.forEach(clearTimeout);
+      console.log(`soak: warm-up done (${sides.ours.load.acct.warmupRequests} + ${sides.baseline.load.acct.warmupRequests} requests)`);
+    }
     if (interrupted) return 130;
-    const start = performance.now();
-    for (const s of Object.values(sides)) s.load.loadStart = start;
-    line(sample('start'));
+
+    // --- the load
+    loadStart = performance.now();
+    line(await sample('start'));
     // Samples at every multiple of --sample-every, and at 60 s.
     const times = [];
     for (let t = opts.sampleEvery; t < opts.duration; t += opts.sampleEvery) times.push(t);
     if (opts.duration > 60 && !times.includes(60)) times.push(60);
-    times.sort((a, b) => a - b);
-    const timers = times.map((t) => setTimeout(() => line(sample(t === 60 ? '1 min' : 'sample')), start + t * 1000 - performance.now()));
+    times.sort((x, y) => x - y);
+    const timers = times.map((t) => setTimeout(async () => line(await sample(t === 60 ? '1 min' : 'sample')), loadStart + t * 1000 - performance.now()));
     const durations = await Promise.all(Object.values(sides).map((s) => s.load.run('load', opts.duration)));
     timers.forEach(clearTimeout);
-    const end = sample('end');
+    const end = await sample('end');
     line(end);
     const loadSeconds = Math.max(...durations);
 
@@ -807,9 +855,22 @@ async function main() {
 
     // --- summary
     const oneMin = samples.find((r) => r.label === '1 min') ?? null;
+    const startRow = samples.find((r) => r.label === 'start');
+    const idleRow = samples.find((r) => r.label === 'idle');
+    // Levels: start = median of the warm-up's last samples and the start
+    // sample; end = median of the samples of the last minute (or quarter, if
+    // the run is shorter than 4 minutes), the end sample included.
+    const endWindow = Math.min(60, opts.duration / 4);
+    const startRows = samples.filter((r) => r.label === 'warm-up' || r.label === 'start');
+    const endRows = samples.filter((r) => r.label !== 'idle' && r.label !== 'warm-up' && r.t >= loadSeconds - endWindow);
+    const median = (rows, side) => {
+      const v = rows.map((r) => r[side].rssKiB).filter((x) => x != null).sort((x, y) => x - y);
+      if (!v.length) return null;
+      return v.length % 2 ? v[(v.length - 1) / 2] : Math.round((v[v.length / 2 - 1] + v[v.length / 2]) / 2);
+    };
     const per = (s) => {
       const a = s.load.acct;
-      const first = samples[0][s.name], last = end[s.name];
+      const first = startRow[s.name], last = end[s.name];
       const lat = a.latency.stats();
       return {
         requests: a.requests,
@@ -840,9 +901,21 @@ async function main() {
         } : { violations: null }),
         memory: {
           pid: s.pid,
-          rssKiB: { start: first.rssKiB, oneMinute: oneMin?.[s.name].rssKiB ?? null, end: last.rssKiB, max: Math.max(...samples.map((r) => r[s.name].rssKiB ?? 0)), peakHwm: last.hwmKiB },
-          growthKiB: last.rssKiB != null && first.rssKiB != null ? last.rssKiB - first.rssKiB : null,
-          growthAfterOneMinuteKiB: oneMin && last.rssKiB != null && oneMin[s.name].rssKiB != null ? last.rssKiB - oneMin[s.name].rssKiB : null,
+          rssKiB: {
+            idle: idleRow[s.name].rssKiB,
+            start: median(startRows, s.name),
+            oneMinute: oneMin?.[s.name].rssKiB ?? null,
+            end: median(endRows, s.name),
+            startSample: first.rssKiB,
+            lastSample: last.rssKiB,
+            startSamples: startRows.length,
+            endSamples: endRows.length,
+            max: Math.max(...samples.map((r) => r[s.name].rssKiB ?? 0)),
+            peakHwm: last.hwmKiB,
+          },
+          ...(s.name === 'ours' && opts.probe ? { wasmMemoryKiB: { idle: idleRow.ours.wasmKiB, start: first.wasmKiB, oneMinute: oneMin?.ours.wasmKiB ?? null, end: last.wasmKiB } } : {}),
+          growthKiB: median(endRows, s.name) != null && median(startRows, s.name) != null ? median(endRows, s.name) - median(startRows, s.name) : null,
+          growthAfterOneMinuteKiB: oneMin && median(endRows, s.name) != null && oneMin[s.name].rssKiB != null ? median(endRows, s.name) - oneMin[s.name].rssKiB : null,
           kvProcessRssKiB: { pid: s.kvPid, start: first.kvRssKiB, end: last.kvRssKiB },
         },
       };
@@ -911,7 +984,7 @@ async function main() {
       samples: samples.map((r) => ({
         label: r.label,
         t: r.t,
-        ...Object.fromEntries(Object.keys(sides).map((n) => [n, { requests: r[n].requests, rssMiB: mib(r[n].rssKiB), anonMiB: mib(r[n].anonKiB), fileMiB: mib(r[n].fileKiB), hwmMiB: mib(r[n].hwmKiB), kvRssMiB: mib(r[n].kvRssKiB) }])),
+        ...Object.fromEntries(Object.keys(sides).map((n) => [n, { requests: r[n].requests, rssMiB: mib(r[n].rssKiB), anonMiB: mib(r[n].anonKiB), fileMiB: mib(r[n].fileKiB), hwmMiB: mib(r[n].hwmKiB), kvRssMiB: mib(r[n].kvRssKiB), ...(r[n].wasmKiB != null ? { wasmMiB: mib(r[n].wasmKiB) } : {}) }])),
       })),
     };
 
@@ -950,11 +1023,14 @@ function printTable(s) {
   const growth = (side) => (side.memory.growthKiB == null ? 'n/a' : `${side.memory.growthKiB >= 0 ? '+' : ''}${fmtMiB(side.memory.growthKiB)}`);
   const rows = [
     ['', 'edge-revoke', 'baseline'],
-    ['RSS at start (MiB)', m(o.memory.rssKiB.start), m(b.memory.rssKiB.start)],
+    ['RSS idle, before warm-up (MiB)', m(o.memory.rssKiB.idle), m(b.memory.rssKiB.idle)],
+    [`RSS at start (MiB, median of ${o.memory.rssKiB.startSamples})`, m(o.memory.rssKiB.start), m(b.memory.rssKiB.start)],
     ['RSS at 1 min (MiB)', m(o.memory.rssKiB.oneMinute), m(b.memory.rssKiB.oneMinute)],
-    ['RSS at end (MiB)', m(o.memory.rssKiB.end), m(b.memory.rssKiB.end)],
+    [`RSS at end (MiB, median of ${o.memory.rssKiB.endSamples})`, m(o.memory.rssKiB.end), m(b.memory.rssKiB.end)],
+    ['RSS last sample (MiB)', m(o.memory.rssKiB.lastSample), m(b.memory.rssKiB.lastSample)],
     ['RSS growth, end - start (MiB)', growth(o), growth(b)],
     ['RSS peak, VmHWM (MiB)', m(o.memory.rssKiB.peakHwm), m(b.memory.rssKiB.peakHwm)],
+    ...(o.memory.wasmMemoryKiB ? [['wasm memory start / 1 min / end (MiB)', `${m(o.memory.wasmMemoryKiB.start)} / ${m(o.memory.wasmMemoryKiB.oneMinute)} / ${m(o.memory.wasmMemoryKiB.end)}`, '-']] : []),
     ['KV process RSS start / end (MiB)', `${m(o.memory.kvProcessRssKiB.start)} / ${m(o.memory.kvProcessRssKiB.end)}`, `${m(b.memory.kvProcessRssKiB.start)} / ${m(b.memory.kvProcessRssKiB.end)}`],
     ['requests', String(o.requests), String(b.requests)],
     ['req/s', String(o.requestsPerSecond), String(b.requestsPerSecond)],

@@ -1,7 +1,10 @@
 // A bounded load soak of the built worker under `wrangler dev` (workerd + local
-// KV) in front of the e2e stub origin, all on 127.0.0.1. See docs/soak.md.
+// KV) in front of the e2e stub origin, all on 127.0.0.1: `npm run soak:wrangler`.
+// See docs/soak.md. `npm run soak` is the workerd soak (soak.mjs), which
+// measures the worker's memory against a baseline; this one exercises the
+// `wrangler dev` stack of the e2e tests and `npm run dev`.
 //
-//   node tests/soak/soak.mjs [--duration 60] [--connections 64] [options]
+//   node tests/soak/wrangler-soak.mjs [--duration 60] [--connections 64] [options]
 //
 // N concurrent request loops send a mix of requests with valid, revoked and
 // being-revoked tokens, plus revocation calls (self sign-out and admin
@@ -46,7 +49,7 @@ const DEFAULTS = {
   logLevel: 'warn', // wrangler dev --log-level
 };
 
-const HELP = `Usage: node tests/soak/soak.mjs [options]
+const HELP = `Usage: npm run soak:wrangler -- [options]   (node tests/soak/wrangler-soak.mjs [options])
 
   --duration S        seconds of load (default ${DEFAULTS.duration})
   --connections N     concurrent request loops and sockets (default ${DEFAULTS.connections})
@@ -58,7 +61,7 @@ const HELP = `Usage: node tests/soak/soak.mjs [options]
   --timeout S         per-request timeout in seconds (default ${DEFAULTS.timeout})
   --seed N            seed of the request mix (default: random, printed)
   --log-level L       wrangler dev --log-level (default warn; 'log' shows the worker's console output)
-  --out FILE          where to write the JSON summary (default tests/soak/results/<UTC>.json);
+  --out FILE          where to write the JSON summary (default tests/soak/results/wrangler-<UTC>.json);
                       --out - skips writing it
   -h, --help          this text
 
@@ -677,7 +680,7 @@ async function soak({ opts, buildInfo, rand, pick, expSeconds, origin, worker, d
     date: wallStart.toISOString(),
     pass,
     interrupted: isInterrupted(),
-    command: `node tests/soak/soak.mjs ${process.argv.slice(2).join(' ')}`.trim(),
+    command: `node tests/soak/wrangler-soak.mjs ${process.argv.slice(2).join(' ')}`.trim(),
     options: { ...opts },
     environment: {
       runtime: 'wrangler dev (workerd), local KV, loopback',
@@ -747,7 +750,7 @@ async function soak({ opts, buildInfo, rand, pick, expSeconds, origin, worker, d
   }
 
   if (opts.out !== '-') {
-    const file = opts.out ?? path.join(HERE, 'results', `${wallStart.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-')}.json`);
+    const file = opts.out ?? path.join(HERE, 'results', `wrangler-${wallStart.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-')}.json`);
     mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
     writeFileSync(file, JSON.stringify(summary, null, 2) + '\n');
     console.log(`soak: summary written to ${path.relative(process.cwd(), path.resolve(file))}`);

@@ -13,6 +13,12 @@ cargo test --workspace --locked
 echo "== build (worker-build --release)"
 bash scripts/build.sh
 
-echo "== end-to-end tests (wrangler dev)"
+echo "== API contract: lint docs/openapi.yaml"
+REDOCLY_SUPPRESS_UPDATE_NOTICE=true redocly lint --config docs/redocly.yaml docs/openapi.yaml
+
+echo "== end-to-end tests (wrangler dev), every response checked against docs/openapi.yaml"
+node tests/e2e/contract-coverage.mjs --reset
 node --test --test-concurrency=1 tests/e2e/*.test.mjs
+echo "== API contract: every documented (route, status) exercised"
+node tests/e2e/contract-coverage.mjs
 echo "== all tests passed in $(( $(date +%s) - start ))s (after setup)"

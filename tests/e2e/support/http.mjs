@@ -1,7 +1,10 @@
 // The two ways every e2e suite talks to a worker: `call` (fetch) and `rawCall`
 // (node:http, for exact request lines and header lines). Both never follow
-// redirects, read the whole body, and give up after `timeoutMs`.
+// redirects, read the whole body, and give up after `timeoutMs`. Every
+// response is checked against docs/openapi.yaml (support/contract.mjs).
 import http from 'node:http';
+
+import { checkResponse } from './contract.mjs';
 
 export { assertProblem } from './problem.mjs';
 
@@ -23,14 +26,17 @@ export async function call(base, path, { method = 'GET', headers = {}, body, tok
   const h = { ...headers };
   if (token !== undefined) h.Authorization = `Bearer ${token}`;
   const started = Date.now();
+  let r;
   try {
     const res = await fetch(base + path, { method, headers: h, body, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
     const buf = Buffer.from(await res.arrayBuffer());
-    return { status: res.status, headers: res.headers, buf, text: buf.toString('utf8'), elapsedMs: Date.now() - started };
+    r = { status: res.status, headers: res.headers, buf, text: buf.toString('utf8'), elapsedMs: Date.now() - started };
   } catch (e) {
     if (e.name === 'TimeoutError') throw new Error(`${method} ${path}: no answer within ${timeoutMs} ms`, { cause: e });
     throw e;
   }
+  checkResponse({ method, path, requestHeaders: h, status: r.status, headers: r.headers, body: r.buf });
+  return r;
 }
 
 /**
@@ -55,6 +61,12 @@ export function rawCall(base, path, { method = 'GET', headers = [], body, timeou
         res.on('data', (c) => chunks.push(c));
         res.on('end', () => {
           const buf = Buffer.concat(chunks);
+          try {
+            checkResponse({ method, path, requestHeaders: headers, status: res.statusCode, headers: res.headers, body: buf });
+          } catch (e) {
+            reject(e);
+            return;
+          }
           resolve({ status: res.statusCode, headers: res.headers, buf, text: buf.toString('utf8') });
         });
         res.on('error', reject);

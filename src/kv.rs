@@ -7,7 +7,8 @@ use crate::js::{first, object};
 use edge_revoke_core::config::KV_BINDING;
 use edge_revoke_core::error::StoreError;
 use edge_revoke_core::revocation::{
-    session_key, store_key, subject_key, Cutoff, Page, Record, SessionCutoff, KEY_PREFIX,
+    session_key, store_key, subject_key, AnyCutoff, Cutoff, CutoffKind, CutoffPage, Page, Record,
+    SessionCutoff, KEY_PREFIX,
 };
 use edge_revoke_core::store::RevocationStore;
 use edge_revoke_core::stored::{self, Stored, MAX_VALUE_BYTES, STORE_TIMEOUT_MS};
@@ -118,6 +119,29 @@ impl KvRevocations {
     }
 }
 
+impl KvRevocations {
+    /// One `list()` page of keys under `prefix`, with metadata, as JSON text.
+    async fn list_json(
+        &self,
+        prefix: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<String, StoreError> {
+        let mut options = vec![
+            ("prefix", JsValue::from_str(prefix)),
+            ("limit", JsValue::from(limit as f64)),
+        ];
+        if let Some(cursor) = cursor {
+            options.push(("cursor", JsValue::from_str(cursor)));
+        }
+        let result = kv_call(self.kv()?.kv_list(&object(&options))).await?;
+        js_sys::JSON::stringify(&result)
+            .ok()
+            .and_then(|text| text.as_string())
+            .ok_or(StoreError::Unavailable)
+    }
+}
+
 impl RevocationStore for KvRevocations {
     async fn get(&self, id: &TokenId) -> Result<Option<Record>, StoreError> {
         let text = self.text(&store_key(id)).await?;
@@ -142,8 +166,14 @@ impl RevocationStore for KvRevocations {
 
     async fn put_cutoff(&self, cutoff: &Cutoff, expires_at: u64) -> Result<(), StoreError> {
         let value = stored::cutoff_entry(cutoff)?;
-        self.write(&subject_key(&cutoff.sub), &value, expires_at, None)
-            .await
+        let metadata = stored::cutoff_metadata(&AnyCutoff::Subject(cutoff.clone()))?;
+        self.write(
+            &subject_key(&cutoff.sub),
+            &value,
+            expires_at,
+            Some(&metadata),
+        )
+        .await
     }
 
     async fn get_session(&self, sid: &str) -> Result<Option<SessionCutoff>, StoreError> {
@@ -153,8 +183,14 @@ impl RevocationStore for KvRevocations {
 
     async fn put_session(&self, cutoff: &SessionCutoff, expires_at: u64) -> Result<(), StoreError> {
         let value = stored::cutoff_entry(cutoff)?;
-        self.write(&session_key(&cutoff.sid), &value, expires_at, None)
-            .await
+        let metadata = stored::cutoff_metadata(&AnyCutoff::Session(cutoff.clone()))?;
+        self.write(
+            &session_key(&cutoff.sid),
+            &value,
+            expires_at,
+            Some(&metadata),
+        )
+        .await
     }
 
     async fn sleep(&self, ms: u64) {
@@ -162,18 +198,16 @@ impl RevocationStore for KvRevocations {
     }
 
     async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError> {
-        let mut options = vec![
-            ("prefix", JsValue::from_str(KEY_PREFIX)),
-            ("limit", JsValue::from(limit as f64)),
-        ];
-        if let Some(cursor) = cursor {
-            options.push(("cursor", JsValue::from_str(cursor)));
-        }
-        let result = kv_call(self.kv()?.kv_list(&object(&options))).await?;
-        let text = js_sys::JSON::stringify(&result)
-            .ok()
-            .and_then(|text| text.as_string())
-            .ok_or(StoreError::Unavailable)?;
-        stored::read_list(&text)
+        stored::read_list(&self.list_json(KEY_PREFIX, cursor, limit).await?)
+    }
+
+    async fn list_cutoffs(
+        &self,
+        kind: CutoffKind,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<CutoffPage, StoreError> {
+        let text = self.list_json(kind.prefix(), cursor, limit).await?;
+        stored::read_cutoff_list(kind, &text)
     }
 }

@@ -548,3 +548,75 @@ fn a_set_that_cannot_be_stored_is_503() {
     assert_eq!(status(&d), 503);
     assert!(reply(&d).header("retry-after").is_some());
 }
+
+#[test]
+fn admins_list_subject_and_session_cutoffs() {
+    let w = receiving();
+    let admin = format!(
+        "Bearer {}",
+        mint(
+            "RS256",
+            &with_claims(|c| {
+                c["sub"] = "root".into();
+                c["jti"] = "admin-1".into();
+                c["roles"] = json!(["identity:admin"]);
+            })
+        )
+    );
+    let token = logout_token(&logout_claims(|_| {}));
+    assert_eq!(
+        status(&post_logout(&w, &format!("logout_token={token}"))),
+        200
+    );
+    let users = ["bob", "carol", "dave"];
+    for sub in users {
+        let caller = access_token(sub, None, &format!("{sub}-1"), NOW - 5);
+        let path = "/api/tokens?scope=global";
+        let d = w.send(
+            "DELETE",
+            path,
+            &[("authorization", &format!("Bearer {caller}"))],
+            None,
+        );
+        assert_eq!(status(&d), 204);
+    }
+    let list = |query: &str| {
+        w.send(
+            "GET",
+            &format!("/api/cutoffs{query}"),
+            &[("authorization", &admin)],
+            None,
+        )
+    };
+    let sessions = json_body(&list("?kind=session"));
+    assert_eq!(sessions["items"][0]["sid"], "s-1");
+    assert_eq!(sessions["items"][0]["kind"], "session");
+    assert_eq!(sessions["items"][0]["cutoff"], json!(NOW - 3));
+    assert_eq!(sessions["list_complete"], true);
+    // Subjects, two to a page, followed by cursor.
+    let first = json_body(&list("?limit=2"));
+    assert_eq!(first["items"].as_array().unwrap().len(), 2);
+    assert_eq!(first["list_complete"], false);
+    let cursor = first["cursor"].as_str().unwrap().to_owned();
+    let second = json_body(&list(&format!("?kind=subject&limit=2&cursor={cursor}")));
+    let subs: Vec<&str> = first["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second["items"].as_array().unwrap())
+        .map(|item| item["sub"].as_str().unwrap())
+        .collect();
+    assert_eq!(subs, users);
+    assert!(second["items"][0]["expires_at"].is_u64());
+    assert_eq!(status(&list("?kind=everything")), 400);
+    let not_admin = format!("Bearer {}", valid_token());
+    assert_eq!(
+        status(&w.send(
+            "GET",
+            "/api/cutoffs",
+            &[("authorization", &not_admin)],
+            None
+        )),
+        403
+    );
+}

@@ -262,19 +262,87 @@ impl Record {
     /// A copy small enough for KV metadata (at most 1024 bytes): long
     /// subjects and callers are cut to 256 bytes.
     pub fn for_metadata(&self) -> Record {
-        let cut = |s: &str| {
-            let mut end = s.len().min(256);
-            while !s.is_char_boundary(end) {
-                end -= 1;
-            }
-            s[..end].to_owned()
-        };
         Record {
             sub: self.sub.as_deref().map(cut),
             by: cut(&self.by),
             ..self.clone()
         }
     }
+}
+
+/// At most 256 bytes of `s`, cut at a character boundary: KV metadata holds
+/// at most 1024 bytes.
+fn cut(s: &str) -> String {
+    let mut end = s.len().min(256);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
+}
+
+/// A subject or session cutoff, as the admin listing shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum AnyCutoff {
+    /// `subject:<sub>`.
+    Subject(Cutoff),
+    /// `session:<sid>`.
+    Session(SessionCutoff),
+}
+
+/// Which cutoffs a listing pages through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CutoffKind {
+    /// Subject cutoffs (`subject:` keys).
+    Subject,
+    /// Session cutoffs (`session:` keys).
+    Session,
+}
+
+impl CutoffKind {
+    /// The store key prefix.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            CutoffKind::Subject => SUBJECT_PREFIX,
+            CutoffKind::Session => SESSION_PREFIX,
+        }
+    }
+    /// The name in `?kind=` and in listed items.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CutoffKind::Subject => "subject",
+            CutoffKind::Session => "session",
+        }
+    }
+}
+
+impl AnyCutoff {
+    /// A copy small enough for KV metadata: names cut to 256 bytes. The
+    /// listing shows this copy; enforcement reads the full value.
+    pub fn for_metadata(&self) -> AnyCutoff {
+        match self {
+            AnyCutoff::Subject(c) => AnyCutoff::Subject(Cutoff {
+                sub: cut(&c.sub),
+                by: cut(&c.by),
+                ..c.clone()
+            }),
+            AnyCutoff::Session(c) => AnyCutoff::Session(SessionCutoff {
+                sid: cut(&c.sid),
+                by: cut(&c.by),
+                ..c.clone()
+            }),
+        }
+    }
+}
+
+/// One page of cutoffs: `(cutoff, expires_at)` items, and where the next
+/// page starts (`None` on the last page).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CutoffPage {
+    /// The cutoffs on this page, in key order, with when each expires.
+    pub items: Vec<(AnyCutoff, Option<u64>)>,
+    /// Where the next page starts.
+    pub cursor: Option<String>,
 }
 
 /// When a revocation entry may be dropped: `exp + leeway` when the expiry is

@@ -20,6 +20,7 @@ const INVALIDATE: &str = "/token-service/client/server/invalidate/token";
 const OAUTH_REVOKE: &str = "/oauth/revoke";
 const OAUTH_INTROSPECT: &str = "/oauth/introspect";
 const REVOCATIONS: &str = "/api/revocations";
+const CUTOFFS: &str = "/api/cutoffs";
 const USERS: &str = "/api/users/";
 const BACKCHANNEL_LOGOUT: &str = "/oidc/backchannel-logout";
 const SSF_EVENTS: &str = "/ssf/events";
@@ -70,6 +71,9 @@ pub enum Route {
     OAuthIntrospect,
     /// `GET /api/revocations`: admins page through revocations.
     ListRevocations,
+    /// `GET /api/cutoffs?kind=subject|session`: admins page through subject
+    /// and session cutoffs.
+    ListCutoffs,
     /// `DELETE /api/revocations/{jti}`: an admin restores a token.
     Restore {
         /// The token ID.
@@ -102,6 +106,7 @@ impl Route {
             Route::OAuthRevoke => "POST /oauth/revoke",
             Route::OAuthIntrospect => "POST /oauth/introspect",
             Route::ListRevocations => "GET /api/revocations",
+            Route::ListCutoffs => "GET /api/cutoffs",
             Route::Restore { .. } => "DELETE /api/revocations/{jti}",
             Route::BackchannelLogout => "POST /oidc/backchannel-logout",
             Route::SsfEvents => "POST /ssf/events",
@@ -145,6 +150,7 @@ pub fn classify(head: &RequestHead) -> Result<Route, RouteError> {
         ("POST", OAUTH_REVOKE) => return Ok(Route::OAuthRevoke),
         ("POST", OAUTH_INTROSPECT) => return Ok(Route::OAuthIntrospect),
         ("GET", REVOCATIONS) => return Ok(Route::ListRevocations),
+        ("GET", CUTOFFS) => return Ok(Route::ListCutoffs),
         ("POST", BACKCHANNEL_LOGOUT) => return Ok(Route::BackchannelLogout),
         ("POST", SSF_EVENTS) => return Ok(Route::SsfEvents),
         ("DELETE", IDENTITY) => {

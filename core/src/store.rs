@@ -4,7 +4,8 @@
 
 use crate::error::StoreError;
 use crate::revocation::{
-    session_key, store_key, subject_key, Cutoff, Listed, Page, Record, SessionCutoff,
+    session_key, store_key, subject_key, AnyCutoff, Cutoff, CutoffKind, CutoffPage, Listed, Page,
+    Record, SessionCutoff,
 };
 use crate::token::TokenId;
 use std::cell::RefCell;
@@ -39,6 +40,16 @@ pub trait RevocationStore {
     async fn put_session(&self, cutoff: &SessionCutoff, expires_at: u64) -> Result<(), StoreError>;
     /// One page of revocation records, `limit` at most, from `cursor`.
     async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError>;
+    /// One page of subject or session cutoffs, `limit` at most, from
+    /// `cursor`. A store that cannot list them answers an error.
+    async fn list_cutoffs(
+        &self,
+        _kind: CutoffKind,
+        _cursor: Option<&str>,
+        _limit: usize,
+    ) -> Result<CutoffPage, StoreError> {
+        Err(StoreError::Unavailable)
+    }
     /// Waits `ms` milliseconds before a write is retried (see
     /// [`WRITE_BACKOFF_MS`]). Stores without a write-rate limit need not wait.
     async fn sleep(&self, _ms: u64) {}
@@ -110,6 +121,14 @@ impl<S: RevocationStore> RevocationStore for &S {
     async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError> {
         (**self).list(cursor, limit).await
     }
+    async fn list_cutoffs(
+        &self,
+        kind: CutoffKind,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<CutoffPage, StoreError> {
+        (**self).list_cutoffs(kind, cursor, limit).await
+    }
     async fn sleep(&self, ms: u64) {
         (**self).sleep(ms).await
     }
@@ -170,6 +189,30 @@ impl MemoryStore {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
     }
+}
+
+/// One page of `entries` after the key `cursor` (the last key of the page
+/// before), at most `limit` long, and the cursor of the next page.
+fn page_of<T>(
+    entries: BTreeMap<String, (T, u64)>,
+    cursor: Option<&str>,
+    limit: usize,
+) -> (Vec<(T, u64)>, Option<String>) {
+    let mut rest = entries
+        .into_iter()
+        .filter(|(key, _)| cursor.is_none_or(|cursor| key.as_str() > cursor))
+        .peekable();
+    let mut items = Vec::new();
+    let mut last = None;
+    while items.len() < limit {
+        let Some((key, item)) = rest.next() else {
+            break;
+        };
+        last = Some(key);
+        items.push(item);
+    }
+    let cursor = if rest.peek().is_some() { last } else { None };
+    (items, cursor)
 }
 
 impl RevocationStore for MemoryStore {
@@ -248,30 +291,43 @@ impl RevocationStore for MemoryStore {
         if self.fail_reads.get() {
             return Err(StoreError::Unavailable);
         }
-        // The cursor is the last key of the previous page.
-        let entries = self.entries();
-        let mut rest = entries
-            .range::<String, _>((
-                cursor.map_or(std::ops::Bound::Unbounded, |c| {
-                    std::ops::Bound::Excluded(c.to_owned())
-                }),
-                std::ops::Bound::Unbounded,
-            ))
-            .peekable();
-        let mut items = Vec::new();
-        let mut last = None;
-        while items.len() < limit {
-            let Some((key, (record, expires))) = rest.next() else {
-                break;
-            };
-            last = Some(key.clone());
-            items.push(Listed {
+        let (items, cursor) = page_of(self.entries(), cursor, limit);
+        let items = items
+            .into_iter()
+            .map(|(record, expires)| Listed {
                 record: record.for_metadata(),
-                expires_at: Some(*expires),
-            });
-        }
-        let cursor = if rest.peek().is_some() { last } else { None };
+                expires_at: Some(expires),
+            })
+            .collect();
         Ok(Page { items, cursor })
+    }
+
+    async fn list_cutoffs(
+        &self,
+        kind: CutoffKind,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<CutoffPage, StoreError> {
+        if self.fail_reads.get() {
+            return Err(StoreError::Unavailable);
+        }
+        let (items, cursor) = match kind {
+            CutoffKind::Subject => {
+                let (items, cursor) = page_of(self.cutoffs(), cursor, limit);
+                let items = items.into_iter().map(|(c, e)| (AnyCutoff::Subject(c), e));
+                (items.collect::<Vec<_>>(), cursor)
+            }
+            CutoffKind::Session => {
+                let (items, cursor) = page_of(self.sessions(), cursor, limit);
+                let items = items.into_iter().map(|(c, e)| (AnyCutoff::Session(c), e));
+                (items.collect(), cursor)
+            }
+        };
+        let items = items
+            .into_iter()
+            .map(|(cutoff, expires)| (cutoff.for_metadata(), Some(expires)))
+            .collect();
+        Ok(CutoffPage { items, cursor })
     }
 }
 
@@ -464,6 +520,15 @@ impl<S: RevocationStore> RevocationStore for ReadYourWrites<'_, S> {
 
     async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError> {
         self.inner.list(cursor, limit).await
+    }
+
+    async fn list_cutoffs(
+        &self,
+        kind: CutoffKind,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<CutoffPage, StoreError> {
+        self.inner.list_cutoffs(kind, cursor, limit).await
     }
 
     async fn sleep(&self, ms: u64) {

@@ -3,7 +3,9 @@
 //! text means, and what an entry we cannot read counts as, is decided here.
 
 use crate::error::StoreError;
-use crate::revocation::{Cutoff, Listed, Page, Record, SessionCutoff, KEY_PREFIX};
+use crate::revocation::{
+    AnyCutoff, Cutoff, CutoffKind, CutoffPage, Listed, Page, Record, SessionCutoff, KEY_PREFIX,
+};
 use crate::token::TokenId;
 use serde::Deserialize;
 
@@ -104,6 +106,7 @@ struct ListKey {
 /// One page of a `list({prefix: "revoked:"})` result, from its JSON.
 pub fn read_list(text: &str) -> Result<Page, StoreError> {
     let listed: ListResult = serde_json::from_str(text).map_err(|_| StoreError::Unavailable)?;
+    let cursor = listed.cursor.filter(|_| !listed.list_complete);
     let items = listed
         .keys
         .into_iter()
@@ -123,10 +126,38 @@ pub fn read_list(text: &str) -> Result<Page, StoreError> {
             }
         })
         .collect();
-    Ok(Page {
-        items,
-        cursor: listed.cursor.filter(|_| !listed.list_complete),
-    })
+    Ok(Page { items, cursor })
+}
+
+/// The metadata written with a cutoff: the cutoff, its names cut to fit.
+pub fn cutoff_metadata(cutoff: &AnyCutoff) -> Result<String, StoreError> {
+    serde_json::to_string(&cutoff.for_metadata()).map_err(|_| StoreError::Unavailable)
+}
+
+/// One page of a `list({prefix: "subject:" | "session:"})` result. An entry
+/// without readable metadata is listed as unreadable (it still revokes).
+pub fn read_cutoff_list(kind: CutoffKind, text: &str) -> Result<CutoffPage, StoreError> {
+    let listed: ListResult = serde_json::from_str(text).map_err(|_| StoreError::Unavailable)?;
+    let cursor = listed.cursor.filter(|_| !listed.list_complete);
+    let items = listed
+        .keys
+        .into_iter()
+        .map(|key| {
+            let name = key.name.strip_prefix(kind.prefix()).unwrap_or(&key.name);
+            let metadata = key.metadata.unwrap_or_default();
+            let cutoff = match kind {
+                CutoffKind::Subject => AnyCutoff::Subject(
+                    serde_json::from_value(metadata).unwrap_or_else(|_| Cutoff::unreadable(name)),
+                ),
+                CutoffKind::Session => AnyCutoff::Session(
+                    serde_json::from_value(metadata)
+                        .unwrap_or_else(|_| SessionCutoff::unreadable(name)),
+                ),
+            };
+            (cutoff, key.expiration)
+        })
+        .collect();
+    Ok(CutoffPage { items, cursor })
 }
 
 #[cfg(test)]
@@ -188,6 +219,35 @@ mod tests {
         // A new sign-out replaces the unreadable entry instead of merging with it.
         let repaired = Cutoff::merge(Some(Cutoff::unreadable("alice")), cutoff.clone());
         assert_eq!(repaired, cutoff);
+    }
+
+    #[test]
+    fn cutoff_listings_read_their_metadata() {
+        let cutoff = Cutoff {
+            sub: "a".repeat(300),
+            cutoff: 5,
+            except: None,
+            by: "root".into(),
+            route: "DELETE /api/users/{sub}/tokens".into(),
+        };
+        let metadata = cutoff_metadata(&AnyCutoff::Subject(cutoff.clone())).unwrap();
+        assert!(metadata.len() < 1024, "fits KV's metadata limit");
+        let text = format!(
+            r#"{{"keys":[{{"name":"subject:x","expiration":9,"metadata":{metadata}}},{{"name":"subject:y"}}],"list_complete":true}}"#
+        );
+        let page = read_cutoff_list(CutoffKind::Subject, &text).unwrap();
+        let AnyCutoff::Subject(listed) = &page.items[0].0 else {
+            panic!("a subject cutoff");
+        };
+        assert_eq!(
+            (listed.sub.len(), listed.cutoff, page.items[0].1),
+            (256, 5, Some(9))
+        );
+        assert_eq!(page.items[1].0, AnyCutoff::Subject(Cutoff::unreadable("y")));
+        let sessions = r#"{"keys":[{"name":"session:s1","metadata":{"sid":"s1","cutoff":7,"by":"idp","route":"r"}}],"list_complete":false,"cursor":"c"}"#;
+        let page = read_cutoff_list(CutoffKind::Session, sessions).unwrap();
+        assert!(matches!(&page.items[0].0, AnyCutoff::Session(s) if s.cutoff == 7));
+        assert_eq!(page.cursor.as_deref(), Some("c"));
     }
 
     #[test]

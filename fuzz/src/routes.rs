@@ -110,6 +110,7 @@ pub enum Expected {
     OAuthRevoke,
     OAuthIntrospect,
     ListRevocations,
+    ListCutoffs,
     Restore(String),
     BackchannelLogout,
     SsfEvents,
@@ -138,6 +139,7 @@ pub fn actual<E>(route: &Result<Route, E>) -> Expected {
         Ok(Route::OAuthRevoke) => Expected::OAuthRevoke,
         Ok(Route::OAuthIntrospect) => Expected::OAuthIntrospect,
         Ok(Route::ListRevocations) => Expected::ListRevocations,
+        Ok(Route::ListCutoffs) => Expected::ListCutoffs,
         Ok(Route::Restore { jti }) => Expected::Restore(jti.clone()),
         Ok(Route::BackchannelLogout) => Expected::BackchannelLogout,
         Ok(Route::SsfEvents) => Expected::SsfEvents,
@@ -202,6 +204,7 @@ pub fn model_classify(head: &RequestHead) -> Expected {
         ("POST", OAUTH_REVOKE) => return Expected::OAuthRevoke,
         ("POST", OAUTH_INTROSPECT) => return Expected::OAuthIntrospect,
         ("GET", REVOCATIONS) => return Expected::ListRevocations,
+        ("GET", "/api/cutoffs") => return Expected::ListCutoffs,
         ("POST", "/oidc/backchannel-logout") => return Expected::BackchannelLogout,
         ("POST", "/ssf/events") => return Expected::SsfEvents,
         ("DELETE", IDENTITY) => {

@@ -2,7 +2,7 @@
 //! poll loop that lets a waiting call finish.
 
 use edge_revoke_core::error::StoreError;
-use edge_revoke_core::revocation::{Cutoff, Page, Record, SessionCutoff};
+use edge_revoke_core::revocation::{Cutoff, CutoffKind, CutoffPage, Page, Record, SessionCutoff};
 use edge_revoke_core::store::{MemoryStore, RevocationStore};
 use edge_revoke_core::token::TokenId;
 use std::cell::{Cell, RefCell};
@@ -188,6 +188,15 @@ impl<S: RevocationStore> RevocationStore for FaultStore<S> {
     async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError> {
         self.enter(Op::List).await?;
         self.inner.list(cursor, limit).await
+    }
+    async fn list_cutoffs(
+        &self,
+        kind: CutoffKind,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<CutoffPage, StoreError> {
+        self.enter(Op::List).await?;
+        self.inner.list_cutoffs(kind, cursor, limit).await
     }
     async fn sleep(&self, ms: u64) {
         let mut sleeps = self.sleeps.take();

@@ -10,43 +10,72 @@ use crate::log::Event;
 use crate::primitives::parse_form;
 use crate::reply::Reply;
 use crate::request::RequestHead;
-use crate::revocation::RevokeReason;
+use crate::revocation::{CutoffKind, RevokeReason};
 use crate::routes::{DEFAULT_PAGE, MAX_PAGE};
 use crate::store::RevocationStore;
 use crate::token::TokenId;
 use crate::verify::SignatureVerifier;
 use serde_json::{json, Value};
 
-pub(super) async fn list<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(
-    head: &RequestHead,
-    cx: &Context<'_, S, V, F>,
-) -> Result<Done, Failure> {
-    require_admin(head, cx).await?;
-    let malformed = || fail(RequestError::Malformed);
-    let query = parse_form(&head.query).ok_or_else(malformed)?;
-    let one = |name: &str| -> Result<Option<&str>, Failure> {
-        let mut values = query
+/// `limit` (1 to 1000, default 100), `cursor`, and any other single-valued
+/// parameter of a listing's query. A repeated or malformed one is 400.
+struct PageQuery {
+    pairs: Vec<(String, String)>,
+    limit: usize,
+}
+
+impl PageQuery {
+    fn parse(head: &RequestHead) -> Result<PageQuery, Failure> {
+        let pairs = parse_form(&head.query).ok_or_else(|| fail(RequestError::Malformed))?;
+        let mut query = PageQuery {
+            pairs,
+            limit: DEFAULT_PAGE,
+        };
+        if let Some(text) = query.one("limit")? {
+            query.limit = text
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=MAX_PAGE).contains(n))
+                .ok_or_else(|| fail(RequestError::Malformed))?;
+        }
+        Ok(query)
+    }
+
+    /// The one non-empty value of `name`, if any.
+    fn one(&self, name: &str) -> Result<Option<&str>, Failure> {
+        let mut values = self
+            .pairs
             .iter()
             .filter(|(n, _)| n == name)
             .map(|(_, v)| v.as_str());
         match (values.next(), values.next()) {
             (value, None) => Ok(value.filter(|v| !v.is_empty())),
-            _ => Err(malformed()),
+            _ => Err(fail(RequestError::Malformed)),
         }
-    };
-    let limit = match one("limit")? {
-        None => DEFAULT_PAGE,
-        Some(text) => text
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_PAGE).contains(n))
-            .ok_or_else(malformed)?,
-    };
-    let sub = one("sub")?;
+    }
+}
+
+/// The listing body: `items`, `cursor`, `list_complete`.
+fn page_reply(items: Vec<Value>, cursor: Option<String>) -> Done {
+    let body = json!({
+        "items": items,
+        "list_complete": cursor.is_none(),
+        "cursor": cursor,
+    });
+    Done::reply(Reply::json(200, &body))
+}
+
+pub(super) async fn list<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(
+    head: &RequestHead,
+    cx: &Context<'_, S, V, F>,
+) -> Result<Done, Failure> {
+    require_admin(head, cx).await?;
+    let query = PageQuery::parse(head)?;
+    let sub = query.one("sub")?;
     let page = cx
         .services
         .store
-        .list(one("cursor")?, limit)
+        .list(query.one("cursor")?, query.limit)
         .await
         .map_err(fail)?;
     // A `sub` filter applies within the page, so a page may hold fewer items.
@@ -60,12 +89,39 @@ pub(super) async fn list<S: RevocationStore, V: SignatureVerifier, F: JwksFetche
             value
         })
         .collect();
-    let body = json!({
-        "items": items,
-        "cursor": page.cursor,
-        "list_complete": page.cursor.is_none(),
-    });
-    Ok(Done::reply(Reply::json(200, &body)))
+    Ok(page_reply(items, page.cursor))
+}
+
+/// `GET /api/cutoffs?kind=subject|session` (default `subject`): one KV
+/// `list` call per page, like the revocation listing.
+pub(super) async fn list_cutoffs<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(
+    head: &RequestHead,
+    cx: &Context<'_, S, V, F>,
+) -> Result<Done, Failure> {
+    require_admin(head, cx).await?;
+    let query = PageQuery::parse(head)?;
+    let kind = match query.one("kind")? {
+        None | Some("subject") => CutoffKind::Subject,
+        Some("session") => CutoffKind::Session,
+        Some(_) => return Err(fail(RequestError::Malformed)),
+    };
+    let page = cx
+        .services
+        .store
+        .list_cutoffs(kind, query.one("cursor")?, query.limit)
+        .await
+        .map_err(fail)?;
+    let items = page
+        .items
+        .iter()
+        .map(|(cutoff, expires_at)| {
+            let mut value = serde_json::to_value(cutoff).unwrap_or_default();
+            value["kind"] = kind.as_str().into();
+            value["expires_at"] = json!(expires_at);
+            value
+        })
+        .collect();
+    Ok(page_reply(items, page.cursor))
 }
 
 pub(super) async fn restore<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(

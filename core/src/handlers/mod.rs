@@ -205,6 +205,7 @@ pub async fn handle<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(
         Route::OAuthRevoke => oauth::revoke(head, body, &cx).await,
         Route::OAuthIntrospect => oauth::introspect(head, body, &cx).await,
         Route::ListRevocations => admin::list(head, &cx).await,
+        Route::ListCutoffs => admin::list_cutoffs(head, &cx).await,
         Route::Restore { jti } => admin::restore(head, jti, &cx).await,
         Route::BackchannelLogout => backchannel::logout(body, &cx).await,
         Route::SsfEvents => ssf::events(head, body, &cx).await,

@@ -59,8 +59,8 @@ const DEFAULTS = {
   warmupMix: 5, // the last seconds of the warm-up send the full mix
   pool: 300, // live user tokens in the pool
   firstUse: 0.25, // fraction of data requests with a first-use token
-  revokeRate: 0.05, // fraction of loop iterations that revoke a pool token
-  globalRate: 0.05, // fraction of loop iterations that sign a first-use subject out everywhere
+  revokeRate: 0.06, // fraction of loop iterations that revoke a pool token
+  globalRate: 0.06, // fraction of loop iterations that sign a first-use subject out everywhere
   pad: 1024, // user tokens carry a claim of 0..pad random characters
   revocationTtl: 3600, // REVOCATION_CACHE_TTL_SECONDS given to the worker
   budgetMib: 32, // allowed RSS growth of edge-revoke beyond the baseline's
@@ -203,6 +203,17 @@ function memOf(pid) {
     const s = readFileSync(`/proc/${pid}/status`, 'utf8');
     const kib = (name) => Number(new RegExp(`^${name}:\\s+(\\d+)\\s+kB`, 'm').exec(s)?.[1] ?? 0);
     return { rss: kib('VmRSS'), hwm: kib('VmHWM'), anon: kib('RssAnon'), file: kib('RssFile') };
+  } catch {
+    return null;
+  }
+}
+
+/** CPU seconds (user + system) a process has used, or null once it is gone. */
+function cpuOf(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in USER_HZ (100 on Linux)
   } catch {
     return null;
   }
@@ -691,9 +702,9 @@ async function main() {
     console.error(`soak: ${e.message}`);
     return 2;
   }
-  // Tokens outlive the run, so none expires mid-soak; the recent map keeps a
-  // write until min(exp, now + TTL), so with the default TTL its entries stay
-  // for the whole run and only its count bounds it.
+  // Tokens outlive the run, so none expires mid-soak. The recent map keeps a
+  // write until min(exp, now + TTL); with the soak's TTL (3600 s) its entries
+  // outlive the run too, so only its count (10000 per kind) bounds it.
   const expSeconds = Math.ceil(opts.warmup + opts.duration) + 900;
   console.log(`soak: ${opts.duration} s at ${opts.connections} connections per worker after ${opts.warmup} s of warm-up, seed ${opts.seed}`);
   console.log(`soak: build index_bg.wasm ${buildInfo.wasmSha256}…, index.js ${buildInfo.indexJsSha256}… (built ${buildInfo.builtAt})`);
@@ -794,10 +805,10 @@ async function main() {
     });
     const sample = async (label) => {
       const t = loadStart === null ? 0 : (performance.now() - loadStart) / 1000;
-      const row = { label, t: round(t, 1) };
+      const row = { label, t: round(t, 1), harnessCpuS: (() => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; })() };
       for (const s of Object.values(sides)) {
         const m = memOf(s.pid);
-        row[s.name] = { requests: s.load.acct.requests, rssKiB: m?.rss ?? null, hwmKiB: m?.hwm ?? null, anonKiB: m?.anon ?? null, fileKiB: m?.file ?? null, kvRssKiB: memOf(s.kvPid)?.rss ?? null };
+        row[s.name] = { requests: s.load.acct.requests, rssKiB: m?.rss ?? null, hwmKiB: m?.hwm ?? null, anonKiB: m?.anon ?? null, fileKiB: m?.file ?? null, kvRssKiB: memOf(s.kvPid)?.rss ?? null, cpuS: cpuOf(s.pid), kvCpuS: cpuOf(s.kvPid) };
       }
       if (opts.probe) row.ours.wasmKiB = ((await probeWasm()) ?? NaN) / 1024;
       if (!Number.isFinite(row.ours.wasmKiB)) row.ours.wasmKiB = null;
@@ -862,7 +873,7 @@ async function main() {
     // the run is shorter than 4 minutes), the end sample included.
     const endWindow = Math.min(60, opts.duration / 4);
     const startRows = samples.filter((r) => r.label === 'warm-up' || r.label === 'start');
-    const endRows = samples.filter((r) => r.label !== 'idle' && r.label !== 'warm-up' && r.t >= loadSeconds - endWindow);
+    const endRows = samples.filter((r) => r.label !== 'idle' && r.label !== 'warm-up' && r.t >= loadSeconds - endWindow - 0.5);
     const median = (rows, side) => {
       const v = rows.map((r) => r[side].rssKiB).filter((x) => x != null).sort((x, y) => x - y);
       if (!v.length) return null;
@@ -918,6 +929,11 @@ async function main() {
           growthAfterOneMinuteKiB: oneMin && median(endRows, s.name) != null && oneMin[s.name].rssKiB != null ? median(endRows, s.name) - oneMin[s.name].rssKiB : null,
           kvProcessRssKiB: { pid: s.kvPid, start: first.kvRssKiB, end: last.kvRssKiB },
         },
+        cpu: {
+          workerSeconds: first.cpuS != null && last.cpuS != null ? round(last.cpuS - first.cpuS, 1) : null,
+          workerMsPerRequest: first.cpuS != null && last.cpuS != null && a.requests ? round(((last.cpuS - first.cpuS) * 1000) / a.requests, 3) : null,
+          kvSeconds: first.kvCpuS != null && last.kvCpuS != null ? round(last.kvCpuS - first.kvCpuS, 1) : null,
+        },
       };
     };
     const ours = per(sides.ours), baseline = per(sides.baseline);
@@ -972,6 +988,7 @@ async function main() {
         baseline: 'tests/soak/baseline.mjs: one KV read, then forward to the origin',
       },
       durationSeconds: round(loadSeconds, 2),
+      harnessCpuSeconds: round(end.harnessCpuS - startRow.harnessCpuS, 1),
       warmupSeconds: opts.warmup,
       connectionsPerWorker: opts.connections,
       ours,
@@ -1031,6 +1048,7 @@ function printTable(s) {
     ['RSS growth, end - start (MiB)', growth(o), growth(b)],
     ['RSS peak, VmHWM (MiB)', m(o.memory.rssKiB.peakHwm), m(b.memory.rssKiB.peakHwm)],
     ...(o.memory.wasmMemoryKiB ? [['wasm memory start / 1 min / end (MiB)', `${m(o.memory.wasmMemoryKiB.start)} / ${m(o.memory.wasmMemoryKiB.oneMinute)} / ${m(o.memory.wasmMemoryKiB.end)}`, '-']] : []),
+    ['CPU during the load (s, ms/request)', o.cpu.workerSeconds == null ? 'n/a' : `${o.cpu.workerSeconds} (${o.cpu.workerMsPerRequest})`, b.cpu.workerSeconds == null ? 'n/a' : `${b.cpu.workerSeconds} (${b.cpu.workerMsPerRequest})`],
     ['KV process RSS start / end (MiB)', `${m(o.memory.kvProcessRssKiB.start)} / ${m(o.memory.kvProcessRssKiB.end)}`, `${m(b.memory.kvProcessRssKiB.start)} / ${m(b.memory.kvProcessRssKiB.end)}`],
     ['requests', String(o.requests), String(b.requests)],
     ['req/s', String(o.requestsPerSecond), String(b.requestsPerSecond)],
@@ -1046,7 +1064,7 @@ function printTable(s) {
   console.log(`\n${sep}`);
   for (const r of rows) console.log(`${r[0].padEnd(w[0])}  ${r[1].padStart(w[1])}  ${r[2].padStart(w[2])}`);
   console.log(sep);
-  console.log(`duration ${s.durationSeconds} s after ${s.warmupSeconds} s warm-up, ${s.connectionsPerWorker} connections per worker`);
+  console.log(`duration ${s.durationSeconds} s after ${s.warmupSeconds} s warm-up, ${s.connectionsPerWorker} connections per worker (pace ${s.options.pace}); harness CPU ${s.harnessCpuSeconds} s`);
   const tc = s.bounds.tokenCache, rr = s.bounds.recentRevocations;
   console.log(`bounds: token cache ${tc.distinctTokensOffered} distinct tokens offered (bound ${tc.entries} entries / ${tc.bytes / 1048576} MiB: ${tc.pastEntryBound ? 'past' : 'NOT past'} the entry bound, ${tc.pastByteBound ? 'past' : 'not past'} the byte bound);` +
     ` recent map ${rr.tokenWrites} token writes and ${rr.cutoffWrites} cutoffs (bound ${rr.perKind} each: ${rr.tokenSidePastBound ? 'past' : 'NOT past'} / ${rr.cutoffSidePastBound ? 'past' : 'NOT past'})`);

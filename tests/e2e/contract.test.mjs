@@ -55,6 +55,7 @@ describe('no usable configuration: every route answers 500 problem+json', () => 
     ['GET', '/v2.0/tokens/abc', {}],
     ['DELETE', '/api/users/alice/tokens', {}],
     ['GET', '/api/revocations', {}],
+    ['GET', '/api/cutoffs', {}],
     ['DELETE', '/api/revocations/j-1', {}],
     ['POST', INVALIDATE, { headers: { 'X-API-KEY': API_KEY, 'Content-Type': 'application/json' }, body: '{"tokenReferenceId":"r-1"}' }],
     ['POST', '/oauth/revoke', { headers: { Authorization: BASIC, 'Content-Type': FORM }, body: 'token=t' }],
@@ -99,11 +100,13 @@ describe('Workers KV down (no REVOKED_TOKENS binding): every route that reads or
     });
   }
 
-  it('GET /api/revocations by an admin → 503 + Retry-After', async () => {
-    const r = await call(ctx.base, '/api/revocations', { token: await admin() });
-    assertProblem(r, 503);
-    assert.match(r.headers.get('retry-after') ?? '', /^\d+$/);
-  });
+  for (const path of ['/api/revocations', '/api/cutoffs']) {
+    it(`GET ${path} by an admin → 503 + Retry-After`, async () => {
+      const r = await call(ctx.base, path, { token: await admin() });
+      assertProblem(r, 503);
+      assert.match(r.headers.get('retry-after') ?? '', /^\d+$/);
+    });
+  }
 
   for (const method of ['GET', 'HEAD']) {
     it(`${method} /v2.0/tokens/{tokenId} with a valid caller → 503 + Retry-After, nothing forwarded`, async () => {
@@ -193,6 +196,20 @@ describe('the rarer answers of the revocation and validation routes', () => {
     assertProblem(await call(ctx.base, '/v2.0/tokens/abc', { method: 'DELETE', headers: { 'X-Auth-Token': user } }), 403);
     const big = await call(ctx.base, `/v2.0/tokens/${'a'.repeat(8 * 1024 + 1)}`, { method: 'DELETE', headers: { 'X-Auth-Token': await admin() } });
     assertProblem(big, 413);
+  });
+
+  it('GET /api/cutoffs: a page of each kind for an admin; bad kind 400, no token 401, no admin role 403', async () => {
+    const sub = `cut-${Date.now()}`;
+    assert.equal((await call(ctx.base, '/api/tokens?scope=global', { method: 'DELETE', token: await mint({ claims: { sub } }) })).status, 204);
+    const subjects = await call(ctx.base, '/api/cutoffs?limit=1000', { token: await admin() });
+    assert.equal(subjects.status, 200, subjects.text);
+    const page = JSON.parse(subjects.text);
+    assert.ok(page.items.some((item) => item.kind === 'subject' && item.sub === sub), subjects.text);
+    const sessions = await call(ctx.base, '/api/cutoffs?kind=session', { token: await admin() });
+    assert.equal(sessions.status, 200, sessions.text);
+    assertProblem(await call(ctx.base, '/api/cutoffs?kind=user', { token: await admin() }), 400);
+    assertProblem(await call(ctx.base, '/api/cutoffs'), 401);
+    assertProblem(await call(ctx.base, '/api/cutoffs', { token: await mint({ claims: { roles: ['reader'] } }) }), 403);
   });
 
   for (const path of ['/api/users/%zz/tokens', '/api/revocations/%zz']) {

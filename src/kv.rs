@@ -10,7 +10,7 @@ use edge_revoke_core::revocation::{
     session_key, store_key, subject_key, AnyCutoff, Cutoff, CutoffKind, CutoffPage, Page, Record,
     SessionCutoff, KEY_PREFIX,
 };
-use edge_revoke_core::store::RevocationStore;
+use edge_revoke_core::store::{Lookup, RevocationStore};
 use edge_revoke_core::stored::{self, Stored, MAX_VALUE_BYTES, STORE_TIMEOUT_MS};
 use edge_revoke_core::token::TokenId;
 use std::time::Duration;
@@ -25,6 +25,14 @@ extern "C" {
 
     #[wasm_bindgen(method, catch, js_name = get)]
     fn kv_get(this: &KvNamespace, key: &str, options: &JsValue) -> Result<Promise, JsValue>;
+
+    /// `get([keys])`: one read of several keys, answered with a `Map`.
+    #[wasm_bindgen(method, catch, js_name = get)]
+    fn kv_get_bulk(
+        this: &KvNamespace,
+        keys: &js_sys::Array,
+        options: &JsValue,
+    ) -> Result<Promise, JsValue>;
 
     #[wasm_bindgen(method, catch, js_name = put)]
     fn kv_put(
@@ -84,21 +92,32 @@ impl KvRevocations {
         self.kv.as_ref().ok_or(StoreError::Unavailable)
     }
 
-    /// The value at `key`, read through the edge cache. A value longer than
-    /// the core reads is not copied into this worker's memory.
-    async fn text(&self, key: &str) -> Result<Option<Stored>, StoreError> {
-        let options = object(&[
+    /// Text reads through the edge cache.
+    fn read_options(&self) -> JsValue {
+        object(&[
             ("type", "text".into()),
             ("cacheTtl", (self.cache_ttl as f64).into()),
-        ]);
-        let value = kv_call(self.kv()?.kv_get(key, &options)).await?;
-        let Some(text) = value.dyn_ref::<JsString>() else {
-            return Ok(None);
-        };
-        if text.length() as usize > MAX_VALUE_BYTES {
-            return Ok(Some(Stored::Oversized));
+        ])
+    }
+
+    /// The value at `key`, read through the edge cache.
+    async fn text(&self, key: &str) -> Result<Option<Stored>, StoreError> {
+        let value = kv_call(self.kv()?.kv_get(key, &self.read_options())).await?;
+        Ok(stored_text(&value))
+    }
+
+    /// The values at `keys`, in one KV operation (a bulk read).
+    async fn texts(&self, keys: &[String]) -> Result<Vec<Option<Stored>>, StoreError> {
+        let array = js_sys::Array::new();
+        for key in keys {
+            array.push(&JsValue::from_str(key));
         }
-        Ok(text.as_string().map(Stored::Text))
+        let found = kv_call(self.kv()?.kv_get_bulk(&array, &self.read_options())).await?;
+        let found: js_sys::Map = found.dyn_into().map_err(|_| StoreError::Unavailable)?;
+        Ok(keys
+            .iter()
+            .map(|key| stored_text(&found.get(&JsValue::from_str(key))))
+            .collect())
     }
 
     async fn write(
@@ -117,6 +136,16 @@ impl KvRevocations {
         kv_call(self.kv()?.kv_put(key, value, &object(&options))).await?;
         Ok(())
     }
+}
+
+/// A KV text value: `None` for a missing key. A value longer than the core
+/// reads is not copied into this worker's memory.
+fn stored_text(value: &JsValue) -> Option<Stored> {
+    let text = value.dyn_ref::<JsString>()?;
+    if text.length() as usize > MAX_VALUE_BYTES {
+        return Some(Stored::Oversized);
+    }
+    text.as_string().map(Stored::Text)
 }
 
 impl KvRevocations {
@@ -191,6 +220,37 @@ impl RevocationStore for KvRevocations {
             Some(&metadata),
         )
         .await
+    }
+
+    /// The record, subject cutoff and session cutoff of one token in one KV
+    /// operation: a bulk read of up to three keys.
+    async fn check(&self, id: &TokenId, sub: Option<&str>, sid: Option<&str>) -> Lookup {
+        let mut keys = vec![store_key(id)];
+        keys.extend(sub.map(subject_key));
+        keys.extend(sid.map(session_key));
+        let found = match self.texts(&keys).await {
+            Ok(found) => found,
+            Err(e) => {
+                return Lookup {
+                    record: Err(e.clone()),
+                    subject: Err(e.clone()),
+                    session: Err(e),
+                }
+            }
+        };
+        let mut found = found.into_iter();
+        let record = found.next().flatten();
+        let subject = sub.and_then(|_| found.next().flatten());
+        let session = sid.and_then(|_| found.next().flatten());
+        Lookup {
+            record: Ok(record.map(|text| stored::read_record(id, &text))),
+            subject: Ok(sub
+                .zip(subject)
+                .map(|(sub, text)| stored::read_cutoff(sub, &text))),
+            session: Ok(sid
+                .zip(session)
+                .map(|(sid, text)| stored::read_session(sid, &text))),
+        }
     }
 
     async fn sleep(&self, ms: u64) {

@@ -7,6 +7,8 @@
 //   PUT    /<key>?urlencoded=true[&expiration=N] write (CF-KV-Metadata header)
 //   DELETE /<key>?urlencoded=true               delete
 //   GET    /?prefix=&limit=&cursor=             list
+//   POST   /bulk/get  {"keys":[...],"type":"text"} one read of up to 100 keys,
+//                     answered {"<key>": "<value>" | null}
 // Every worker of a setup binds REVOKED_TOKENS to this service, so the store
 // costs the same for all of them, they all see the same keys, and each KV call
 // is counted here.
@@ -32,7 +34,7 @@ const lastWrite = new Map();
 let stats;
 let inFlight = 0;
 function reset() {
-  stats = { get: 0, put: 0, delete: 0, list: 0, refused: 0, maxInFlight: 0, keys: {} };
+  stats = { get: 0, bulk: 0, put: 0, delete: 0, list: 0, refused: 0, maxInFlight: 0, keys: {} };
 }
 reset();
 
@@ -68,8 +70,35 @@ async function admin(request, url) {
   return new Response("unknown admin path", { status: 404 });
 }
 
+function countKey(key) {
+  const prefix = key.includes(":") ? key.slice(0, key.indexOf(":") + 1) : key;
+  stats.keys[prefix] = (stats.keys[prefix] ?? 0) + 1;
+}
+
+/** One bulk read: the operation workerd sends for `get([keys])`. */
+async function bulkGet(request) {
+  stats.bulk++;
+  const { keys, type = "text" } = await request.json();
+  if (!Array.isArray(keys) || keys.length < 1 || keys.length > 100) {
+    return new Response(null, { status: 400 });
+  }
+  if (type !== "text") return new Response(null, { status: 500 });
+  if (failReadsPrefix !== null && keys.some((key) => key.startsWith(failReadsPrefix))) {
+    return new Response("injected read failure", { status: 500 });
+  }
+  const result = {};
+  const text = new TextDecoder();
+  for (const key of keys) {
+    countKey(key);
+    const entry = store.get(key);
+    result[key] = entry ? text.decode(entry.value) : null;
+  }
+  return Response.json(result);
+}
+
 async function operation(request, url) {
   const method = request.method;
+  if (method === "POST" && url.pathname === "/bulk/get") return bulkGet(request);
   if (method === "GET" && url.pathname === "/") {
     stats.list++;
     const prefix = url.searchParams.get("prefix") ?? "";
@@ -80,13 +109,12 @@ async function operation(request, url) {
     return Response.json({ keys, list_complete: true, cacheStatus: null });
   }
   const key = keyOf(url);
-  const prefix = key.includes(":") ? key.slice(0, key.indexOf(":") + 1) : key;
   if (method === "GET") {
     if (failReadsPrefix !== null && key.startsWith(failReadsPrefix)) {
       return new Response("injected read failure", { status: 500 });
     }
     stats.get++;
-    stats.keys[prefix] = (stats.keys[prefix] ?? 0) + 1;
+    countKey(key);
     const entry = store.get(key);
     if (!entry) return new Response("Not Found", { status: 404 });
     const headers = new Headers();

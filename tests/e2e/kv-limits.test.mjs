@@ -46,6 +46,24 @@ describe('Workers KV limits and faults (workerd serve)', () => {
     origin.clear();
   });
 
+  describe('KV operations per checked request', () => {
+    it('one bulk read covers the token, its subject and its session', async (t) => {
+      const tokens = [
+        await mint({ alg: 'ES256', claims: { sub: 'ops-a', sid: 'ops-session' } }),
+        await mint({ alg: 'HS256', claims: { sub: 'ops-b' } }),
+        await mint({ alg: 'RS256', claims: { sub: undefined } }),
+      ];
+      for (const token of tokens) {
+        await fetch(`${worker.kvAdmin}/reset`, { method: 'POST', headers: { 'X-Bench-Admin': '1' } });
+        assert.equal((await call(url, '/ops', { token })).status, 200);
+        const seen = await stats();
+        t.diagnostic(`KV calls seen: ${JSON.stringify({ get: seen.get, bulk: seen.bulk, keys: seen.keys })}`);
+        assert.equal(seen.bulk, 1, 'one KV operation');
+        assert.equal(seen.get + seen.put + seen.list + seen.delete, 0, 'and nothing else');
+      }
+    });
+  });
+
   describe('one write per second per key', () => {
     it('two global sign-outs of one subject within a second both succeed, and both are enforced', async (t) => {
       await admin('/write-limit?seconds=1');
@@ -81,6 +99,9 @@ describe('Workers KV limits and faults (workerd serve)', () => {
       assert.equal((await signOut(first, 'global')).status, 204);
       const later = await mint({ alg: 'ES256', claims: { sub, iat: now() + 2 } });
       assert.equal((await call(url, '/x', { token: later })).status, 200, 'issued after the first cutoff');
+      // A second later the new cutoff is later than the stored one, so it must be written
+      // (a sign-out whose cutoff is already in force writes nothing and answers 204).
+      await new Promise((resolve) => setTimeout(resolve, 1100));
       const refusedBefore = (await stats()).refused;
       const r = await signOut(later, 'global');
       t.diagnostic(`refused cutoff write: ${r.status} in ${r.elapsedMs} ms`);

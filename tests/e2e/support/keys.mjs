@@ -145,3 +145,82 @@ export function signWith({ header, payload, alg, key, signature } = {}) {
 }
 
 export { createPublicKey };
+
+// ---------------------------------------------------------------------------
+// Identity provider tokens: OpenID Connect back-channel logout tokens (signed
+// with the access-token keys, as the provider signs both) and Shared Signals
+// security event tokens (signed by the transmitter's own key).
+
+/** The client IDs the worker is registered as (BACKCHANNEL_LOGOUT_AUDIENCE). */
+export const LOGOUT_AUDIENCE = 'edge-client,edge-client-2';
+/** The client ID a logout token names as its aud. */
+export const LOGOUT_CLIENT = 'edge-client';
+export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
+
+export const SSF_ISSUER = 'https://ssf-transmitter.test';
+export const SSF_AUDIENCE = 'https://edge.test/ssf,https://edge.test/ssf-2';
+/** The aud a SET names. */
+export const SSF_AUD = 'https://edge.test/ssf';
+
+const transmitterPair = generateKeyPairSync('rsa', { modulusLength: 2048 });
+/** The Shared Signals transmitter's key: not in JWT_JWKS, and no access-token key is in SSF_JWKS. */
+keys.transmitter = { kid: 'ssf-1', privateKey: transmitterPair.privateKey, publicKey: transmitterPair.publicKey };
+/** SSF_JWKS text: the transmitter's public key only. */
+export const SSF_JWKS = JSON.stringify({ keys: [pubJwk(keys.transmitter.publicKey, keys.transmitter.kid)] });
+
+/** Event types of CAEP, RISC and SSF. */
+export const EVENTS = {
+  sessionRevoked: 'https://schemas.openid.net/secevent/caep/event-type/session-revoked',
+  credentialChange: 'https://schemas.openid.net/secevent/caep/event-type/credential-change',
+  sessionsRevoked: 'https://schemas.openid.net/secevent/risc/event-type/sessions-revoked',
+  tokensRevoked: 'https://schemas.openid.net/secevent/risc/event-type/tokens-revoked',
+  accountDisabled: 'https://schemas.openid.net/secevent/risc/event-type/account-disabled',
+  verification: 'https://schemas.openid.net/secevent/ssf/event-type/verification',
+};
+
+/** The claims of a logout token as Keycloak sends one (sub and sid of alice's session). */
+export function logoutClaims() {
+  const t = now();
+  return {
+    iat: t, exp: t + 120, jti: randomUUID(), iss: ISSUER, aud: LOGOUT_CLIENT,
+    sub: 'alice', typ: 'Logout', sid: randomUUID(),
+    events: { [BACKCHANNEL_LOGOUT_EVENT]: {} },
+  };
+}
+
+/**
+ * A logout token shaped as Keycloak sends it: RS256 by the access-token RSA
+ * key, header { alg, typ: 'logout+jwt', kid }. `claims` and `header` are
+ * merged over the defaults (undefined removes); `key` overrides the signing key.
+ */
+export function mintLogout({ claims = {}, header = {}, key, alg = 'RS256' } = {}) {
+  const def = keyFor(alg);
+  let signingKey = key ?? def.privateKey;
+  if (signingKey && signingKey.privateKey) signingKey = signingKey.privateKey;
+  const hdr = merge({ alg, typ: 'logout+jwt', ...(def.kid ? { kid: def.kid } : {}) }, header);
+  return new SignJWT(merge(logoutClaims(), claims)).setProtectedHeader(hdr).sign(signingKey);
+}
+
+/** An iss_sub subject identifier (RFC 9493) of the access-token issuer. */
+export const issSub = (sub, iss = ISSUER) => ({ format: 'iss_sub', iss, sub });
+
+/** The claims of a SET as an SSF 1.0 transmitter sends one: a CAEP session-revoked for alice. */
+export function setClaims() {
+  const t = now();
+  return {
+    iss: SSF_ISSUER, aud: SSF_AUD, iat: t, jti: randomUUID(),
+    sub_id: issSub('alice'),
+    events: { [EVENTS.sessionRevoked]: { event_timestamp: t } },
+  };
+}
+
+/**
+ * A security event token as a transmitter pushes it: RS256 by the
+ * transmitter key, header { alg, typ: 'secevent+jwt', kid: 'ssf-1' }.
+ * `claims` and `header` are merged over the defaults (undefined removes).
+ */
+export function mintSet({ claims = {}, header = {}, key = keys.transmitter, alg = 'RS256' } = {}) {
+  const signingKey = key.privateKey ?? key;
+  const hdr = merge({ alg, typ: 'secevent+jwt', kid: keys.transmitter.kid }, header);
+  return new SignJWT(merge(setClaims(), claims)).setProtectedHeader(hdr).sign(signingKey);
+}

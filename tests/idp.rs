@@ -523,6 +523,18 @@ fn every_refused_set_has_its_rfc_8935_error() {
         ),
         // An access token pushed as a SET.
         (push(&w, &valid_token()), "invalid_key"),
+        // Unsecured, with an empty or a missing signature segment.
+        (
+            push(
+                &w,
+                &format!("{}.", signing_input(r#"{"alg":"none"}"#, &ok.to_string())),
+            ),
+            "invalid_key",
+        ),
+        (
+            push(&w, &signing_input(r#"{"alg":"nOnE"}"#, &ok.to_string())),
+            "invalid_key",
+        ),
     ];
     for (d, code) in cases {
         assert_eq!(ssf_error(&d), code);

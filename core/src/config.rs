@@ -41,6 +41,13 @@ pub struct Config {
     /// bound on how stale another location's view can be. Default: 60; KV's
     /// minimum is 30.
     pub revocation_cache_ttl: u64,
+    /// `REVOCATION_RECHECK_SECONDS`: an isolate skips the KV read for a token
+    /// whose last check, at most this many seconds ago, found nothing.
+    /// Revocations written through the same isolate still count on its very
+    /// next request; one written elsewhere is seen up to this much later
+    /// (on top of KV's propagation). Default: 0, every request is checked;
+    /// at most `REVOCATION_CACHE_TTL_SECONDS`.
+    pub revocation_recheck: u64,
     /// `ROLES_CLAIM`: the claim holding the caller's roles (a string of
     /// space- or comma-separated roles, or an array). Default: `roles`.
     pub roles_claim: String,
@@ -125,6 +132,8 @@ pub const DEFAULT_REQUIRE_TOKEN: bool = true;
 pub const DEFAULT_ENFORCE: bool = true;
 /// The Workers KV namespace binding that holds revocations and cutoffs.
 pub const KV_BINDING: &str = "REVOKED_TOKENS";
+/// Default of `REVOCATION_RECHECK_SECONDS`: every request is checked.
+pub const DEFAULT_RECHECK: u64 = 0;
 /// KV's smallest accepted `cacheTtl`.
 pub const MIN_CACHE_TTL: u64 = 30;
 
@@ -151,6 +160,7 @@ pub fn documented_defaults() -> Vec<(&'static str, Option<String>)> {
             value(&DEFAULT_MAX_TOKEN_LIFETIME),
         ),
         ("REVOCATION_CACHE_TTL_SECONDS", value(&DEFAULT_CACHE_TTL)),
+        ("REVOCATION_RECHECK_SECONDS", value(&DEFAULT_RECHECK)),
         ("ROLES_CLAIM", value(&DEFAULT_ROLES_CLAIM)),
         ("ADMIN_ROLES", value(&DEFAULT_ADMIN_ROLES.join(","))),
         ("INVALIDATE_API_KEYS", None),
@@ -234,6 +244,17 @@ impl Config {
                 "below KV's minimum of 30",
             ));
         }
+        let revocation_recheck = parse_seconds(
+            get("REVOCATION_RECHECK_SECONDS"),
+            "REVOCATION_RECHECK_SECONDS",
+            DEFAULT_RECHECK,
+        )?;
+        if revocation_recheck > revocation_cache_ttl {
+            return Err(ConfigError::invalid(
+                "REVOCATION_RECHECK_SECONDS",
+                "over REVOCATION_CACHE_TTL_SECONDS",
+            ));
+        }
         let require_token =
             parse_bool(get("REQUIRE_TOKEN"), "REQUIRE_TOKEN", DEFAULT_REQUIRE_TOKEN)?;
         let enforce = parse_bool(get("ENFORCE"), "ENFORCE", DEFAULT_ENFORCE)?;
@@ -308,6 +329,7 @@ impl Config {
             public_paths,
             max_token_lifetime,
             revocation_cache_ttl,
+            revocation_recheck,
             roles_claim: get("ROLES_CLAIM")
                 .map_or_else(|| DEFAULT_ROLES_CLAIM.into(), |s| s.trim().into()),
             admin_roles,

@@ -45,17 +45,18 @@ impl Isolate {
     /// Reads every setting through `lookup` and sizes the caches from them.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Isolate {
         let config = Config::from_lookup(lookup);
-        let (ttl, entries, bytes) = match &config {
+        let (ttl, recheck, entries, bytes) = match &config {
             Ok(c) => (
                 c.revocation_cache_ttl,
+                c.revocation_recheck,
                 c.token_cache_entries,
                 c.token_cache_bytes,
             ),
-            Err(_) => (DEFAULT_CACHE_TTL, 0, 0),
+            Err(_) => (DEFAULT_CACHE_TTL, 0, 0, 0),
         };
         Isolate {
             config,
-            recent: RecentRevocations::new(RECENT_CAPACITY, ttl),
+            recent: RecentRevocations::new(RECENT_CAPACITY, ttl).with_recheck(recheck),
             remote_keys: RemoteKeys::default(),
             ssf_remote_keys: RemoteKeys::default(),
             cache: TokenCache::new(entries, bytes),

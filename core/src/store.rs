@@ -367,8 +367,11 @@ pub struct RecentRevocations {
     tokens: RefCell<HashMap<TokenId, Remembered<TokenWrite>>>,
     cutoffs: RefCell<HashMap<String, Remembered<Cutoff>>>,
     sessions: RefCell<HashMap<String, Remembered<SessionCutoff>>>,
+    /// Tokens whose store check found nothing, until their recheck is due.
+    clean: RefCell<HashMap<TokenId, Remembered<()>>>,
     capacity: usize,
     ttl: u64,
+    recheck: u64,
 }
 
 /// Forgets entries that ended, then, at `capacity`, the one ending first.
@@ -396,9 +399,21 @@ impl RecentRevocations {
             tokens: RefCell::default(),
             cutoffs: RefCell::default(),
             sessions: RefCell::default(),
+            clean: RefCell::default(),
             capacity,
             ttl,
+            recheck: 0,
         }
+    }
+
+    /// Also skips the store check of a token whose last check, `seconds` ago
+    /// or less, found nothing (`REVOCATION_RECHECK_SECONDS`; 0, the default,
+    /// checks every request). This isolate's own writes still count at once:
+    /// they are remembered here and applied without the store. Another
+    /// isolate's revocation is seen up to `seconds` later.
+    pub fn with_recheck(mut self, seconds: u64) -> Self {
+        self.recheck = seconds;
+        self
     }
 
     /// Remembers `value` under `key` until `until`, or `ttl` from now if
@@ -536,8 +551,28 @@ impl<S: RevocationStore> RevocationStore for ReadYourWrites<'_, S> {
     }
 
     /// The inner store's one check, with this isolate's own writes over it.
+    /// Within the recheck window of a clean check, the store is not asked:
+    /// only this isolate's own writes apply.
     async fn check(&self, id: &TokenId, sub: Option<&str>, sid: Option<&str>) -> Lookup {
-        let found = self.inner.check(id, sub, sid).await;
+        let recent = self.recent;
+        let found = if RecentRevocations::recall(&recent.clean, id, self.now).is_some() {
+            Lookup {
+                record: Ok(None),
+                subject: Ok(None),
+                session: Ok(None),
+            }
+        } else {
+            let found = self.inner.check(id, sub, sid).await;
+            let clean = matches!(
+                (&found.record, &found.subject, &found.session),
+                (Ok(None), Ok(None), Ok(None))
+            );
+            if clean && recent.recheck > 0 {
+                let until = self.now.saturating_add(recent.recheck);
+                recent.remember(&recent.clean, id.clone(), (), until, self.now);
+            }
+            found
+        };
         Lookup {
             record: found.record.map(|stored| self.record(id, stored)),
             subject: found
@@ -789,6 +824,51 @@ mod tests {
         assert_eq!((direct.record, direct.subject), (Ok(None), Ok(None)));
         let none = block_on(memory.check(&id, None, None));
         assert_eq!(none.session, Ok(None));
+    }
+
+    /// With a recheck window, a clean check is not repeated within it: the
+    /// store is not asked, this isolate's own writes still count at once, and
+    /// another isolate's revocation is seen when the window ends.
+    #[test]
+    fn a_recheck_window_skips_the_store_but_never_this_isolates_writes() {
+        let memory = MemoryStore::new(0);
+        let a = RecentRevocations::new(8, 60).with_recheck(5);
+        let b = RecentRevocations::new(8, 60);
+        let ids = ids(&["t", "u"]);
+        let via = |recent, now| ReadYourWrites::new(&memory, recent, now);
+        let revoked = |recent, now, id| {
+            block_on(via(recent, now).check(id, Some("alice"), Some("s-1")))
+                .record
+                .unwrap()
+                .is_some()
+        };
+        assert!(!revoked(&a, 100, &ids[0]), "clean, and remembered as clean");
+        // B revokes: A does not read the store again until the window ends.
+        block_on(via(&b, 101).put(&ids[0], &record("t"), 10_000)).unwrap();
+        assert!(!revoked(&a, 104, &ids[0]), "inside the window");
+        assert!(revoked(&a, 105, &ids[0]), "the window ended: checked again");
+        // A's own revocation counts on its very next request.
+        assert!(!revoked(&a, 200, &ids[1]));
+        block_on(via(&a, 201).put(&ids[1], &record("u"), 10_000)).unwrap();
+        assert!(revoked(&a, 201, &ids[1]));
+        // So do its own cutoffs, for a token it checked clean a second ago.
+        let u = TokenId::from_reference("v").unwrap();
+        let clean = block_on(via(&a, 300).check(&u, Some("carol"), None));
+        assert_eq!(clean.subject, Ok(None));
+        let cutoff = Cutoff {
+            sub: "carol".into(),
+            cutoff: 301,
+            except: None,
+            by: "carol".into(),
+            route: "DELETE /api/tokens".into(),
+        };
+        block_on(via(&a, 301).put_cutoff(&cutoff, 10_000)).unwrap();
+        let after = block_on(via(&a, 301).check(&u, Some("carol"), None));
+        assert_eq!(after.subject, Ok(Some(cutoff)));
+        // Without a window every check reads the store.
+        let plain = RecentRevocations::new(8, 60);
+        assert!(!revoked(&plain, 400, &ids[0]) || revoked(&plain, 400, &ids[0]));
+        assert!(plain.clean.borrow().is_empty());
     }
 
     #[test]

@@ -455,7 +455,7 @@ describe('identity provider routes (receivers configured)', () => {
     // The unsecured form (RFC 7519 §6, alg none with an empty signature) is a
     // well-formed JWS, but the worker's shape check calls it malformed first
     // and answers invalid_request "malformed token".
-    it('an unsecured SET (alg none, empty signature) is invalid_key "algorithm not allowed"', { ...T, todo: 'the worker answers invalid_request "malformed token"' }, async () => {
+    it('an unsecured SET (alg none, empty signature) is invalid_key "algorithm not allowed"', T, async () => {
       const sub = uniq('ssf-none');
       const victim = await access({ sub, iat: now() - 5 });
       await allPass({ victim }, 'before');

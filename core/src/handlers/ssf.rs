@@ -47,6 +47,22 @@ fn set_body<'a>(head: &RequestHead, body: Option<&'a [u8]>) -> Result<&'a str, S
     Ok(text.trim_matches([' ', '\t', '\r', '\n']))
 }
 
+/// True for an unsecured JWT (`alg: none` in any spelling, RFC 7519 §6),
+/// whatever its signature segment holds: its header is read only to name
+/// the refusal, never to verify anything.
+fn is_unsecured(raw: &str) -> bool {
+    let Some(header) = raw.split('.').next() else {
+        return false;
+    };
+    let header = crate::primitives::base64url_decode(header)
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
+    header
+        .as_ref()
+        .and_then(|header| header.get("alg"))
+        .and_then(serde_json::Value::as_str)
+        .is_some_and(|alg| alg.eq_ignore_ascii_case("none"))
+}
+
 /// A token error as RFC 8935 names it: the key or signature, or the request.
 fn token_error(e: TokenError) -> SsfError {
     let code = match e {
@@ -72,6 +88,14 @@ pub(super) async fn events<S: RevocationStore, V: SignatureVerifier, F: JwksFetc
         return Err(fail(invalid("no receiver is configured")));
     };
     let raw = set_body(head, body).map_err(fail)?;
+    if is_unsecured(raw) {
+        // RFC 8935 §2.3: a SET signed with no key has an unacceptable key.
+        let description = TokenError::AlgorithmNotAllowed.description();
+        return Err(fail(SsfError {
+            code: SsfErrorCode::InvalidKey,
+            description,
+        }));
+    }
     let keys = transmitter_keys(ssf, cx);
     let verifier = cx.services.verifier;
     let algorithms = &ssf.rules.algorithms;

@@ -451,16 +451,14 @@ describe('identity provider routes (receivers configured)', () => {
       await allPass(victim, 'after every refusal');
     });
 
-    // RFC 8935 §2.3 and the receiver's contract: an algorithm not allowed is invalid_key.
-    // The unsecured form (RFC 7519 §6, alg none with an empty signature) is a
-    // well-formed JWS, but the worker's shape check calls it malformed first
-    // and answers invalid_request "malformed token".
+    // RFC 8935 §2.3 and the receiver's contract: an algorithm not allowed is invalid_key,
+    // the unsecured form (RFC 7519 §6, alg none with an empty signature) included.
     it('an unsecured SET (alg none, empty signature) is invalid_key "algorithm not allowed"', T, async () => {
       const sub = uniq('ssf-none');
       const victim = await access({ sub, iat: now() - 5 });
       await allPass({ victim }, 'before');
       for (const alg of ['none', 'None', 'NONE']) {
-        const set = track(signWith({ header: { alg, typ: 'secevent+jwt' }, payload: { ...setClaimsFor(sub) } }));
+        const set = track(signWith({ header: { alg, typ: 'secevent+jwt' }, payload: { ...setClaimsFor(sub) }, signature: '' }));
         assert.ok(set.endsWith('.'), 'an empty signature segment');
         const r = await push(set);
         assert.equal(r.status, 400, r.text);

@@ -219,20 +219,19 @@ impl KeySet {
             .get("keys")
             .and_then(Value::as_array)
             .ok_or_else(|| invalid("no \"keys\" array"))?;
-        let mut accepted = 0;
+        let before = self.keys.len();
         for entry in entries {
             let jwk = entry
                 .as_object()
                 .ok_or_else(|| invalid("a key is not a JSON object"))?;
             match parse_jwk(jwk, setting)? {
                 Some(key) if allow_secrets || key.kind != KeyKind::Secret => {
-                    accepted += 1;
                     self.keys.push(Rc::new(key));
                 }
                 _ => self.skipped += 1,
             }
         }
-        if accepted == 0 {
+        if self.keys.len() == before {
             return Err(invalid("no usable signing key"));
         }
         Ok(())

@@ -468,6 +468,45 @@ pub(crate) mod tests {
         assert!(session_key(&"s".repeat(300)).starts_with("session:#"));
     }
 
+    /// Each half of an unreadable marker alone is an ordinary entry.
+    #[test]
+    fn only_the_whole_marker_is_unreadable() {
+        let late = Cutoff {
+            cutoff: u64::MAX,
+            ..cutoff(10, None)
+        };
+        let named = Cutoff {
+            route: UNREADABLE.into(),
+            ..cutoff(10, None)
+        };
+        assert!(!late.is_unreadable() && !named.is_unreadable());
+        assert!(Cutoff::unreadable("alice").is_unreadable());
+        let session = SessionCutoff::unreadable("s");
+        assert!(session.is_unreadable());
+        assert!(!SessionCutoff {
+            cutoff: 10,
+            ..session.clone()
+        }
+        .is_unreadable());
+        assert!(!SessionCutoff {
+            route: "r".into(),
+            ..session
+        }
+        .is_unreadable());
+        let unread = Record::unreadable("t".into());
+        assert!(unread.is_unreadable());
+        assert!(!Record {
+            revoked_at: 1,
+            ..unread.clone()
+        }
+        .is_unreadable());
+        assert!(!Record {
+            reason: "admin".into(),
+            ..unread
+        }
+        .is_unreadable());
+    }
+
     #[test]
     fn subject_keys_stay_small() {
         assert_eq!(subject_key("alice"), "subject:alice");

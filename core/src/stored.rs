@@ -52,26 +52,27 @@ pub enum Stored {
 /// The record stored under `revoked:<id>`. Any entry means revoked, even
 /// one this version cannot read ([`Record::unreadable`]).
 pub fn read_record(id: &TokenId, stored: &Stored) -> Record {
-    let unreadable = || Record::unreadable(id.to_string());
-    match stored {
-        Stored::Text(text) => serde_json::from_str::<Record>(text)
-            .ok()
-            .filter(|record| !record.is_unreadable())
-            .unwrap_or_else(unreadable),
-        Stored::Oversized => unreadable(),
-    }
+    read_named(stored, |record: &Record| !record.is_unreadable())
+        .unwrap_or_else(|| Record::unreadable(id.to_string()))
 }
 
 /// The cutoff stored under `subject:<sub>`. One this version cannot read
 /// revokes every token of `sub` ([`Cutoff::unreadable`]); so does one
 /// stored for another subject.
 pub fn read_cutoff(sub: &str, stored: &Stored) -> Cutoff {
+    read_named(stored, |cutoff: &Cutoff| cutoff.sub == sub)
+        .unwrap_or_else(|| Cutoff::unreadable(sub))
+}
+
+/// A stored JSON value of type `T` that `belongs`, or `None` for anything
+/// else (not JSON, not a `T`, another name's value, oversized).
+fn read_named<T: serde::de::DeserializeOwned>(
+    stored: &Stored,
+    belongs: impl Fn(&T) -> bool,
+) -> Option<T> {
     match stored {
-        Stored::Text(text) => serde_json::from_str::<Cutoff>(text)
-            .ok()
-            .filter(|cutoff| cutoff.sub == sub)
-            .unwrap_or_else(|| Cutoff::unreadable(sub)),
-        Stored::Oversized => Cutoff::unreadable(sub),
+        Stored::Text(text) => serde_json::from_str::<T>(text).ok().filter(belongs),
+        Stored::Oversized => None,
     }
 }
 
@@ -79,13 +80,8 @@ pub fn read_cutoff(sub: &str, stored: &Stored) -> Cutoff {
 /// or one stored for another session, revokes every token of `sid`
 /// ([`SessionCutoff::unreadable`]).
 pub fn read_session(sid: &str, stored: &Stored) -> SessionCutoff {
-    match stored {
-        Stored::Text(text) => serde_json::from_str::<SessionCutoff>(text)
-            .ok()
-            .filter(|cutoff| cutoff.sid == sid)
-            .unwrap_or_else(|| SessionCutoff::unreadable(sid)),
-        Stored::Oversized => SessionCutoff::unreadable(sid),
-    }
+    read_named(stored, |cutoff: &SessionCutoff| cutoff.sid == sid)
+        .unwrap_or_else(|| SessionCutoff::unreadable(sid))
 }
 
 /// The JSON shape of a KV `list()` result.

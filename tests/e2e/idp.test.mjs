@@ -18,6 +18,7 @@ import {
 } from './support/keys.mjs';
 import { call, assertProblem } from './support/http.mjs';
 import { useWorker } from './support/setup.mjs';
+import { logLines, waitForLines } from './support/logs.mjs';
 
 buildWorkerOnce();
 
@@ -56,29 +57,6 @@ function assertSetError(r, err, description, what = `${err}: ${description}`) {
   assert.deepEqual(JSON.parse(r.text), { err, description }, what);
 }
 
-/** Parsed JSON log lines of a worker started with logLevel 'log'. */
-function logLines(worker) {
-  const out = [];
-  for (const line of worker.logs().split('\n')) {
-    const i = line.indexOf('{"');
-    if (i < 0) continue;
-    try {
-      const obj = JSON.parse(line.slice(i));
-      if (obj && typeof obj === 'object' && 'decision' in obj) out.push(obj);
-    } catch {}
-  }
-  return out;
-}
-
-/** Waits (≤ 5 s) until at least `count` log lines match `pred`; returns them. */
-async function waitForLines(worker, pred, count = 1) {
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    const lines = logLines(worker).filter(pred);
-    if (lines.length >= count || Date.now() > deadline) return lines;
-    await sleep(100);
-  }
-}
 
 // ---------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ import { mint, now, JWT_SECRET, JWT_JWKS, ISSUER, AUDIENCE } from './support/key
 import { startJwksServer, rsaKey, jwksOf } from './support/jwks.mjs';
 import { call } from './support/http.mjs';
 import { useWorker } from './support/setup.mjs';
+import { logLines, waitForLines } from './support/logs.mjs';
 
 buildWorkerOnce();
 
@@ -62,29 +63,6 @@ function trackedMint() {
   return { used, tok };
 }
 
-/** Parsed JSON log lines of a worker started with logLevel 'log'. */
-function logLines(worker) {
-  const out = [];
-  for (const line of worker.logs().split('\n')) {
-    const i = line.indexOf('{"');
-    if (i < 0) continue;
-    try {
-      const obj = JSON.parse(line.slice(i));
-      if (obj && typeof obj === 'object' && 'decision' in obj) out.push(obj);
-    } catch {}
-  }
-  return out;
-}
-
-/** Waits (≤ 5 s) until at least `count` log lines match `pred`; returns them. */
-async function waitForLines(worker, pred, count = 1) {
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    const lines = logLines(worker).filter(pred);
-    if (lines.length >= count || Date.now() > deadline) return lines;
-    await sleep(100);
-  }
-}
 
 /** application/x-www-form-urlencoded encoding of one value (RFC 6749 §2.3.1 / Appendix B). */
 const formEncode = (s) => new URLSearchParams({ x: s }).toString().slice(2);

@@ -48,6 +48,13 @@ const MiB = 1024; // KiB per MiB: /proc reports KiB
 
 // The worker's bounds under the settings the soak gives it (see docs/soak.md):
 // core/src/cache.rs DEFAULT_ENTRIES / DEFAULT_BYTES, core/src/isolate.rs RECENT_CAPACITY.
+// The RSS budget is judged on loads of at least this length. Each workerd
+// process, the baseline's and the KV processes' included, grows in a few steps
+// of 30 to 100 MiB at moments of its own within the first minutes of load, then
+// levels off (docs/soak.md); a shorter run compares one process's step with the
+// other's, not the worker with the baseline.
+const VERDICT_MIN_SECONDS = 300;
+
 const BOUNDS = { tokenCacheEntries: 10_000, tokenCacheBytes: 16 * 1024 * 1024, recentPerKind: 10_000 };
 
 // ---------------------------------------------------------------- options
@@ -939,6 +946,7 @@ async function main() {
     const ours = per(sides.ours), baseline = per(sides.baseline);
     const diffKiB = ours.memory.growthKiB != null && baseline.memory.growthKiB != null ? ours.memory.growthKiB - baseline.memory.growthKiB : null;
     const o = sides.ours.load.acct;
+    const judged = loadSeconds >= VERDICT_MIN_SECONDS;
     const checks = {
       revocation_enforced: { pass: o.violations.count === 0, violations: o.violations.count, judged: o.judgedAfterRevocation },
       no_5xx_on_valid_tokens: { pass: o.fiveXxValid === 0 && sides.baseline.load.acct.fiveXxValid === 0, ours: o.fiveXxValid, baseline: sides.baseline.load.acct.fiveXxValid },
@@ -947,7 +955,9 @@ async function main() {
       no_transport_errors: { pass: Object.keys(o.transportErrors).length === 0 && Object.keys(sides.baseline.load.acct.transportErrors).length === 0, ours: o.transportErrors, baseline: sides.baseline.load.acct.transportErrors },
       revocations_succeeded: { pass: o.revocations.failed === 0, failed: o.revocations.failed },
       processes_alive: { pass: alive.ours && alive.baseline, ...alive },
-      rss_growth_beyond_baseline: { pass: diffKiB != null && diffKiB < opts.budgetMib * MiB, diffMiB: mib(diffKiB), budgetMiB: opts.budgetMib },
+      rss_growth_beyond_baseline: judged
+        ? { pass: diffKiB != null && diffKiB < opts.budgetMib * MiB, diffMiB: mib(diffKiB), budgetMiB: opts.budgetMib }
+        : { pass: true, judged: false, diffMiB: mib(diffKiB), budgetMiB: opts.budgetMib, why: `a load under ${VERDICT_MIN_SECONDS} s ends before workerd's own RSS steps settle` },
     };
     const pass = Object.values(checks).every((c) => c.pass) && !interrupted;
     // Distinct valid tokens edge-revoke verified (and so cached) during the load:
@@ -1069,7 +1079,11 @@ function printTable(s) {
   console.log(`bounds: token cache ${tc.distinctTokensOffered} distinct tokens offered (bound ${tc.entries} entries / ${tc.bytes / 1048576} MiB: ${tc.pastEntryBound ? 'past' : 'NOT past'} the entry bound, ${tc.pastByteBound ? 'past' : 'not past'} the byte bound);` +
     ` recent map ${rr.tokenWrites} token writes and ${rr.cutoffWrites} cutoffs (bound ${rr.perKind} each: ${rr.tokenSidePastBound ? 'past' : 'NOT past'} / ${rr.cutoffSidePastBound ? 'past' : 'NOT past'})`);
   if (o.finalSweep) console.log(`final sweep: ${o.finalSweep.revokedChecked} revoked tokens -> 401 expected, ${o.finalSweep.validChecked} pool tokens -> 200 expected`);
-  console.log(`growth beyond the baseline: ${s.growthBeyondBaselineMiB == null ? 'n/a' : `${s.growthBeyondBaselineMiB} MiB`} (budget ${s.budgetMiB} MiB): ${s.checks.rss_growth_beyond_baseline.pass ? 'PASS' : 'FAIL'}`);
+  const v = s.checks.rss_growth_beyond_baseline;
+  const heap = o.memory.wasmMemoryKiB;
+  if (heap) console.log(`edge-revoke's own heap (wasm memory): ${m(heap.start)} MiB at start, ${m(heap.end)} MiB at the end (+${m(heap.end - heap.start)} MiB)`);
+  console.log(`growth beyond the baseline: ${s.growthBeyondBaselineMiB == null ? 'n/a' : `${s.growthBeyondBaselineMiB} MiB`} (budget ${s.budgetMiB} MiB): ` +
+    (v.judged === false ? `not judged (${v.why})` : v.pass ? 'PASS' : 'FAIL'));
   console.log('');
 }
 

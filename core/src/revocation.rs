@@ -148,10 +148,11 @@ impl SessionCutoff {
     }
 
     /// The later cutoff wins; a cutoff never moves backwards, and an
-    /// unreadable stored one is replaced.
+    /// unreadable stored one is replaced. At the same second the stored one
+    /// stays, so nothing needs writing.
     pub fn merge(old: Option<SessionCutoff>, new: SessionCutoff) -> SessionCutoff {
         match old.filter(|old| !old.is_unreadable()) {
-            Some(old) if old.cutoff > new.cutoff => old,
+            Some(old) if old.cutoff >= new.cutoff => old,
             _ => new,
         }
     }
@@ -457,6 +458,15 @@ pub(crate) mod tests {
         assert_eq!(SessionCutoff::merge(None, at(10)), at(10));
         assert_eq!(SessionCutoff::merge(Some(at(20)), at(10)), at(20));
         assert_eq!(SessionCutoff::merge(Some(at(10)), at(20)), at(20));
+        let other = SessionCutoff {
+            by: "alice".into(),
+            ..at(20)
+        };
+        assert_eq!(
+            SessionCutoff::merge(Some(at(20)), other),
+            at(20),
+            "a tie keeps the stored cutoff"
+        );
         assert_eq!(
             SessionCutoff::merge(Some(SessionCutoff::unreadable("s1")), at(10)),
             at(10)

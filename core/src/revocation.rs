@@ -398,6 +398,38 @@ pub(crate) mod tests {
         assert!(big.sub.unwrap().starts_with(small.sub.as_deref().unwrap()));
     }
 
+    #[test]
+    fn names_are_cut_at_a_character_boundary() {
+        // Byte 256 falls inside the 128th 'é': the cut backs up one byte.
+        let odd = format!("a{}", "é".repeat(200));
+        let cut_odd = cut(&odd);
+        assert_eq!(cut_odd.len(), 255);
+        assert!(odd.starts_with(&cut_odd));
+        assert_eq!(cut("short"), "short");
+        let long = "x".repeat(300);
+        let subject = AnyCutoff::Subject(Cutoff {
+            sub: long.clone(),
+            by: long.clone(),
+            ..cutoff(1, None)
+        })
+        .for_metadata();
+        let AnyCutoff::Subject(subject) = subject else {
+            panic!("still a subject cutoff");
+        };
+        assert_eq!((subject.sub.len(), subject.by.len()), (256, 256));
+        let session = AnyCutoff::Session(SessionCutoff {
+            sid: long.clone(),
+            cutoff: 1,
+            by: long,
+            route: "r".into(),
+        })
+        .for_metadata();
+        let AnyCutoff::Session(session) = session else {
+            panic!("still a session cutoff");
+        };
+        assert_eq!((session.sid.len(), session.by.len()), (256, 256));
+    }
+
     fn cutoff(at: u64, except: Option<&str>) -> Cutoff {
         Cutoff {
             sub: "alice".into(),

@@ -390,3 +390,42 @@ impl<'de> Deserialize<'de> for UniqueObject {
         deserializer.deserialize_map(ObjectVisitor)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::block_on;
+    use crate::keys::{Alg, KeySet};
+    use crate::verify::HmacOnly;
+
+    fn head(headers: &[(&str, &str)]) -> RequestHead {
+        RequestHead::new("GET", "https://edge.test/x", headers.iter().copied())
+    }
+
+    #[test]
+    fn a_lone_scheme_name_is_a_bearer_token_only_for_bearer() {
+        assert_eq!(extract(&head(&[("authorization", "Basic")])), Ok(None));
+        assert_eq!(extract(&head(&[("authorization", "Digest")])), Ok(None));
+        assert_eq!(
+            extract(&head(&[("authorization", "Bearer")])),
+            Err(TokenError::Malformed)
+        );
+    }
+
+    #[test]
+    fn the_size_limit_is_inclusive() {
+        let keys = KeySet::from_config(Some("token-unit-test-secret-0123456789abc"), None).unwrap();
+        let rules = Rules::new(vec![Alg::HS256]);
+        let sized = |len: usize| {
+            let token = format!("eyJ.eyJ.{}", "A".repeat(len - 8));
+            assert_eq!(token.len(), len);
+            block_on(verify(&token, &rules, &keys, &HmacOnly, 0)).unwrap_err()
+        };
+        assert_ne!(
+            sized(MAX_TOKEN_BYTES),
+            TokenError::TooLarge.into(),
+            "8 KiB is read"
+        );
+        assert_eq!(sized(MAX_TOKEN_BYTES + 1), TokenError::TooLarge.into());
+    }
+}

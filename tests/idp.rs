@@ -632,3 +632,79 @@ fn admins_list_subject_and_session_cutoffs() {
         403
     );
 }
+
+/// Serves one key set, counting fetches: a transmitter's `SSF_JWKS_URL`.
+struct TransmitterKeys {
+    jwks: String,
+    fetches: std::cell::Cell<u32>,
+}
+
+impl edge_revoke_core::keys::JwksFetcher for TransmitterKeys {
+    async fn fetch(&self, url: &str) -> Result<String, ()> {
+        assert_eq!(url, "https://ssf.test/jwks", "only the transmitter's URL");
+        self.fetches.set(self.fetches.get() + 1);
+        Ok(self.jwks.clone())
+    }
+}
+
+#[test]
+fn transmitter_keys_can_come_from_ssf_jwks_url_and_are_cached() {
+    let w = World::with(config_with(&[
+        ("SSF_ISSUER", SSF_ISSUER),
+        ("SSF_AUDIENCE", SSF_AUDIENCE),
+        ("SSF_JWKS_URL", "https://ssf.test/jwks"),
+    ]));
+    let fetcher = TransmitterKeys {
+        jwks: ssf_jwks(),
+        fetches: std::cell::Cell::new(0),
+    };
+    let services = edge_revoke_core::handlers::Services {
+        store: &w.store,
+        verifier: &w.verifier,
+        fetcher: &fetcher,
+        remote_keys: &w.remote_keys,
+        ssf_remote_keys: &w.ssf_remote_keys,
+        cache: &w.cache,
+    };
+    let push = |sub: &str| {
+        let set = set_token(&set_claims(CAEP_CREDENTIAL_CHANGE, json!({}), user(sub)));
+        let head = request_head(
+            "POST",
+            EVENTS,
+            &[("content-type", "application/secevent+jwt")],
+        );
+        let decide = edge_revoke_core::handlers::handle(
+            &head,
+            Some(set.as_bytes()),
+            Ok(&w.config),
+            &services,
+            NOW,
+        );
+        drive(decide).0
+    };
+    assert_eq!(status(&push("gina")), 202);
+    assert_eq!(status(&push("hank")), 202);
+    assert_eq!(fetcher.fetches.get(), 1, "fetched once, then cached");
+    assert!(w.store.cutoffs().contains_key("subject:gina"));
+    // The fetched key set is the transmitter's only: access tokens signed with
+    // it are refused, and the access-token keys never sign a SET.
+    let access = sign_raw(
+        "RS256-other",
+        &json!({"alg": "RS256", "kid": "ssf-1"}).to_string(),
+        &claims().to_string(),
+    );
+    let head = request_head(
+        "GET",
+        "/data",
+        &[("authorization", &format!("Bearer {access}"))],
+    );
+    let decision = drive(edge_revoke_core::handlers::handle(
+        &head,
+        None,
+        Ok(&w.config),
+        &services,
+        NOW,
+    ))
+    .0;
+    assert_eq!(status(&decision), 401);
+}

@@ -101,27 +101,21 @@ struct ListKey {
 
 /// One page of a `list({prefix: "revoked:"})` result, from its JSON.
 pub fn read_list(text: &str) -> Result<Page, StoreError> {
-    let listed: ListResult = serde_json::from_str(text).map_err(|_| StoreError::Unavailable)?;
-    let cursor = listed.cursor.filter(|_| !listed.list_complete);
-    let items = listed
-        .keys
-        .into_iter()
-        .map(|key| {
-            let jti = key
-                .name
-                .strip_prefix(KEY_PREFIX)
-                .unwrap_or(&key.name)
-                .to_owned();
-            let record = key
-                .metadata
-                .and_then(|m| serde_json::from_value::<Record>(m).ok())
-                .unwrap_or_else(|| Record::unreadable(jti));
-            Listed {
-                record,
-                expires_at: key.expiration,
-            }
-        })
-        .collect();
+    let (items, cursor) = read_keys(text, |key| {
+        let jti = key
+            .name
+            .strip_prefix(KEY_PREFIX)
+            .unwrap_or(&key.name)
+            .to_owned();
+        let record = key
+            .metadata
+            .and_then(|m| serde_json::from_value::<Record>(m).ok())
+            .unwrap_or_else(|| Record::unreadable(jti));
+        Listed {
+            record,
+            expires_at: key.expiration,
+        }
+    })?;
     Ok(Page { items, cursor })
 }
 
@@ -133,27 +127,32 @@ pub fn cutoff_metadata(cutoff: &AnyCutoff) -> Result<String, StoreError> {
 /// One page of a `list({prefix: "subject:" | "session:"})` result. An entry
 /// without readable metadata is listed as unreadable (it still revokes).
 pub fn read_cutoff_list(kind: CutoffKind, text: &str) -> Result<CutoffPage, StoreError> {
+    let (items, cursor) = read_keys(text, |key| {
+        let name = key.name.strip_prefix(kind.prefix()).unwrap_or(&key.name);
+        let metadata = key.metadata.unwrap_or_default();
+        let cutoff = match kind {
+            CutoffKind::Subject => AnyCutoff::Subject(
+                serde_json::from_value(metadata).unwrap_or_else(|_| Cutoff::unreadable(name)),
+            ),
+            CutoffKind::Session => AnyCutoff::Session(
+                serde_json::from_value(metadata)
+                    .unwrap_or_else(|_| SessionCutoff::unreadable(name)),
+            ),
+        };
+        (cutoff, key.expiration)
+    })?;
+    Ok(CutoffPage { items, cursor })
+}
+
+/// The keys of a `list()` result, each made into an item, and the cursor of
+/// the next page (`None` when the list is complete).
+fn read_keys<T>(
+    text: &str,
+    item: impl FnMut(ListKey) -> T,
+) -> Result<(Vec<T>, Option<String>), StoreError> {
     let listed: ListResult = serde_json::from_str(text).map_err(|_| StoreError::Unavailable)?;
     let cursor = listed.cursor.filter(|_| !listed.list_complete);
-    let items = listed
-        .keys
-        .into_iter()
-        .map(|key| {
-            let name = key.name.strip_prefix(kind.prefix()).unwrap_or(&key.name);
-            let metadata = key.metadata.unwrap_or_default();
-            let cutoff = match kind {
-                CutoffKind::Subject => AnyCutoff::Subject(
-                    serde_json::from_value(metadata).unwrap_or_else(|_| Cutoff::unreadable(name)),
-                ),
-                CutoffKind::Session => AnyCutoff::Session(
-                    serde_json::from_value(metadata)
-                        .unwrap_or_else(|_| SessionCutoff::unreadable(name)),
-                ),
-            };
-            (cutoff, key.expiration)
-        })
-        .collect();
-    Ok(CutoffPage { items, cursor })
+    Ok((listed.keys.into_iter().map(item).collect(), cursor))
 }
 
 #[cfg(test)]

@@ -221,3 +221,18 @@ fn an_unreadable_cutoff_revokes_the_subject_until_a_sign_out_repairs_it() {
     assert_eq!(status(&get(&w, &old)), 401, "issued before the cutoff");
     assert!(forwarded(&get(&w, &fresh)), "issued after it");
 }
+
+#[test]
+fn a_cutoff_expires_at_least_60_seconds_ahead() {
+    // Workers KV refuses an expiration less than 60 s ahead: a short token
+    // lifetime still stores the cutoff that long.
+    let w = World::with(config_with(&[("MAX_TOKEN_LIFETIME_SECONDS", "10")]))
+        .with_store(FaultStore::new(MemoryStore::new(NOW)));
+    let caller = token_of("ivy", "ivy-1", NOW - 5);
+    assert_eq!(status(&sign_out(&w, &caller, "global")), 204);
+    assert_eq!(w.store.inner.cutoffs()["subject:ivy"].1, NOW + 60);
+    let long = World::with(config_with(&[("MAX_TOKEN_LIFETIME_SECONDS", "7200")]))
+        .with_store(FaultStore::new(MemoryStore::new(NOW)));
+    assert_eq!(status(&sign_out(&long, &caller, "global")), 204);
+    assert_eq!(long.store.inner.cutoffs()["subject:ivy"].1, NOW + 7200);
+}

@@ -574,3 +574,18 @@ fn a_flipped_ecdsa_signature_does_not_escape_revocation() {
     assert_eq!(status(&w.get("/x", &token)), 401);
     assert_eq!(status(&w.get("/x", &twin)), 401, "its twin is revoked too");
 }
+
+/// The 413 bound is 8 KiB exactly: a long (unusable) ID under it is 404.
+#[test]
+fn a_token_id_up_to_8_kib_is_read() {
+    let w = World::new();
+    let admin = admin_token();
+    let send = |len: usize| {
+        let id = "a".repeat(len);
+        let path = format!("/v2.0/tokens?tokenId={id}");
+        status(&w.delete(&path, &[("x-auth-token", &admin)]))
+    };
+    assert_eq!(send(2 * 1024), 404, "over 256 bytes: not a usable ID");
+    assert_eq!(send(8 * 1024), 404);
+    assert_eq!(send(8 * 1024 + 1), 413);
+}

@@ -109,3 +109,22 @@ fn an_empty_token_parameter_is_an_invalid_request() {
     assert_eq!(oauth("app:secret-1", "token=&token=x"), 400);
     assert_eq!(oauth("app:secret-1", "token=x"), 200);
 }
+
+#[test]
+fn an_api_key_listed_twice_still_authenticates() {
+    let invalidate = |keys: &str| {
+        let w = World::with(config_with(&[("INVALIDATE_API_KEYS", keys)]));
+        let headers = [("x-api-key", "key-one"), ("content-type", "text/plain")];
+        let body = br#"{"tokenReferenceId":"ref-1"}"#;
+        status(&w.send(
+            "POST",
+            "/token-service/client/server/invalidate/token",
+            &headers,
+            Some(body),
+        ))
+    };
+    assert_eq!(invalidate("key-one"), 200);
+    assert_eq!(invalidate("key-one,key-one"), 200);
+    assert_eq!(invalidate("key-one,key-two,key-one"), 200);
+    assert_eq!(invalidate("key-two"), 401);
+}

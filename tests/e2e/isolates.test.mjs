@@ -143,3 +143,46 @@ describe('two isolates with a remote key set', () => {
     assert.equal((await call(b, '/x', { token: rotated })).status, 401);
   });
 });
+
+describe('two isolates with a recheck window (REVOCATION_RECHECK_SECONDS=5)', () => {
+  let origin;
+  let isolates;
+  const WINDOW_MS = 5000;
+
+  before(async () => {
+    origin = await startOrigin();
+    isolates = await startIsolates({ vars: { ...VARS, REVOCATION_RECHECK_SECONDS: '5' }, originUrl: origin.url });
+  });
+  after(async () => {
+    await isolates?.stop();
+    await origin?.close();
+  });
+
+  it("another isolate's revocation is seen when the window ends; this isolate's own at once", async () => {
+    const { a, b } = isolates.urls;
+    const sub = `recheck-${Date.now()}`;
+    const token = await mint({ alg: 'ES256', claims: { sub, iat: now() - 5 } });
+    const own = await mint({ alg: 'HS256', claims: { sub: `${sub}-own` } });
+    const checkedAt = Date.now();
+    assert.equal((await call(a, '/x', { token })).status, 200, 'checked clean by A');
+    assert.equal((await call(a, '/x', { token: own })).status, 200, 'checked clean by A');
+
+    // This isolate's own revocation counts on its very next request.
+    assert.equal((await call(a, '/api/tokens', { method: 'DELETE', token: own })).status, 204);
+    assert.equal((await call(a, '/x', { token: own })).status, 401, "A's own write, inside its window");
+
+    // B revokes: B rejects at once; A may pass it until its window ends (the documented bound).
+    assert.equal((await call(b, '/api/tokens', { method: 'DELETE', token })).status, 204);
+    assert.equal((await call(b, '/x', { token })).status, 401);
+    const inside = await call(a, '/x', { token });
+    assert.ok(Date.now() - checkedAt < WINDOW_MS, 'still inside the window');
+    assert.equal(inside.status, 200, 'inside the window A does not read KV for a clean token');
+
+    // Once the window ends A reads KV again and rejects.
+    const wait = checkedAt + WINDOW_MS + 1100 - Date.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    origin.clear();
+    assert.equal((await call(a, '/x', { token })).status, 401, 'after the window');
+    assert.equal(origin.requests.length, 0);
+  });
+});

@@ -83,11 +83,12 @@ impl Isolate {
     /// for routes this isolate serves itself. A receiver route that is not
     /// configured is the origin's, and its body is forwarded untouched.
     pub fn body_limit(&self, head: &RequestHead) -> Option<usize> {
+        // The path check first: most requests read no body and are not
+        // classified twice (`handle` classifies them anyway).
+        let limit = crate::routes::body_limit(head)?;
         let config = self.config.as_ref().ok()?;
         let route = crate::routes::classify(head).ok()?;
-        config
-            .serves(&route)
-            .then(|| crate::routes::body_limit(head))?
+        config.serves(&route).then_some(limit)
     }
 
     /// The `cacheTtl` for store reads.

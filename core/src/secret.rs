@@ -24,16 +24,6 @@ impl Secret {
     pub fn matches(&self, presented: &[u8]) -> bool {
         constant_time_eq(&self.0, presented)
     }
-
-    /// Its length in bytes.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// True when empty.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 impl fmt::Debug for Secret {

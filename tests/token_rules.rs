@@ -420,3 +420,41 @@ fn extraction() {
         Err(Rejection::Token(TokenError::Malformed))
     ));
 }
+
+#[test]
+fn the_header_is_read_strictly() {
+    let claims = claims().to_string();
+    let malformed = [
+        // A member given twice: which `alg` would count?
+        r#"{"alg":"HS256","alg":"HS256"}"#,
+        r#"{"alg":"HS256","kid":"a","kid":"b"}"#,
+        // A nested JWT, or claims that are not JSON.
+        r#"{"alg":"HS256","cty":"JWT"}"#,
+        r#"{"alg":"HS256","cty":"cbor"}"#,
+        // Registered members of the wrong type.
+        r#"{"alg":"HS256","typ":7}"#,
+        r#"{"alg":"HS256","x5t":{}}"#,
+        r#"{"alg":"HS256","x5t#S256":[1]}"#,
+        r#"{"alg":"HS256","kid":7}"#,
+        r#"{"alg":7}"#,
+        r#"{"kid":"x"}"#,
+        r#"{"alg":"HS256"} trailing"#,
+    ];
+    for header in malformed {
+        assert_eq!(
+            rejected(&sign_raw("HS256", header, &claims)),
+            TokenError::Malformed,
+            "{header}"
+        );
+    }
+    for header in [
+        r#"{"alg":"HS256","cty":"JSON","typ":"at+jwt"}"#,
+        r#"{"alg":"HS256","jku":null,"x-other":[1,{"a":2}],"x-other2":1.5}"#,
+        r#"{"alg":"H\u0053256"}"#,
+    ] {
+        assert!(
+            check(&sign_raw("HS256", header, &claims)).is_ok(),
+            "{header}"
+        );
+    }
+}

@@ -7,10 +7,14 @@
 //! [`SignatureVerifier`], and only then decodes and checks the claims. No
 //! decision reads claims from an unverified token.
 //!
-//! jwt-compact parses the token and its header. Claims are decoded here rather
-//! than with `jwt_compact::Claims`, whose timestamp parser accepts floats and
-//! which would bring chrono's types into the API: this module insists on
-//! integer NumericDates and rejects duplicate claim names.
+//! The header and claims are parsed here, over the decoded bytes, rather than
+//! with jwt-compact's `UntrustedToken` and `Claims`: its header goes through
+//! two flattened serde layers (every member buffered, then parsed again), it
+//! decodes the claims before the signature is checked, and its timestamp
+//! parser accepts floats. This module parses the header straight into the
+//! members the policy reads, rejects a header or claim name given twice,
+//! decodes the claims only after the signature checks, and insists on integer
+//! NumericDates.
 
 use crate::error::{Rejection, TokenError};
 use crate::keys::{Alg, KeyLookup};
@@ -19,9 +23,9 @@ use crate::request::RequestHead;
 use crate::rules::Rules;
 pub use crate::rules::MAX_TOKEN_BYTES;
 use crate::verify::SignatureVerifier;
-use jwt_compact::UntrustedToken;
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::fmt;
 
 /// Longest `jti` (or bare token ID) accepted; keeps store keys small.
@@ -173,12 +177,58 @@ impl VerifiedToken {
     }
 }
 
-/// Header members beyond jwt-compact's own that the policy must see.
-#[derive(Clone, Debug, Default, serde::Deserialize)]
-struct HeaderPolicy {
-    crit: Option<Value>,
-    jwk: Option<Value>,
-    x5c: Option<Value>,
+/// The protected header (RFC 7515 §4.1), as the policy reads it. serde's
+/// derive parses it in one pass: a member given twice is an error, and any
+/// member not named here is skipped.
+#[derive(serde::Deserialize)]
+struct Header<'a> {
+    #[serde(borrow)]
+    alg: Cow<'a, str>,
+    #[serde(default)]
+    kid: Option<String>,
+    /// Absent or `json` (in any case): a nested JWT or CBOR claims are not
+    /// access tokens.
+    #[serde(default)]
+    cty: Option<String>,
+    /// Strings when present, as RFC 7515 defines them; checked, never used.
+    #[allow(dead_code)]
+    #[serde(default)]
+    typ: Option<String>,
+    #[allow(dead_code)]
+    #[serde(default)]
+    x5t: Option<String>,
+    #[allow(dead_code)]
+    #[serde(default, rename = "x5t#S256")]
+    x5t_s256: Option<String>,
+    /// Key material and key locations, never taken from a token, and
+    /// extensions we would have to understand (`crit`): present (not null)
+    /// means refused.
+    #[serde(default)]
+    jku: Option<IgnoredAny>,
+    #[serde(default)]
+    x5u: Option<IgnoredAny>,
+    #[serde(default)]
+    jwk: Option<IgnoredAny>,
+    #[serde(default)]
+    x5c: Option<IgnoredAny>,
+    #[serde(default)]
+    crit: Option<IgnoredAny>,
+}
+
+impl Header<'_> {
+    fn names_a_key_or_extension(&self) -> bool {
+        self.jku.is_some()
+            || self.x5u.is_some()
+            || self.jwk.is_some()
+            || self.x5c.is_some()
+            || self.crit.is_some()
+    }
+
+    fn content_is_json(&self) -> bool {
+        self.cty
+            .as_deref()
+            .is_none_or(|cty| cty.eq_ignore_ascii_case("json"))
+    }
 }
 
 /// A token whose header and signature have been checked. Its claims are
@@ -214,38 +264,40 @@ pub async fn verify_signature<K: KeyLookup, V: SignatureVerifier>(
     if !looks_like_jwt(token) {
         return Err(TokenError::Malformed.into());
     }
-    let untrusted =
-        UntrustedToken::<HeaderPolicy>::try_from(token).map_err(|_| TokenError::Malformed)?;
-    let header = untrusted.header();
+    // `looks_like_jwt` saw three segments.
+    let (message, signature) = token.rsplit_once('.').ok_or(TokenError::Malformed)?;
+    let (header, payload) = message.split_once('.').ok_or(TokenError::Malformed)?;
+    let header = base64url_decode(header).ok_or(TokenError::Malformed)?;
+    // serde's derive would also take an array for a struct.
+    if header.trim_ascii_start().first() != Some(&b'{') {
+        return Err(TokenError::Malformed.into());
+    }
+    let header: Header = serde_json::from_slice(&header).map_err(|_| TokenError::Malformed)?;
     // No key material or key location from the token, and no extensions we
     // would have to understand (RFC 7515 §4.1.11).
-    let policy = &header.other_fields;
-    if header.key_set_url.is_some()
-        || header.certificate_url.is_some()
-        || policy.jwk.is_some()
-        || policy.x5c.is_some()
-        || policy.crit.is_some()
-    {
+    if header.names_a_key_or_extension() {
         return Err(TokenError::ForbiddenHeader.into());
     }
-    let alg = Alg::from_name(untrusted.algorithm())
+    if !header.content_is_json() {
+        return Err(TokenError::Malformed.into());
+    }
+    let alg = Alg::from_name(&header.alg)
         .filter(|alg| algorithms.contains(alg))
         .ok_or(TokenError::AlgorithmNotAllowed)?;
+    let signature = base64url_decode(signature).ok_or(TokenError::Malformed)?;
     let key = keys
-        .key(alg, header.key_id.as_deref(), now)
+        .key(alg, header.kid.as_deref(), now)
         .await?
         .ok_or(TokenError::UnknownKey)?;
 
-    let (message, _) = token.rsplit_once('.').ok_or(TokenError::Malformed)?;
     if !verifier
-        .verify(&key, alg, message.as_bytes(), untrusted.signature_bytes())
+        .verify(&key, alg, message.as_bytes(), &signature)
         .await?
     {
         return Err(TokenError::BadSignature.into());
     }
 
     // Trusted from here on.
-    let payload = message.split('.').nth(1).ok_or(TokenError::Malformed)?;
     let bytes = base64url_decode(payload).ok_or(TokenError::Malformed)?;
     let UniqueObject(claims) = serde_json::from_slice(&bytes).map_err(|_| TokenError::BadClaims)?;
     Ok(SignedToken { alg, claims })

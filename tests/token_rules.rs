@@ -283,6 +283,14 @@ fn duplicate_claims_are_rejected() {
             r#"{{"sub":"a","roles":["x"],"roles":["identity:admin"],"exp":{}}}"#,
             NOW + 600
         ),
+        // The same name, once spelled with an escape.
+        format!(
+            r#"{{"sub":"alice","s\u0075b":"admin","exp":{}}}"#,
+            NOW + 600
+        ),
+        format!(r#"{{"x":1,"\u0078":2,"exp":{}}}"#, NOW + 600),
+        // An escaped registered name is still that claim, and still typed.
+        format!(r#"{{"sub":"alice","\u0065xp":"soon","exp":{}}}"#, NOW + 600),
     ] {
         let token = sign_raw("HS256", header, &payload);
         let plain = config_with(&[("JWT_ISSUER", ""), ("JWT_AUDIENCE", "")]);
@@ -457,4 +465,21 @@ fn the_header_is_read_strictly() {
             "{header}"
         );
     }
+}
+
+#[test]
+fn an_escaped_registered_name_is_that_claim() {
+    let header = r#"{"alg":"HS256"}"#;
+    let payload = format!(
+        r#"{{"s\u0075b":"alice","e\u0078p":{},"roles":"a, b"}}"#,
+        NOW + 600
+    );
+    let plain = config_with(&[("JWT_ISSUER", ""), ("JWT_AUDIENCE", "")]);
+    let token = check_with(&sign_raw("HS256", header, &payload), &plain, NOW).unwrap();
+    assert_eq!(token.claims().sub.as_deref(), Some("alice"));
+    assert_eq!(token.claims().exp, NOW + 600);
+    assert_eq!(token.claims().roles("roles"), ["a", "b"]);
+    let all = &token.claims().all;
+    assert_eq!(all.len(), 3);
+    assert_eq!(all["sub"], "alice");
 }

@@ -1,23 +1,18 @@
 //! The runtime's request in (head and a bounded body) and a core
 //! [`Reply`] out.
 
+use crate::js::{head_lines, settle};
 use edge_revoke_core::reply::Reply;
-use edge_revoke_core::request::{RequestHead, READ_HEADERS};
+use edge_revoke_core::request::RequestHead;
 use worker::js_sys::{Reflect, Uint8Array};
 use worker::wasm_bindgen::{JsCast, JsValue};
-use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys;
 
-/// Method, URL and the headers the core reads.
+/// Method, URL and the headers the core reads, in one JS call. The text
+/// always has its two first lines; were it ever short, the empty head would
+/// be a request without a token (401).
 pub(crate) fn head(request: &web_sys::Request) -> RequestHead {
-    let headers = request.headers();
-    RequestHead::new(
-        &request.method(),
-        &request.url(),
-        READ_HEADERS
-            .iter()
-            .filter_map(|name| Some((*name, headers.get(name).ok().flatten()?))),
-    )
+    RequestHead::from_lines(&head_lines(request)).unwrap_or_default()
 }
 
 /// The runtime's response for a [`Reply`]. Building one cannot fail for the
@@ -52,7 +47,7 @@ pub(crate) async fn read_body(request: &web_sys::Request, limit: usize) -> Optio
     let reader: web_sys::ReadableStreamDefaultReader = stream.get_reader().dyn_into().ok()?;
     let mut body = Vec::new();
     loop {
-        let chunk = JsFuture::from(reader.read()).await.ok()?;
+        let chunk = settle(Ok(reader.read())).await.ok()?;
         if Reflect::get(&chunk, &"done".into()).ok()?.is_truthy() {
             return Some(body);
         }

@@ -1,10 +1,99 @@
-//! Small JS value helpers shared by the bindings.
+//! Small JS helpers shared by the bindings: plain objects, a request's head
+//! and the forward to the origin in one JS call each, and awaiting a promise
+//! with one JS call.
+//!
+//! `wasm_bindgen_futures::JsFuture` makes two closures per promise (each a
+//! new JS function, registered with a `FinalizationRegistry` and destroyed
+//! afterwards), and a timeout beside it needs a timer closure of its own.
+//! [`settle`] makes none: one JS call hands the promise, an optional timeout
+//! and a slot number to a snippet that calls one callback, made once per
+//! isolate, exactly once. The slot holds the outcome and the waiting task's
+//! waker until the future takes it.
 
+use edge_revoke_core::request::READ_HEADERS;
+use std::cell::RefCell;
 use std::future::Future;
-use std::task::Poll;
-use worker::js_sys::{Object, Promise, Reflect};
-use worker::wasm_bindgen::JsValue;
-use worker::wasm_bindgen_futures::JsFuture;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+use worker::js_sys::{Array, Object, Promise, Reflect};
+use worker::wasm_bindgen::prelude::*;
+use worker::web_sys;
+
+#[wasm_bindgen(inline_js = "
+function settleWith(promise, ms, slot, done, onTimeout) {
+  let fired = false;
+  let timer;
+  const finish = (kind, value) => {
+    if (fired) return;
+    fired = true;
+    if (timer !== undefined) clearTimeout(timer);
+    done(slot, kind, value);
+  };
+  if (ms >= 0) {
+    timer = setTimeout(() => {
+      if (onTimeout !== undefined) onTimeout();
+      finish(2, undefined);
+    }, ms);
+  }
+  if (promise !== undefined) promise.then((v) => finish(1, v), (e) => finish(0, e));
+}
+
+export function settle(promise, ms, slot, done) {
+  settleWith(promise, ms, slot, done, undefined);
+}
+
+export function head(request, names) {
+  const headers = request.headers;
+  let text = request.method + '\\n' + request.url;
+  for (const name of names) {
+    const value = headers.get(name);
+    if (value !== null) text += '\\n' + name + ':' + value;
+  }
+  return text;
+}
+
+export function forward(request, url, remove, set, ms, slot, done) {
+  const controller = new AbortController();
+  let response;
+  try {
+    let headers = request.headers;
+    if (remove !== undefined) {
+      headers = new Headers(headers);
+      for (const name of remove) headers.delete(name);
+      for (let i = 0; i + 1 < set.length; i += 2) headers.set(set[i], set[i + 1]);
+    }
+    response = fetch(new Request(url, {
+      method: request.method,
+      headers,
+      body: request.body,
+      redirect: 'manual',
+      signal: controller.signal,
+    }));
+  } catch (error) {
+    response = Promise.reject(error);
+  }
+  settleWith(response, ms, slot, done, () => controller.abort());
+}
+")]
+extern "C" {
+    #[wasm_bindgen(js_name = settle)]
+    fn settle_js(promise: &JsValue, ms: f64, slot: u32, done: &JsValue);
+
+    #[wasm_bindgen(js_name = head)]
+    fn head_js(request: &web_sys::Request, names: &JsValue) -> String;
+
+    #[wasm_bindgen(js_name = forward)]
+    #[allow(clippy::too_many_arguments)]
+    fn forward_js(
+        request: &web_sys::Request,
+        url: &str,
+        remove: &JsValue,
+        set: &JsValue,
+        ms: f64,
+        slot: u32,
+        done: &JsValue,
+    );
+}
 
 /// A plain JS object with these properties.
 pub(crate) fn object(pairs: &[(&str, JsValue)]) -> JsValue {
@@ -16,27 +105,178 @@ pub(crate) fn object(pairs: &[(&str, JsValue)]) -> JsValue {
     object.into()
 }
 
+/// How a settled promise ended.
+pub(crate) enum Outcome {
+    Resolved(JsValue),
+    Rejected(JsValue),
+    TimedOut,
+}
+
+#[derive(Default)]
+struct Slot {
+    waker: Option<Waker>,
+    outcome: Option<Outcome>,
+    /// The future was dropped first: free the slot when the snippet calls.
+    abandoned: bool,
+}
+
+#[derive(Default)]
+struct Slots {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+}
+
+impl Slots {
+    fn take(&mut self) -> u32 {
+        match self.free.pop() {
+            Some(index) => index,
+            None => {
+                self.slots.push(Slot::default());
+                (self.slots.len() - 1) as u32
+            }
+        }
+    }
+
+    fn release(&mut self, index: u32) {
+        self.slots[index as usize] = Slot::default();
+        self.free.push(index);
+    }
+}
+
+thread_local! {
+    static SLOTS: RefCell<Slots> = RefCell::new(Slots::default());
+    /// The one callback every settle calls: `(slot, kind, value)`.
+    static DONE: Closure<dyn FnMut(u32, u32, JsValue)> = Closure::new(done);
+    /// `READ_HEADERS` as a JS array, made once.
+    static READ_HEADER_NAMES: JsValue = strings(READ_HEADERS.iter().copied()).into();
+}
+
+/// A JS array of strings.
+pub(crate) fn strings<'a>(items: impl IntoIterator<Item = &'a str>) -> Array {
+    let array = Array::new();
+    for item in items {
+        array.push(&JsValue::from_str(item));
+    }
+    array
+}
+
+/// The request's method, URL and [`READ_HEADERS`], as
+/// `RequestHead::from_lines` reads them.
+pub(crate) fn head_lines(request: &web_sys::Request) -> String {
+    READ_HEADER_NAMES.with(|names| head_js(request, names))
+}
+
+/// Called by the snippet exactly once per [`settle`].
+fn done(index: u32, kind: u32, value: JsValue) {
+    let waker = SLOTS.with(|cell| {
+        let mut slots = cell.borrow_mut();
+        let slot = slots.slots.get_mut(index as usize)?;
+        if slot.abandoned {
+            slots.release(index);
+            return None;
+        }
+        slot.outcome = Some(match kind {
+            1 => Outcome::Resolved(value),
+            2 => Outcome::TimedOut,
+            _ => Outcome::Rejected(value),
+        });
+        slot.waker.take()
+    });
+    if let Some(waker) = waker {
+        waker.wake();
+    }
+}
+
+/// A promise being awaited; see the module docs.
+pub(crate) struct Settle {
+    slot: Option<u32>,
+}
+
+impl Future for Settle {
+    type Output = Outcome;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
+        let Some(index) = self.slot else {
+            // Polled after it finished: a caller bug, answered as a timeout.
+            return Poll::Ready(Outcome::TimedOut);
+        };
+        let ready = SLOTS.with(|cell| {
+            let mut slots = cell.borrow_mut();
+            let slot = &mut slots.slots[index as usize];
+            match slot.outcome.take() {
+                Some(outcome) => {
+                    slots.release(index);
+                    Some(outcome)
+                }
+                None => {
+                    slot.waker = Some(cx.waker().clone());
+                    None
+                }
+            }
+        });
+        match ready {
+            Some(outcome) => {
+                self.slot = None;
+                Poll::Ready(outcome)
+            }
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for Settle {
+    fn drop(&mut self) {
+        let Some(index) = self.slot else { return };
+        SLOTS.with(|cell| {
+            let mut slots = cell.borrow_mut();
+            if slots.slots[index as usize].outcome.is_some() {
+                slots.release(index);
+            } else {
+                slots.slots[index as usize].abandoned = true;
+            }
+        });
+    }
+}
+
+/// A slot, and the JS call that will fill it.
+fn start(call: impl FnOnce(u32, &JsValue)) -> Settle {
+    let index = SLOTS.with(|cell| cell.borrow_mut().take());
+    DONE.with(|callback| call(index, callback.as_ref()));
+    Settle { slot: Some(index) }
+}
+
+/// Awaits `promise` (`undefined` for none), giving up after `timeout_ms`
+/// when it is given.
+pub(crate) fn settle_within(promise: &JsValue, timeout_ms: Option<u64>) -> Settle {
+    let ms = timeout_ms.map_or(-1.0, |ms| ms as f64);
+    start(|slot, done| settle_js(promise, ms, slot, done))
+}
+
+/// `fetch(new Request(url, request))` with the same method, headers (less
+/// `remove`, plus the `set` name/value pairs; both `undefined` to keep the
+/// headers as they are), streamed body and manual redirects, aborted when no response headers arrive within `timeout_ms`.
+/// A fetch that throws settles as rejected.
+pub(crate) fn forward_within(
+    request: &web_sys::Request,
+    url: &str,
+    remove: &JsValue,
+    set: &JsValue,
+    timeout_ms: u64,
+) -> Settle {
+    start(|slot, done| forward_js(request, url, remove, set, timeout_ms as f64, slot, done))
+}
+
 /// Awaits a promise from a call that may have thrown; `Err(())` for either
 /// failure. Callers map it to their own error.
 pub(crate) async fn settle(promise: Result<Promise, JsValue>) -> Result<JsValue, ()> {
-    JsFuture::from(promise.map_err(|_| ())?)
-        .await
-        .map_err(|_| ())
+    let promise: JsValue = promise.map_err(|_| ())?.into();
+    match settle_within(&promise, None).await {
+        Outcome::Resolved(value) => Ok(value),
+        Outcome::Rejected(_) | Outcome::TimedOut => Err(()),
+    }
 }
 
-/// Whichever of two futures finishes first; the other is dropped.
-pub(crate) async fn first<A: Future + Unpin, B: Future + Unpin>(
-    mut a: A,
-    mut b: B,
-) -> Result<A::Output, B::Output> {
-    std::future::poll_fn(move |cx| {
-        if let Poll::Ready(v) = std::pin::Pin::new(&mut a).poll(cx) {
-            return Poll::Ready(Ok(v));
-        }
-        if let Poll::Ready(v) = std::pin::Pin::new(&mut b).poll(cx) {
-            return Poll::Ready(Err(v));
-        }
-        Poll::Pending
-    })
-    .await
+/// Waits `ms` milliseconds.
+pub(crate) async fn sleep(ms: u64) {
+    settle_within(&JsValue::UNDEFINED, Some(ms)).await;
 }

@@ -3,7 +3,7 @@
 //! bring serde-wasm-bindgen and its error formatting into the upload. What
 //! the stored text means is the core's (`edge_revoke_core::stored`).
 
-use crate::js::{first, object};
+use crate::js::{object, settle_within, sleep, Outcome};
 use edge_revoke_core::config::KV_BINDING;
 use edge_revoke_core::error::StoreError;
 use edge_revoke_core::revocation::{
@@ -13,10 +13,8 @@ use edge_revoke_core::revocation::{
 use edge_revoke_core::store::{Lookup, RevocationStore};
 use edge_revoke_core::stored::{self, Stored, MAX_VALUE_BYTES, STORE_TIMEOUT_MS};
 use edge_revoke_core::token::TokenId;
-use std::time::Duration;
 use worker::js_sys::{self, JsString, Promise, Reflect};
 use worker::wasm_bindgen::{prelude::*, JsCast};
-use worker::wasm_bindgen_futures::JsFuture;
 use worker::Env;
 
 #[wasm_bindgen]
@@ -61,10 +59,9 @@ pub(crate) struct KvRevocations {
 /// failure, and a timeout, is "the store is unavailable".
 async fn kv_call(promise: Result<Promise, JsValue>) -> Result<JsValue, StoreError> {
     let promise = promise.map_err(|_| StoreError::Unavailable)?;
-    let timeout = Box::pin(worker::Delay::from(Duration::from_millis(STORE_TIMEOUT_MS)));
-    match first(JsFuture::from(promise), timeout).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(error)) => {
+    match settle_within(&promise, Some(STORE_TIMEOUT_MS)).await {
+        Outcome::Resolved(value) => Ok(value),
+        Outcome::Rejected(error) => {
             let message = Reflect::get(&error, &"message".into())
                 .ok()
                 .and_then(|m| m.as_string())
@@ -75,7 +72,7 @@ async fn kv_call(promise: Result<Promise, JsValue>) -> Result<JsValue, StoreErro
                 StoreError::Unavailable
             })
         }
-        Err(()) => Err(StoreError::Unavailable),
+        Outcome::TimedOut => Err(StoreError::Unavailable),
     }
 }
 
@@ -254,7 +251,7 @@ impl RevocationStore for KvRevocations {
     }
 
     async fn sleep(&self, ms: u64) {
-        worker::Delay::from(Duration::from_millis(ms)).await;
+        sleep(ms).await;
     }
 
     async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError> {

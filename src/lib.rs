@@ -119,7 +119,7 @@ mod entry {
         }
         Ok(match action {
             Action::Reply(reply) => http::to_response(&reply),
-            Action::Forward(plan) => match isolate.upstream(&request.url()) {
+            Action::Forward(plan) => match isolate.upstream(&head.url) {
                 Some(upstream) => match origin::forward(&request, &upstream, &plan).await {
                     Ok(response) => response,
                     Err(failure) => {

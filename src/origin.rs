@@ -2,14 +2,13 @@
 //! URL the core chose, with the claim headers the core planned. Redirects
 //! come back to the client as they are.
 
-use crate::js::first;
+use crate::js::{forward_within, settle_within, strings, Outcome};
 use edge_revoke_core::error::Rejection;
 use edge_revoke_core::handlers::Forward;
 use edge_revoke_core::isolate::Upstream;
 use std::time::Duration;
 use worker::js_sys::Promise;
 use worker::wasm_bindgen::{prelude::*, JsCast};
-use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys;
 
 #[wasm_bindgen]
@@ -26,17 +25,12 @@ pub(crate) async fn fetch_within(
     timeout: Duration,
 ) -> Result<web_sys::Response, Rejection> {
     let promise = global_fetch(request).map_err(|_| Rejection::OriginUnreachable)?;
-    match first(
-        JsFuture::from(promise),
-        Box::pin(worker::Delay::from(timeout)),
-    )
-    .await
-    {
-        Ok(Ok(response)) => response
+    match settle_within(&promise, Some(timeout.as_millis() as u64)).await {
+        Outcome::Resolved(response) => response
             .dyn_into::<web_sys::Response>()
             .map_err(|_| Rejection::OriginUnreachable),
-        Ok(Err(_)) => Err(Rejection::OriginUnreachable),
-        Err(()) => {
+        Outcome::Rejected(_) => Err(Rejection::OriginUnreachable),
+        Outcome::TimedOut => {
             controller.abort();
             Err(Rejection::OriginTimeout)
         }
@@ -44,36 +38,27 @@ pub(crate) async fn fetch_within(
 }
 
 /// Sends the request on to `upstream`, with only the headers of `plan`
-/// changed.
+/// changed, in one JS call (see `js::forward_within`).
 pub(crate) async fn forward(
     request: &web_sys::Request,
     upstream: &Upstream,
     plan: &Forward,
 ) -> Result<web_sys::Response, Rejection> {
-    let unreachable = |_| Rejection::OriginUnreachable;
-    let init = web_sys::RequestInit::new();
-    init.set_method(&request.method());
-    if plan.remove.is_empty() && plan.set.is_empty() {
-        init.set_headers(&request.headers());
+    // Most plans change nothing: then no array is made.
+    let (remove, set) = if plan.remove.is_empty() && plan.set.is_empty() {
+        (JsValue::UNDEFINED, JsValue::UNDEFINED)
     } else {
-        let headers =
-            web_sys::Headers::new_with_headers(&request.headers()).map_err(unreachable)?;
-        for name in &plan.remove {
-            headers.delete(name).map_err(unreachable)?;
-        }
-        for (name, value) in &plan.set {
-            headers.set(name, value).map_err(unreachable)?;
-        }
-        init.set_headers(&headers);
+        (
+            strings(plan.remove.iter().map(String::as_str)).into(),
+            strings(plan.set.iter().flat_map(|(n, v)| [n.as_str(), v.as_str()])).into(),
+        )
+    };
+    let timeout_ms = upstream.timeout_seconds.saturating_mul(1000);
+    match forward_within(request, &upstream.url, &remove, &set, timeout_ms).await {
+        Outcome::Resolved(response) => response
+            .dyn_into::<web_sys::Response>()
+            .map_err(|_| Rejection::OriginUnreachable),
+        Outcome::Rejected(_) => Err(Rejection::OriginUnreachable),
+        Outcome::TimedOut => Err(Rejection::OriginTimeout),
     }
-    if let Some(body) = request.body() {
-        init.set_body(&body);
-    }
-    init.set_redirect(web_sys::RequestRedirect::Manual);
-    let controller = web_sys::AbortController::new().map_err(unreachable)?;
-    init.set_signal(Some(&controller.signal()));
-    let outgoing =
-        web_sys::Request::new_with_str_and_init(&upstream.url, &init).map_err(unreachable)?;
-    let timeout = Duration::from_secs(upstream.timeout_seconds);
-    fetch_within(&outgoing, &controller, timeout).await
 }

@@ -53,6 +53,21 @@ impl RequestHead {
         }
     }
 
+    /// The head from one text: the method, the URL, then one `name:value`
+    /// line per header present, separated by `\n` (the worker's binding
+    /// builds it in one JS call; neither a URL nor a header value can hold a
+    /// line break). `None` when the text has no URL line.
+    pub fn from_lines(text: &str) -> Option<RequestHead> {
+        let mut lines = text.split('\n');
+        let method = lines.next()?;
+        let url = lines.next()?;
+        Some(RequestHead::new(
+            method,
+            url,
+            lines.filter_map(|line| line.split_once(':')),
+        ))
+    }
+
     /// A header's value (names are case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -100,6 +115,23 @@ mod tests {
         let bare = RequestHead::new("GET", "https://edge.test", Vec::<(String, String)>::new());
         assert_eq!(bare.path, "/");
         assert_eq!(bare.query, "");
+    }
+
+    #[test]
+    fn a_head_from_lines() {
+        let head = RequestHead::from_lines(
+            "post\nhttps://edge.test/a?b=1\nauthorization:Bearer a:b\ncontent-type:text/plain; x=\"1\"",
+        )
+        .unwrap();
+        assert_eq!(head.method, "POST");
+        assert_eq!(head.path, "/a");
+        assert_eq!(head.query, "b=1");
+        assert_eq!(head.header("authorization"), Some("Bearer a:b"));
+        assert_eq!(head.header("content-type"), Some("text/plain; x=\"1\""));
+        assert_eq!(head.headers.len(), 2);
+        let bare = RequestHead::from_lines("GET\nhttps://edge.test/").unwrap();
+        assert!(bare.headers.is_empty());
+        assert!(RequestHead::from_lines("GET").is_none());
     }
 
     #[test]

@@ -13,9 +13,35 @@ use edge_revoke_core::revocation::{
 use edge_revoke_core::store::{Lookup, RevocationStore};
 use edge_revoke_core::stored::{self, Stored, MAX_VALUE_BYTES, STORE_TIMEOUT_MS};
 use edge_revoke_core::token::TokenId;
+use serde_json::Value;
 use worker::js_sys::{self, JsString, Promise, Reflect};
 use worker::wasm_bindgen::{prelude::*, JsCast};
 use worker::Env;
+
+#[wasm_bindgen(inline_js = "
+export function getTexts(kv, keys, cacheTtl, maxLength) {
+  try {
+    const names = JSON.parse(keys);
+    return kv.get(names, { type: 'text', cacheTtl }).then((found) =>
+      JSON.stringify(names.map((name) => {
+        const value = found.get(name);
+        if (typeof value !== 'string') return null;
+        return value.length > maxLength ? true : value;
+      })),
+    );
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+")]
+extern "C" {
+    /// A bulk read (`get([keys])`, one KV operation) of the keys in the JSON
+    /// array `keys`, answered as one JSON array in the same order: the
+    /// value, `null` when missing, `true` when longer than `max_length`
+    /// (never copied into this worker).
+    #[wasm_bindgen(js_name = getTexts)]
+    fn get_texts(kv: &KvNamespace, keys: &str, cache_ttl: f64, max_length: f64) -> Promise;
+}
 
 #[wasm_bindgen]
 extern "C" {
@@ -23,14 +49,6 @@ extern "C" {
 
     #[wasm_bindgen(method, catch, js_name = get)]
     fn kv_get(this: &KvNamespace, key: &str, options: &JsValue) -> Result<Promise, JsValue>;
-
-    /// `get([keys])`: one read of several keys, answered with a `Map`.
-    #[wasm_bindgen(method, catch, js_name = get)]
-    fn kv_get_bulk(
-        this: &KvNamespace,
-        keys: &js_sys::Array,
-        options: &JsValue,
-    ) -> Result<Promise, JsValue>;
 
     #[wasm_bindgen(method, catch, js_name = put)]
     fn kv_put(
@@ -103,18 +121,29 @@ impl KvRevocations {
         Ok(stored_text(&value))
     }
 
-    /// The values at `keys`, in one KV operation (a bulk read).
-    async fn texts(&self, keys: &[String]) -> Result<Vec<Option<Stored>>, StoreError> {
-        let array = js_sys::Array::new();
-        for key in keys {
-            array.push(&JsValue::from_str(key));
+    /// The values at `keys`, in one KV operation (a bulk read) and two JS
+    /// calls (see `get_texts`).
+    async fn texts(&self, keys: Vec<String>) -> Result<Vec<Option<Stored>>, StoreError> {
+        let keys = Value::from(keys).to_string();
+        let promise = get_texts(
+            self.kv()?,
+            &keys,
+            self.cache_ttl as f64,
+            MAX_VALUE_BYTES as f64,
+        );
+        let found = kv_call(Ok(promise)).await?;
+        let found = found.as_string().ok_or(StoreError::Unavailable)?;
+        match serde_json::from_str(&found) {
+            Ok(Value::Array(values)) => Ok(values
+                .into_iter()
+                .map(|value| match value {
+                    Value::String(text) => Some(Stored::Text(text)),
+                    Value::Bool(true) => Some(Stored::Oversized),
+                    _ => None,
+                })
+                .collect()),
+            _ => Err(StoreError::Unavailable),
         }
-        let found = kv_call(self.kv()?.kv_get_bulk(&array, &self.read_options())).await?;
-        let found: js_sys::Map = found.dyn_into().map_err(|_| StoreError::Unavailable)?;
-        Ok(keys
-            .iter()
-            .map(|key| stored_text(&found.get(&JsValue::from_str(key))))
-            .collect())
     }
 
     async fn write(
@@ -225,7 +254,7 @@ impl RevocationStore for KvRevocations {
         let mut keys = vec![store_key(id)];
         keys.extend(sub.map(subject_key));
         keys.extend(sid.map(session_key));
-        let found = match self.texts(&keys).await {
+        let found = match self.texts(keys).await {
             Ok(found) => found,
             Err(e) => {
                 return Lookup {

@@ -149,11 +149,12 @@ export async function assertFree(port) {
  * Spawns workerd on `config`. Returns { child, spawnedAt, stderr() }.
  * `detached: true` puts it in its own process group, so a Ctrl-C in the
  * terminal reaches only the harness, which then stops it itself (the soak).
+ * `args` are more command-line flags (e.g. `--inspector-addr=...`).
  */
-export function spawnWorkerd(config, { detached = false } = {}) {
+export function spawnWorkerd(config, { detached = false, args = [] } = {}) {
   let stderr = "";
   const spawnedAt = process.hrtime.bigint();
-  const child = spawn(WORKERD, ["serve", config], { stdio: ["ignore", "ignore", "pipe"], detached });
+  const child = spawn(WORKERD, ["serve", config, ...args], { stdio: ["ignore", "ignore", "pipe"], detached });
   child.stderr.on("data", (d) => {
     if (stderr.length < 20000) stderr += d;
   });

@@ -67,7 +67,7 @@ fn main() {
         .as_secs();
 
     let mut verify_us = serde_json::Map::new();
-    for alg in ["HS256", "RS256", "ES256", "EdDSA"] {
+    for alg in ["HS256", "RS256", "PS256", "ES256", "EdDSA"] {
         let token = bench_token(alg, now);
         let check = || {
             edge_revoke_core::block_on(edge_revoke_core::token::verify(

@@ -935,6 +935,42 @@ id = "00000000000000000000000000000000"
   return { total_upload_kib: Number(m[1]), gzip_kib: Number(m[2]), gzip_kb: round((Number(m[2]) * 1024) / 1000, 2), files };
 }
 
+/**
+ * The largest contributors to the upload's wasm, by twiggy (installed by
+ * bench/run.sh), on the same build with its function names kept
+ * (bench/.build/edge-revoke-named, `KEEP_WASM_NAMES=1 scripts/build.sh`):
+ * the largest items, and every function's bytes summed per crate.
+ */
+function sizeProfile() {
+  const wasm = path.join(BUILD, "edge-revoke-named/index_bg.wasm");
+  const twiggy = path.join(os.homedir(), ".cargo/bin/twiggy");
+  if (!existsSync(wasm) || !existsSync(twiggy)) return { error: "no named build or no twiggy (bench/run.sh makes both)" };
+  const r = spawnSync(twiggy, ["top", "-f", "json", wasm], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  if (r.status !== 0) return { error: r.stderr.trim() };
+  // The name section is there only for this profile; it is not uploaded.
+  const items = JSON.parse(r.stdout).filter((item) => !/names" subsection|^custom section/.test(item.name));
+  const total = items.reduce((sum, item) => sum + item.shallow_size, 0);
+  const crateOf = (name) => {
+    const m = /^(?:<)?(?:&(?:mut )?)?([a-z_][a-z0-9_]*)(?:\[[0-9a-f]+\])?::/.exec(name);
+    if (m) return m[1];
+    // `<f64 as core::fmt::Display>::fmt`: the trait's crate.
+    const impl = /^<[^ ]+ as ([a-z_][a-z0-9_]*)/.exec(name);
+    if (impl) return impl[1];
+    if (/^data segment|^data\[/.test(name)) return "(data segments)";
+    return "(wasm sections, other)";
+  };
+  const crates = new Map();
+  for (const item of items) crates.set(crateOf(item.name), (crates.get(crateOf(item.name)) ?? 0) + item.shallow_size);
+  return {
+    wasm_bytes: statSync(wasm).size,
+    top_items: items.slice(0, 15).map((item) => ({ name: item.name.slice(0, 110), bytes: item.shallow_size })),
+    by_crate: [...crates.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 15)
+      .map(([crate, bytes]) => ({ crate, bytes, percent: round((bytes * 100) / total, 1) })),
+  };
+}
+
 // ---------------------------------------------------------------- native
 
 function nativeFloor() {
@@ -1159,6 +1195,14 @@ function report(results) {
       ["edge-revoke", b.ours.total_upload_kib, b.ours.gzip_kib, b.ours.gzip_kb],
       ["hello-world Rust", b.hello.total_upload_kib, b.hello.gzip_kib, b.hello.gzip_kb],
     ]);
+    const sp = b.contributors;
+    if (sp?.by_crate) {
+      lines.push(`   Largest contributors to the wasm (twiggy, names kept; ${sp.wasm_bytes} bytes with the name section):`);
+      lines.push(table([["crate", "bytes", "%"], ...sp.by_crate.map((c) => [c.crate, c.bytes, c.percent])]));
+      lines.push(table([["item", "bytes"], ...sp.top_items.map((i) => [i.name, i.bytes])]));
+    } else if (sp?.error) {
+      lines.push(`   Largest contributors: not measured (${sp.error})`);
+    }
   }
   const c = results.cold_start;
   if (c) {
@@ -1253,6 +1297,7 @@ async function main() {
   await section("bundle", "bundle sizes (wrangler deploy --dry-run)", "bundle", () => ({
     ours: bundleSize("edge-revoke", path.join(BUILD, "edge-revoke")),
     hello: bundleSize("hello-rust", path.join(BUILD, "hello-rust")),
+    contributors: sizeProfile(),
   }));
 
   const { tokens, jwks } = await makeTokens();

@@ -6,6 +6,8 @@
 # Builds (cargo is incremental, so a second run only re-links what changed):
 #   build/                      production build, exactly `bash scripts/build.sh`
 #   bench/.build/edge-revoke    a snapshot of it, the worker that is measured
+#   bench/.build/edge-revoke-named   the same build with its function names
+#                               kept (KEEP_WASM_NAMES=1), for twiggy
 #   bench/.build/edge-revoke-bench   the same crate with `--features bench`
 #                               (adds GET /__bench/verify), own target dir
 #   bench/.build/hello-rust     the hello-world Rust baseline (bench/hello-rust)
@@ -41,9 +43,23 @@ if [ "$BUILD_ONLY" != 1 ]; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
+  # twiggy, the wasm size profiler behind the largest-contributors table.
+  TWIGGY_VERSION=0.8.0
+  if ! "$HOME/.cargo/bin/twiggy" --version 2>/dev/null | grep -q "$TWIGGY_VERSION"; then
+    log "installing twiggy $TWIGGY_VERSION (takes a few minutes once)"
+    cargo install twiggy --version "$TWIGGY_VERSION"
+  fi
 fi
 
-# 3. Production build, as deployed, then a snapshot for the run.
+# 3. The same build with function names (for twiggy), then the production
+#    build, as deployed, and a snapshot of it for the run.
+if [ "$BUILD_ONLY" != 1 ]; then
+  log "build with function names (KEEP_WASM_NAMES=1 scripts/build.sh)"
+  KEEP_WASM_NAMES=1 bash scripts/build.sh
+  rm -rf "$OUT/edge-revoke-named"
+  mkdir -p "$OUT/edge-revoke-named"
+  cp -R build/. "$OUT/edge-revoke-named/"
+fi
 log "production build (scripts/build.sh)"
 bash scripts/build.sh
 rm -rf "$OUT/edge-revoke"

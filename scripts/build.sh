@@ -19,6 +19,7 @@ worker-build --release
 # they are stripped too unless KEEP_WASM_NAMES=1 (size profiling).
 features=(mutable-globals sign-ext nontrapping-float-to-int bulk-memory multivalue reference-types exception-handling)
 strip=(--strip-debug --strip-producers)
-[ "${KEEP_WASM_NAMES:-0}" = 1 ] && strip=()
+# wasm-opt drops the name section unless -g keeps it.
+[ "${KEEP_WASM_NAMES:-0}" = 1 ] && strip=(-g)
 wasm-opt build/index_bg.wasm "${features[@]/#/--enable-}" -Oz --converge "${strip[@]}" -o build/index_bg.opt.wasm
 mv build/index_bg.opt.wasm build/index_bg.wasm

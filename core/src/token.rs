@@ -27,6 +27,7 @@ use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::fmt;
+use std::rc::Rc;
 
 /// Longest `jti` (or bare token ID) accepted; keeps store keys small.
 pub const MAX_ID_BYTES: usize = 256;
@@ -155,8 +156,14 @@ impl Claims {
 }
 
 /// A token whose signature, header and claims have all been checked.
+///
+/// Cloning it is a reference count: the token cache hands out a clone on
+/// every hit.
 #[derive(Clone, Debug)]
-pub struct VerifiedToken {
+pub struct VerifiedToken(Rc<Verified>);
+
+#[derive(Debug)]
+struct Verified {
     id: TokenId,
     alg: Alg,
     claims: Claims,
@@ -165,15 +172,15 @@ pub struct VerifiedToken {
 impl VerifiedToken {
     /// Its store name.
     pub fn id(&self) -> &TokenId {
-        &self.id
+        &self.0.id
     }
     /// The algorithm that verified it.
     pub fn alg(&self) -> Alg {
-        self.alg
+        self.0.alg
     }
     /// Its claims.
     pub fn claims(&self) -> &Claims {
-        &self.claims
+        &self.0.claims
     }
 }
 
@@ -322,7 +329,7 @@ pub async fn verify<K: KeyLookup, V: SignatureVerifier>(
         Some(jti) => TokenId(jti.clone()),
         None => TokenId::derived(token),
     };
-    Ok(VerifiedToken { id, alg, claims })
+    Ok(VerifiedToken(Rc::new(Verified { id, alg, claims })))
 }
 
 /// A NumericDate claim: an integer from 0 to the year 9999, or absent.

@@ -237,7 +237,9 @@ fn reject(
 }
 
 /// What a handler did: forward (with the verified caller, for claim headers)
-/// or answer, with what to log.
+/// or answer, with what to log. One per request and moved, never stored, so
+/// the answer stays inline rather than behind an allocation.
+#[allow(clippy::large_enum_variant)]
 enum Done {
     Forward(Option<VerifiedToken>),
     Answered { reply: Reply, event: Option<Event> },

@@ -18,7 +18,7 @@
 
 use crate::error::{Rejection, TokenError};
 use crate::keys::{Alg, KeyLookup};
-use crate::primitives::{base64url_decode, base64url_encode, is_base64url_char, sha256};
+use crate::primitives::{base64url_decode, base64url_encode, sha256};
 use crate::request::RequestHead;
 use crate::rules::Rules;
 pub use crate::rules::MAX_TOKEN_BYTES;
@@ -73,7 +73,7 @@ pub fn is_jwt_reference(text: &str) -> bool {
 pub fn looks_like_jwt(text: &str) -> bool {
     let mut segments = 0;
     for segment in text.split('.') {
-        if segment.is_empty() || !segment.bytes().all(is_base64url_char) {
+        if segment.is_empty() || !edge_revoke_hot::all_base64url(segment) {
             return false;
         }
         segments += 1;

@@ -14,7 +14,7 @@ use edge_revoke_core::store::{Lookup, RevocationStore};
 use edge_revoke_core::stored::{self, Stored, MAX_VALUE_BYTES, STORE_TIMEOUT_MS};
 use edge_revoke_core::token::TokenId;
 use serde_json::Value;
-use worker::js_sys::{self, JsString, Promise, Reflect};
+use worker::js_sys::{self, Promise, Reflect};
 use worker::wasm_bindgen::{prelude::*, JsCast};
 use worker::Env;
 
@@ -46,9 +46,6 @@ extern "C" {
 #[wasm_bindgen]
 extern "C" {
     type KvNamespace;
-
-    #[wasm_bindgen(method, catch, js_name = get)]
-    fn kv_get(this: &KvNamespace, key: &str, options: &JsValue) -> Result<Promise, JsValue>;
 
     #[wasm_bindgen(method, catch, js_name = put)]
     fn kv_put(
@@ -107,18 +104,11 @@ impl KvRevocations {
         self.kv.as_ref().ok_or(StoreError::Unavailable)
     }
 
-    /// Text reads through the edge cache.
-    fn read_options(&self) -> JsValue {
-        object(&[
-            ("type", "text".into()),
-            ("cacheTtl", (self.cache_ttl as f64).into()),
-        ])
-    }
-
-    /// The value at `key`, read through the edge cache.
+    /// The value at `key`, read through the edge cache: a bulk read of one
+    /// key, so every read has one path (and one size bound).
     async fn text(&self, key: &str) -> Result<Option<Stored>, StoreError> {
-        let value = kv_call(self.kv()?.kv_get(key, &self.read_options())).await?;
-        Ok(stored_text(&value))
+        let mut found = self.texts(vec![key.to_owned()]).await?;
+        Ok(found.pop().flatten())
     }
 
     /// The values at `keys`, in one KV operation (a bulk read) and two JS
@@ -162,16 +152,6 @@ impl KvRevocations {
         kv_call(self.kv()?.kv_put(key, value, &object(&options))).await?;
         Ok(())
     }
-}
-
-/// A KV text value: `None` for a missing key. A value longer than the core
-/// reads is not copied into this worker's memory.
-fn stored_text(value: &JsValue) -> Option<Stored> {
-    let text = value.dyn_ref::<JsString>()?;
-    if text.length() as usize > MAX_VALUE_BYTES {
-        return Some(Stored::Oversized);
-    }
-    text.as_string().map(Stored::Text)
 }
 
 impl KvRevocations {

@@ -8,84 +8,8 @@ use edge_revoke_core::idp::{
     BACKCHANNEL_LOGOUT_EVENT, CAEP_CREDENTIAL_CHANGE, CAEP_SESSION_REVOKED, RISC_ACCOUNT_DISABLED,
     SSF_VERIFICATION,
 };
-use edge_revoke_core::store::MemoryStore;
 use edge_revoke_test_support::*;
 use serde_json::{json, Value};
-
-const CLIENT: &str = "edge-client";
-const SSF_ISSUER: &str = "https://ssf.test";
-const SSF_AUDIENCE: &str = "https://edge.test/ssf";
-const LOGOUT: &str = "/oidc/backchannel-logout";
-const EVENTS: &str = "/ssf/events";
-
-/// The transmitter's key set: a key the access-token JWKS does not hold.
-fn ssf_jwks() -> String {
-    let mut key = public_jwk("rsa_other");
-    key["kid"] = "ssf-1".into();
-    json!({ "keys": [key] }).to_string()
-}
-
-fn receiving() -> World<FaultStore> {
-    let ssf_jwks = ssf_jwks();
-    World::with(config_with(&[
-        ("BACKCHANNEL_LOGOUT_AUDIENCE", CLIENT),
-        ("SSF_ISSUER", SSF_ISSUER),
-        ("SSF_AUDIENCE", SSF_AUDIENCE),
-        ("SSF_JWKS", &ssf_jwks),
-    ]))
-    .with_store(FaultStore::new(MemoryStore::new(NOW)))
-}
-
-fn access_token(sub: &str, sid: Option<&str>, jti: &str, iat: u64) -> String {
-    mint(
-        "ES256",
-        &with_claims(|c| {
-            c["sub"] = sub.into();
-            c["jti"] = jti.into();
-            c["iat"] = json!(iat);
-            if let Some(sid) = sid {
-                c["sid"] = sid.into();
-            }
-        }),
-    )
-}
-
-fn get<S: edge_revoke_core::store::RevocationStore>(w: &World<S>, token: &str) -> Decision {
-    w.send(
-        "GET",
-        "/data",
-        &[("authorization", &format!("Bearer {token}"))],
-        None,
-    )
-}
-
-/// A logout token as Keycloak sends it: RS256, `typ: logout+jwt`, `sid` and
-/// `sub`, the logout event, no `nonce`.
-fn logout_claims(change: impl FnOnce(&mut Value)) -> Value {
-    let mut claims = json!({
-        "iss": ISSUER,
-        "aud": CLIENT,
-        "iat": NOW - 3,
-        "exp": NOW + 120,
-        "jti": "lt-1",
-        "sub": "alice",
-        "sid": "s-1",
-        "typ": "Logout",
-        "events": { BACKCHANNEL_LOGOUT_EVENT: {} },
-    });
-    change(&mut claims);
-    claims
-}
-
-fn logout_token(claims: &Value) -> String {
-    let header = json!({"alg": "RS256", "typ": "logout+jwt", "kid": "rsa-1"});
-    mint_with_header("RS256", &header, claims)
-}
-
-fn post_logout<S: edge_revoke_core::store::RevocationStore>(w: &World<S>, body: &str) -> Decision {
-    let form = [("content-type", "application/x-www-form-urlencoded")];
-    w.send("POST", LOGOUT, &form, Some(body.as_bytes()))
-}
 
 fn logout_error(d: &Decision) -> String {
     assert_eq!(status(d), 400, "{:?}", reply(d));
@@ -342,45 +266,10 @@ fn a_logout_that_cannot_be_stored_is_503_never_200() {
     );
 }
 
-/// A SET as an SSF transmitter pushes it: RS256 with the transmitter's key,
-/// `sub_id`, one event with `event_timestamp`.
-fn set_claims(event: &str, body: Value, sub_id: Value) -> Value {
-    json!({
-        "iss": SSF_ISSUER,
-        "aud": SSF_AUDIENCE,
-        "iat": NOW - 2,
-        "jti": "set-1",
-        "sub_id": sub_id,
-        "events": { event: body },
-    })
-}
-
-fn set_token(claims: &Value) -> String {
-    let header = json!({"alg": "RS256", "typ": "secevent+jwt", "kid": "ssf-1"});
-    sign_raw("RS256-other", &header.to_string(), &claims.to_string())
-}
-
-fn push(w: &World<FaultStore>, set: &str) -> Decision {
-    push_as(w, "application/secevent+jwt", set)
-}
-
-fn push_as(w: &World<FaultStore>, content_type: &str, set: &str) -> Decision {
-    w.send(
-        "POST",
-        EVENTS,
-        &[("content-type", content_type)],
-        Some(set.as_bytes()),
-    )
-}
-
 fn ssf_error(d: &Decision) -> String {
     assert_eq!(status(d), 400, "{:?}", reply(d));
     assert_eq!(reply(d).header("content-type"), Some("application/json"));
     json_body(d)["err"].as_str().unwrap().to_owned()
-}
-
-fn user(sub: &str) -> Value {
-    json!({"format": "iss_sub", "iss": ISSUER, "sub": sub})
 }
 
 #[test]

@@ -73,6 +73,10 @@ fn a_cutoff_retry_reads_and_merges_again() {
     assert_eq!(
         w.store.log.take(),
         [
+            // The caller's own revocation check (record and subject), then
+            // read, merge and write on every try.
+            "get",
+            "cutoff",
             "cutoff",
             "put_cutoff",
             "cutoff",
@@ -88,7 +92,8 @@ fn a_cutoff_retry_reads_and_merges_again() {
 #[test]
 fn a_retry_keeps_a_later_cutoff_another_writer_stored() {
     let w = world();
-    let caller = token_of("carol", "carol-1", NOW - 5);
+    // Issued after the other writer's cutoff, so not revoked by it.
+    let caller = token_of("carol", "carol-1", NOW + 31);
     // Another isolate's sign-out lands a later cutoff while ours is refused.
     let later = Cutoff {
         sub: "carol".into(),
@@ -215,8 +220,19 @@ fn an_unreadable_cutoff_revokes_the_subject_until_a_sign_out_repairs_it() {
         forwarded(&get(&w, &token_of("frank", "frank-1", NOW))),
         "other subjects pass"
     );
-    // A global sign-out replaces the entry with a readable cutoff at now.
-    assert_eq!(status(&sign_out(&w, &old, "global")), 204);
+    // Every token of erin counts as revoked, so none of them can sign
+    // out (a revoked token changes nothing); an admin's sign-out of the
+    // subject replaces the entry with a readable cutoff at now.
+    assert_eq!(status(&sign_out(&w, &old, "global")), 401);
+    assert!(w.store.inner.cutoffs()["subject:erin"].0.is_unreadable());
+    let auth = format!("Bearer {}", admin_token());
+    let d = w.send(
+        "DELETE",
+        "/api/users/erin/tokens",
+        &[("authorization", &auth)],
+        None,
+    );
+    assert_eq!(status(&d), 204);
     assert_eq!(w.store.inner.cutoffs()["subject:erin"].0.cutoff, NOW);
     assert_eq!(status(&get(&w, &old)), 401, "issued before the cutoff");
     assert!(forwarded(&get(&w, &fresh)), "issued after it");

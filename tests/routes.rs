@@ -47,14 +47,6 @@ fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
 
-fn admin_token() -> String {
-    let mut claims = claims();
-    claims["sub"] = "root".into();
-    claims["jti"] = "jti-admin".into();
-    claims["roles"] = json!(["reader", "identity:admin"]);
-    mint("RS256", &claims)
-}
-
 fn token_of(sub: &str, jti: &str) -> String {
     let mut claims = claims();
     claims["sub"] = sub.into();

@@ -79,14 +79,6 @@ fn issued(sub: &str, jti: &str, iat: Option<u64>) -> String {
     mint("ES256", &c)
 }
 
-fn admin() -> String {
-    let mut c = claims();
-    c["sub"] = "root".into();
-    c["jti"] = "jti-root".into();
-    c["roles"] = json!(["identity:admin"]);
-    mint("RS256", &c)
-}
-
 // ---- sign out everywhere -------------------------------------------------
 
 #[test]
@@ -171,7 +163,7 @@ fn admins_sign_a_subject_out_everywhere() {
         401
     );
     let decision = {
-        let auth = format!("Bearer {}", admin());
+        let auth = format!("Bearer {}", admin_token());
         w.send(
             "DELETE",
             "/api/users/mallory%40example.com/tokens",
@@ -385,7 +377,7 @@ fn introspection_follows_rfc_7662() {
 #[test]
 fn admins_page_through_revocations() {
     let w = world();
-    let admin = admin();
+    let admin = admin_token();
     for n in 0..5 {
         let sub = if n % 2 == 0 { "alice" } else { "bob" };
         assert_eq!(
@@ -473,7 +465,7 @@ fn admins_restore_a_token() {
     assert_eq!(status(&w.get(&token)), 401);
     let user = issued("eve", "e", Some(NOW - 1));
     assert_eq!(w.delete("/api/revocations/r-1", &user), 403);
-    let auth = format!("Bearer {}", admin());
+    let auth = format!("Bearer {}", admin_token());
     let d = w.send(
         "DELETE",
         "/api/revocations/r-1",
@@ -488,12 +480,12 @@ fn admins_restore_a_token() {
     );
     assert_eq!(status(&w.get(&token)), 0, "the token works again");
     assert_eq!(
-        w.delete("/api/revocations/r-1", &admin()),
+        w.delete("/api/revocations/r-1", &admin_token()),
         404,
         "nothing left to restore"
     );
     w.store.fail_reads(true);
-    assert_eq!(w.delete("/api/revocations/r-1", &admin()), 503);
+    assert_eq!(w.delete("/api/revocations/r-1", &admin_token()), 503);
 }
 
 // ---- operating it --------------------------------------------------------

@@ -18,8 +18,9 @@ pub enum Verdict {
     Revoke,
     /// A revocation was removed.
     Restore,
-    /// An identity provider's event was accepted and did nothing: an event
-    /// type or subject this worker does not act on, or a stream check.
+    /// A request was accepted and changed nothing: an identity provider's
+    /// event type or subject this worker does not act on, a stream check, or
+    /// a sign-out of a token already revoked.
     Ignored,
 }
 
@@ -116,6 +117,19 @@ impl Event {
             reason: Reason::Revoked(reason),
             jti: jti.map(TokenId::to_string),
             sub,
+            sid: None,
+            event_type: None,
+            route,
+        }
+    }
+
+    /// A request accepted that changed nothing, and why.
+    pub fn ignored(jti: Option<&TokenId>, why: &'static str, route: &'static str) -> Event {
+        Event {
+            decision: Verdict::Ignored,
+            reason: Reason::Ignored(why),
+            jti: jti.map(TokenId::to_string),
+            sub: None,
             sid: None,
             event_type: None,
             route,

@@ -237,7 +237,11 @@ mod tests {
         w.store.log.take();
         let (again, polls) = w.decide(&sign_out, None);
         assert_eq!((status(&again), polls), (204, 1), "the script is used up");
-        assert_eq!(w.store.log.take(), ["put"], "sign-out only writes");
+        assert_eq!(
+            w.store.log.take(),
+            ["get", "cutoff"],
+            "a sign-out of a token already revoked reads and writes nothing"
+        );
     }
 
     #[test]

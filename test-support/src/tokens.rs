@@ -109,6 +109,19 @@ pub fn claims() -> Value {
     })
 }
 
+/// An RS256 token of `root` (ID `jti-root`) holding an admin role, among
+/// others.
+pub fn admin_token() -> String {
+    mint(
+        "RS256",
+        &with_claims(|c| {
+            c["sub"] = "root".into();
+            c["jti"] = "jti-root".into();
+            c["roles"] = json!(["reader", "identity:admin"]);
+        }),
+    )
+}
+
 /// [`claims`] after `change`.
 pub fn with_claims(change: impl FnOnce(&mut Value)) -> Value {
     let mut c = claims();

@@ -12,6 +12,7 @@ use edge_revoke_core::request::RequestHead;
 use edge_revoke_core::store::{MemoryStore, RevocationStore};
 use edge_revoke_core::verify::RustCrypto;
 use serde_json::Value;
+use std::cell::Cell;
 use std::collections::HashMap;
 
 /// A configuration with every key type, the issuer, two audiences and two
@@ -46,8 +47,10 @@ pub fn request_head(method: &str, path: &str, headers: &[(&str, &str)]) -> Reque
 }
 
 /// The worker's core with a store (in memory unless replaced), the native
-/// verifier and the clock fixed at [`NOW`].
+/// verifier and a clock that reads [`NOW`] until a test moves it.
 pub struct World<S = MemoryStore> {
+    /// The time every request is decided at.
+    pub now: Cell<u64>,
     pub config: Config,
     pub store: S,
     pub verifier: RustCrypto,
@@ -65,6 +68,7 @@ impl World {
     /// A world with `config`.
     pub fn with(config: Config) -> World {
         World {
+            now: Cell::new(NOW),
             config,
             store: MemoryStore::new(NOW),
             verifier: RustCrypto::default(),
@@ -85,6 +89,7 @@ impl<S: RevocationStore> World<S> {
     /// The same world with another store (e.g. a [`crate::FaultStore`]).
     pub fn with_store<T: RevocationStore>(self, store: T) -> World<T> {
         World {
+            now: self.now,
             config: self.config,
             store,
             verifier: self.verifier,
@@ -105,7 +110,12 @@ impl<S: RevocationStore> World<S> {
         }
     }
 
-    /// Decides one request at [`NOW`].
+    /// Moves the clock `seconds` on.
+    pub fn advance(&self, seconds: u64) {
+        self.now.set(self.now.get() + seconds);
+    }
+
+    /// Decides one request at the world's time.
     pub fn send(
         &self,
         method: &str,
@@ -116,10 +126,11 @@ impl<S: RevocationStore> World<S> {
         self.decide(&request_head(method, path, headers), body).0
     }
 
-    /// Decides one request at [`NOW`], and says how many polls that took
-    /// (one unless the store made a call wait).
+    /// Decides one request at the world's time, and says how many polls
+    /// that took (one unless the store made a call wait).
     pub fn decide(&self, head: &RequestHead, body: Option<&[u8]>) -> (Decision, usize) {
-        drive(handle(head, body, Ok(&self.config), &self.services(), NOW))
+        let now = self.now.get();
+        drive(handle(head, body, Ok(&self.config), &self.services(), now))
     }
 }
 

@@ -4,8 +4,8 @@
 //! is otherwise an ordinary, forwarded request.
 
 use super::steps::{
-    caller_name, require_admin, required_caller, resolve_target, revocation_of, verified,
-    StoreFailure, Target,
+    caller_name, require_admin, resolve_target, revocation_of, revoke_own_token, verified,
+    StoreFailure,
 };
 use super::{fail, proxy, Context, Done, Failure};
 use crate::error::{Rejection, RequestError, StoreError};
@@ -24,11 +24,7 @@ pub(super) async fn revoke<S: RevocationStore, V: SignatureVerifier, F: JwksFetc
     cx: &Context<'_, S, V, F>,
 ) -> Result<Done, Failure> {
     let Some(token_id) = token_id else {
-        let token = required_caller(head, cx).await?;
-        let by = caller_name(&token);
-        let reason = RevokeReason::SignOut;
-        let id = super::steps::revoke(Target::of(&token), reason, by, cx).await?;
-        return Ok(Done::revoked(Reply::empty(204), reason, &id, cx));
+        return revoke_own_token(head, cx).await;
     };
     // Acting on another token: the caller must be a live admin.
     let admin = require_admin(head, cx).await?;

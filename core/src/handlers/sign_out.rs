@@ -1,8 +1,12 @@
 //! `DELETE /api/tokens`: the caller signs its own token out, or with
 //! `scope=global` / `scope=others` every (other) token of its subject, or
 //! with `scope=session` every token of its session (`sid`).
+//!
+//! Every scope but `local` acts for the caller, so a revoked caller is
+//! refused (`401 token revoked`) and writes nothing. `local` with a caller
+//! already revoked is a retried sign-out: `204`, nothing written.
 
-use super::steps::{caller_name, cut_off, cut_off_session, required_caller, revoke, Target};
+use super::steps::{caller_name, cut_off, cut_off_session, live_caller, revoke_own_token};
 use super::{Context, Done, Failure};
 use crate::error::RequestError;
 use crate::keys::JwksFetcher;
@@ -19,36 +23,19 @@ pub(super) async fn sign_out<S: RevocationStore, V: SignatureVerifier, F: JwksFe
     scope: Scope,
     cx: &Context<'_, S, V, F>,
 ) -> Result<Done, Failure> {
-    let token = required_caller(head, cx).await?;
-    let by = caller_name(&token);
-    let (except, reason) = match scope {
-        Scope::Local => {
-            let reason = RevokeReason::SignOut;
-            let id = revoke(Target::of(&token), reason, by, cx).await?;
-            return Ok(Done::revoked(Reply::empty(204), reason, &id, cx));
-        }
-        Scope::Session => {
-            // A session-wide sign-out needs a session.
-            let Some(sid) = token.claims().sid.clone() else {
-                return Err((RequestError::Malformed.into(), Some(token.id().clone())));
-            };
-            cut_off_session(&sid, by, cx.now, cx).await?;
-            let reason = RevokeReason::SignOutSession;
-            let mut event = Event::revoked(reason, Some(token.id()), None, cx.route);
-            event.sid = Some(sid);
-            return Ok(Done::Answered {
-                reply: Reply::empty(204),
-                event: Some(event),
-            });
-        }
-        Scope::Global => (None, RevokeReason::SignOutGlobal),
-        Scope::Others => (Some(token.id()), RevokeReason::SignOutOthers),
+    let (keep_caller, reason) = match scope {
+        Scope::Local => return revoke_own_token(head, cx).await,
+        Scope::Session => return sign_out_session(head, cx).await,
+        Scope::Global => (false, RevokeReason::SignOutGlobal),
+        Scope::Others => (true, RevokeReason::SignOutOthers),
     };
+    let token = live_caller(head, cx).await?;
     // Subject-wide sign-out needs a subject.
     let Some(sub) = token.claims().sub.clone() else {
         return Err((RequestError::Malformed.into(), Some(token.id().clone())));
     };
-    cut_off(&sub, except, by, cx.now, cx).await?;
+    let except = keep_caller.then(|| token.id());
+    cut_off(&sub, except, caller_name(&token), cx.now, cx).await?;
     Ok(Done::Answered {
         reply: Reply::empty(204),
         event: Some(Event::revoked(
@@ -57,5 +44,25 @@ pub(super) async fn sign_out<S: RevocationStore, V: SignatureVerifier, F: JwksFe
             Some(sub),
             cx.route,
         )),
+    })
+}
+
+/// `scope=session`: every token of the caller's session.
+async fn sign_out_session<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(
+    head: &RequestHead,
+    cx: &Context<'_, S, V, F>,
+) -> Result<Done, Failure> {
+    let token = live_caller(head, cx).await?;
+    // A session-wide sign-out needs a session.
+    let Some(sid) = token.claims().sid.clone() else {
+        return Err((RequestError::Malformed.into(), Some(token.id().clone())));
+    };
+    cut_off_session(&sid, caller_name(&token), cx.now, cx).await?;
+    let reason = RevokeReason::SignOutSession;
+    let mut event = Event::revoked(reason, Some(token.id()), None, cx.route);
+    event.sid = Some(sid);
+    Ok(Done::Answered {
+        reply: Reply::empty(204),
+        event: Some(event),
     })
 }

@@ -2,9 +2,11 @@
 //! is the token revoked, is the caller an admin, what does a reference name,
 //! write a revocation, write a cutoff.
 
-use super::{fail, Context, Failure};
+use super::{fail, Context, Done, Failure};
 use crate::error::{Rejection, RequestError, StoreError, TokenError};
 use crate::keys::JwksFetcher;
+use crate::log::Event;
+use crate::reply::Reply;
 use crate::request::RequestHead;
 use crate::revocation::{
     expires_at, Cutoff, Record, RevokeReason, SessionCutoff, MIN_EXPIRY_AHEAD,
@@ -41,14 +43,28 @@ pub(super) async fn caller<S, V: SignatureVerifier, F: JwksFetcher>(
     verified(raw, cx).await.map(Some).map_err(fail)
 }
 
-/// The caller's token, which must be present and valid.
-pub(super) async fn required_caller<S, V: SignatureVerifier, F: JwksFetcher>(
+/// The caller's token, which must be present and valid. Whether it is
+/// revoked is not asked here: a route acting on the caller's behalf takes
+/// [`live_caller`] instead.
+async fn required_caller<S, V: SignatureVerifier, F: JwksFetcher>(
     head: &RequestHead,
     cx: &Context<'_, S, V, F>,
 ) -> Result<VerifiedToken, Failure> {
     caller(head, cx)
         .await?
         .ok_or_else(|| fail(TokenError::Missing))
+}
+
+/// The caller's token, present, valid and not revoked: the proxy's own
+/// check, for every route that acts on the caller's behalf. A revoked caller
+/// is `401 token revoked` and can change nothing.
+pub(super) async fn live_caller<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(
+    head: &RequestHead,
+    cx: &Context<'_, S, V, F>,
+) -> Result<VerifiedToken, Failure> {
+    let token = required_caller(head, cx).await?;
+    ensure_not_revoked(&token, cx).await?;
+    Ok(token)
 }
 
 /// Is the token revoked: by its ID, its subject's cutoff or its session's
@@ -103,13 +119,40 @@ pub(super) async fn ensure_not_revoked<S: RevocationStore, V, F>(
     }
 }
 
+/// Revokes the caller's own token: `scope=local` and `DELETE /v2.0/tokens`.
+/// A caller already revoked (by its ID or by a cutoff) is a retried
+/// sign-out: answered `204` like the first, with nothing written and an
+/// `ignored` log line. Every other scope and route refuses a revoked caller.
+pub(super) async fn revoke_own_token<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(
+    head: &RequestHead,
+    cx: &Context<'_, S, V, F>,
+) -> Result<Done, Failure> {
+    let token = required_caller(head, cx).await?;
+    match ensure_not_revoked(&token, cx).await {
+        Ok(()) => {}
+        Err((Rejection::Token(TokenError::Revoked | TokenError::UnreadableEntry), _)) => {
+            let event = Event::ignored(Some(token.id()), ALREADY_REVOKED, cx.route);
+            return Ok(Done::Answered {
+                reply: Reply::empty(204),
+                event: Some(event),
+            });
+        }
+        Err(failure) => return Err(failure),
+    }
+    let reason = RevokeReason::SignOut;
+    let id = revoke(Target::of(&token), reason, caller_name(&token), cx).await?;
+    Ok(Done::revoked(Reply::empty(204), reason, &id, cx))
+}
+
+/// The `reason` of a sign-out that found its token already revoked.
+pub(super) const ALREADY_REVOKED: &str = "already revoked";
+
 /// A valid, unrevoked caller holding one of `ADMIN_ROLES`.
 pub(super) async fn require_admin<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(
     head: &RequestHead,
     cx: &Context<'_, S, V, F>,
 ) -> Result<VerifiedToken, Failure> {
-    let token = required_caller(head, cx).await?;
-    ensure_not_revoked(&token, cx).await?;
+    let token = live_caller(head, cx).await?;
     let roles = token.claims().roles(&cx.config.roles_claim);
     let admin = roles
         .iter()

@@ -1,0 +1,201 @@
+//! A revoked token can change nothing, and nothing makes it pass again.
+//!
+//! Every route that acts on behalf of the caller's token (sign-out in every
+//! scope, `DELETE /v2.0/tokens`, the admin routes) checks revocation first,
+//! through the proxy's own step. These stories revoke a user's tokens each
+//! way the worker knows, then let the revoked token try to undo it.
+
+use edge_revoke_core::idp::RISC_ACCOUNT_DISABLED;
+use edge_revoke_core::log::Verdict;
+use edge_revoke_core::store::RevocationStore;
+use edge_revoke_test_support::*;
+use serde_json::json;
+
+/// `DELETE path` with `token` in `header` (`authorization` as a bearer token,
+/// or `x-auth-token`).
+fn delete_as<S: RevocationStore>(w: &World<S>, path: &str, header: &str, token: &str) -> u16 {
+    let value = match header {
+        "authorization" => format!("Bearer {token}"),
+        _ => token.to_owned(),
+    };
+    status(&w.send("DELETE", path, &[(header, &value)], None))
+}
+
+fn delete<S: RevocationStore>(w: &World<S>, path: &str, token: &str) -> u16 {
+    delete_as(w, path, "authorization", token)
+}
+
+fn assert_revoked<S: RevocationStore>(w: &World<S>, token: &str, what: &str) {
+    let d = get(w, token);
+    assert_eq!(status(&d), 401, "{what}");
+    let challenge = reply(&d).header("www-authenticate").unwrap_or_default();
+    assert!(challenge.contains("token revoked"), "{what}: {challenge}");
+}
+
+/// The four ways a whole subject is signed out, each at the world's time.
+#[derive(Clone, Copy, Debug)]
+enum SubjectRevocation {
+    /// Another token of the user signs out everywhere.
+    GlobalSignOut,
+    /// An admin signs the user out (`DELETE /api/users/{sub}/tokens`).
+    Admin,
+    /// A back-channel logout names only the user.
+    BackchannelLogout,
+    /// A RISC `account-disabled` event.
+    AccountDisabled,
+}
+
+const SUBJECT_REVOCATIONS: [SubjectRevocation; 4] = [
+    SubjectRevocation::GlobalSignOut,
+    SubjectRevocation::Admin,
+    SubjectRevocation::BackchannelLogout,
+    SubjectRevocation::AccountDisabled,
+];
+
+fn revoke_subject(w: &World<FaultStore>, how: SubjectRevocation, sub: &str) {
+    let now = w.now.get();
+    let answer = match how {
+        SubjectRevocation::GlobalSignOut => {
+            let other = access_token(sub, None, "other-device", now - 1);
+            delete(w, "/api/tokens?scope=global", &other)
+        }
+        SubjectRevocation::Admin => delete(w, &format!("/api/users/{sub}/tokens"), &admin_token()),
+        SubjectRevocation::BackchannelLogout => {
+            let token = logout_token(&logout_claims(|c| {
+                c["sub"] = sub.into();
+                c["iat"] = json!(now);
+                c["exp"] = json!(now + 120);
+                c.as_object_mut().unwrap().remove("sid");
+            }));
+            status(&post_logout(w, &format!("logout_token={token}")))
+        }
+        SubjectRevocation::AccountDisabled => {
+            let mut claims = set_claims(RISC_ACCOUNT_DISABLED, json!({}), user(sub));
+            claims["iat"] = json!(now);
+            status(&push(w, &set_token(&claims)))
+        }
+    };
+    assert!(
+        matches!(answer, 200 | 202 | 204),
+        "{how:?} answered {answer}"
+    );
+}
+
+/// Each way of signing a user out, then, a second later, the revoked token
+/// asks to sign out "everyone else": refused, and it stays revoked.
+#[test]
+fn a_revoked_token_cannot_exempt_itself_with_scope_others() {
+    for how in SUBJECT_REVOCATIONS {
+        let w = receiving();
+        let stolen = access_token("vic", None, "stolen", w.now.get() - 10);
+        assert!(forwarded(&get(&w, &stolen)), "{how:?}: passes at first");
+        revoke_subject(&w, how, "vic");
+        assert_revoked(&w, &stolen, &format!("{how:?}: revoked"));
+        let before = w.store.inner.cutoffs();
+
+        w.advance(1);
+        for header in ["authorization", "x-auth-token"] {
+            let answer = delete_as(&w, "/api/tokens?scope=others", header, &stolen);
+            assert_eq!(
+                answer, 401,
+                "{how:?}: scope=others by a revoked token ({header})"
+            );
+        }
+        assert_eq!(w.store.inner.cutoffs(), before, "{how:?}: nothing written");
+        for later in [0, 1, 60, 300] {
+            w.advance(later);
+            assert_revoked(&w, &stolen, &format!("{how:?}: still revoked {later} s on"));
+        }
+    }
+}
+
+/// A token revoked by its own ID calls every scope: only `local` answers
+/// `204` (a retried sign-out, nothing written); the others are refused, and
+/// the user's newer tokens keep working.
+#[test]
+fn a_token_revoked_by_its_id_changes_nothing_in_any_scope() {
+    for header in ["authorization", "x-auth-token"] {
+        let w = receiving();
+        let now = w.now.get();
+        let stolen = access_token("vic", Some("s-1"), "stolen", now - 10);
+        assert_eq!(delete_as(&w, "/api/tokens", header, &stolen), 204);
+        assert_revoked(&w, &stolen, "signed out");
+        let entries = w.store.inner.entries();
+        assert_eq!(entries.len(), 1);
+
+        w.advance(1);
+        let newer = access_token("vic", Some("s-1"), "newer", w.now.get());
+        for scope in ["global", "others", "session"] {
+            let path = format!("/api/tokens?scope={scope}");
+            assert_eq!(
+                delete_as(&w, &path, header, &stolen),
+                401,
+                "{scope} ({header})"
+            );
+        }
+        for path in ["/api/tokens", "/api/tokens?scope=local", "/v2.0/tokens"] {
+            let d = w.send(
+                "DELETE",
+                path,
+                &[(header, &header_value(header, &stolen))],
+                None,
+            );
+            assert_eq!(status(&d), 204, "{path}: a retried sign-out ({header})");
+            let event = d.event.expect("a log line");
+            assert_eq!(event.decision, Verdict::Ignored, "{path}");
+            assert_eq!(event.reason.as_str(), "already revoked");
+        }
+        assert!(w.store.inner.cutoffs().is_empty(), "no subject cutoff");
+        assert!(w.store.inner.sessions().is_empty(), "no session cutoff");
+        assert_eq!(w.store.inner.entries(), entries, "no new revocation");
+        assert!(forwarded(&get(&w, &newer)), "the user's newer token passes");
+        assert_revoked(&w, &stolen, "still revoked");
+    }
+}
+
+fn header_value(header: &str, token: &str) -> String {
+    match header {
+        "authorization" => format!("Bearer {token}"),
+        _ => token.to_owned(),
+    }
+}
+
+/// A token revoked by a session cutoff cannot sign the session out again
+/// (which would end the session's newer tokens), nor sign out its user.
+#[test]
+fn a_token_revoked_with_its_session_changes_nothing() {
+    let w = receiving();
+    let stolen = access_token("vic", Some("s-1"), "stolen", w.now.get() - 10);
+    assert_eq!(delete(&w, "/api/tokens?scope=session", &stolen), 204);
+    assert_revoked(&w, &stolen, "session signed out");
+    let sessions = w.store.inner.sessions();
+    w.advance(5);
+    let newer = access_token("vic", Some("s-1"), "newer", w.now.get());
+    for scope in ["session", "global", "others"] {
+        let path = format!("/api/tokens?scope={scope}");
+        assert_eq!(delete(&w, &path, &stolen), 401, "{scope}");
+    }
+    assert_eq!(
+        w.store.inner.sessions(),
+        sessions,
+        "the session cutoff stays"
+    );
+    assert!(w.store.inner.cutoffs().is_empty());
+    assert!(forwarded(&get(&w, &newer)));
+}
+
+/// An admin whose own token is revoked can neither sign users out, revoke
+/// tokens, nor restore them.
+#[test]
+fn a_revoked_admin_can_change_nothing() {
+    let w = receiving();
+    let root = admin_token();
+    assert_eq!(delete(&w, "/api/tokens", &root), 204);
+    let victim = access_token("vic", None, "victim", w.now.get() - 10);
+    assert_eq!(delete(&w, "/v2.0/tokens/victim", &admin_token()), 401);
+    assert_eq!(delete(&w, "/api/users/vic/tokens", &root), 401);
+    assert_eq!(delete(&w, "/api/revocations/jti-root", &root), 401);
+    assert!(forwarded(&get(&w, &victim)));
+    assert!(w.store.inner.cutoffs().is_empty());
+    assert_revoked(&w, &root, "the admin stays revoked");
+}

@@ -5,7 +5,7 @@
 //! through the proxy's own step. These stories revoke a user's tokens each
 //! way the worker knows, then let the revoked token try to undo it.
 
-use edge_revoke_core::idp::RISC_ACCOUNT_DISABLED;
+use edge_revoke_core::idp::{CAEP_CREDENTIAL_CHANGE, RISC_ACCOUNT_DISABLED};
 use edge_revoke_core::log::Verdict;
 use edge_revoke_core::store::RevocationStore;
 use edge_revoke_test_support::*;
@@ -32,53 +32,73 @@ fn assert_revoked<S: RevocationStore>(w: &World<S>, token: &str, what: &str) {
     assert!(challenge.contains("token revoked"), "{what}: {challenge}");
 }
 
-/// The four ways a whole subject is signed out, each at the world's time.
+/// The ways a whole subject is signed out: from the edge at the world's
+/// time, or by the identity provider with an event stamped `at`.
 #[derive(Clone, Copy, Debug)]
 enum SubjectRevocation {
     /// Another token of the user signs out everywhere.
     GlobalSignOut,
     /// An admin signs the user out (`DELETE /api/users/{sub}/tokens`).
     Admin,
-    /// A back-channel logout names only the user.
+    /// A back-channel logout names only the user (its `iat`).
     BackchannelLogout,
-    /// A RISC `account-disabled` event.
+    /// A RISC `account-disabled` event (its `event_timestamp`).
     AccountDisabled,
+    /// A CAEP `credential-change` event (the SET's `iat`).
+    CredentialChange,
 }
 
-const SUBJECT_REVOCATIONS: [SubjectRevocation; 4] = [
+const SUBJECT_REVOCATIONS: [SubjectRevocation; 5] = [
     SubjectRevocation::GlobalSignOut,
     SubjectRevocation::Admin,
     SubjectRevocation::BackchannelLogout,
     SubjectRevocation::AccountDisabled,
+    SubjectRevocation::CredentialChange,
 ];
 
+impl SubjectRevocation {
+    /// Signs `sub` out; the identity provider's events are stamped `at`.
+    fn apply(self, w: &World<FaultStore>, sub: &str, at: u64) {
+        let now = w.now.get();
+        let answer = match self {
+            SubjectRevocation::GlobalSignOut => {
+                let other = access_token(sub, None, "other-device", now - 1);
+                delete(w, "/api/tokens?scope=global", &other)
+            }
+            SubjectRevocation::Admin => {
+                delete(w, &format!("/api/users/{sub}/tokens"), &admin_token())
+            }
+            SubjectRevocation::BackchannelLogout => {
+                let token = logout_token(&logout_claims(|c| {
+                    c["sub"] = sub.into();
+                    c["iat"] = json!(at);
+                    c["exp"] = json!(now + 120);
+                    c.as_object_mut().unwrap().remove("sid");
+                }));
+                status(&post_logout(w, &format!("logout_token={token}")))
+            }
+            SubjectRevocation::AccountDisabled => {
+                let body = json!({ "event_timestamp": at });
+                let mut claims = set_claims(RISC_ACCOUNT_DISABLED, body, user(sub));
+                claims["iat"] = json!(now);
+                status(&push(w, &set_token(&claims)))
+            }
+            SubjectRevocation::CredentialChange => {
+                let body = json!({ "credential_type": "password" });
+                let mut claims = set_claims(CAEP_CREDENTIAL_CHANGE, body, user(sub));
+                claims["iat"] = json!(at);
+                status(&push(w, &set_token(&claims)))
+            }
+        };
+        assert!(
+            matches!(answer, 200 | 202 | 204),
+            "{self:?} answered {answer}"
+        );
+    }
+}
+
 fn revoke_subject(w: &World<FaultStore>, how: SubjectRevocation, sub: &str) {
-    let now = w.now.get();
-    let answer = match how {
-        SubjectRevocation::GlobalSignOut => {
-            let other = access_token(sub, None, "other-device", now - 1);
-            delete(w, "/api/tokens?scope=global", &other)
-        }
-        SubjectRevocation::Admin => delete(w, &format!("/api/users/{sub}/tokens"), &admin_token()),
-        SubjectRevocation::BackchannelLogout => {
-            let token = logout_token(&logout_claims(|c| {
-                c["sub"] = sub.into();
-                c["iat"] = json!(now);
-                c["exp"] = json!(now + 120);
-                c.as_object_mut().unwrap().remove("sid");
-            }));
-            status(&post_logout(w, &format!("logout_token={token}")))
-        }
-        SubjectRevocation::AccountDisabled => {
-            let mut claims = set_claims(RISC_ACCOUNT_DISABLED, json!({}), user(sub));
-            claims["iat"] = json!(now);
-            status(&push(w, &set_token(&claims)))
-        }
-    };
-    assert!(
-        matches!(answer, 200 | 202 | 204),
-        "{how:?} answered {answer}"
-    );
+    how.apply(w, sub, w.now.get());
 }
 
 /// Each way of signing a user out, then, a second later, the revoked token
@@ -198,4 +218,56 @@ fn a_revoked_admin_can_change_nothing() {
     assert!(forwarded(&get(&w, &victim)));
     assert!(w.store.inner.cutoffs().is_empty());
     assert_revoked(&w, &root, "the admin stays revoked");
+}
+
+/// `scope=others` at second t, then the user's sign-out stamped earlier (an
+/// identity provider's event is stamped before it arrives) but after the
+/// exempted token was issued: the exemption ends, in every order of arrival
+/// and for every kind of write.
+#[test]
+fn a_later_exemption_never_cancels_an_earlier_sign_out_of_the_user() {
+    for how in SUBJECT_REVOCATIONS {
+        for others_first in [true, false] {
+            let w = receiving();
+            let t = w.now.get();
+            let kept = access_token("vic", None, "kept", t - 10);
+            let what = format!("{how:?}, scope=others first: {others_first}");
+            if others_first {
+                assert_eq!(delete(&w, "/api/tokens?scope=others", &kept), 204, "{what}");
+                assert!(forwarded(&get(&w, &kept)), "{what}: exempt for now");
+                w.advance(3);
+                how.apply(&w, "vic", t - 2);
+            } else {
+                how.apply(&w, "vic", t - 2);
+                w.advance(3);
+                // Covered by the revoked-caller check; the merge must agree.
+                assert_eq!(delete(&w, "/api/tokens?scope=others", &kept), 401, "{what}");
+            }
+            assert_revoked(&w, &kept, &what);
+            let stored = &w.store.inner.cutoffs()["subject:vic"].0;
+            assert!(
+                stored.others.is_none(),
+                "{what}: no exemption left: {stored:?}"
+            );
+            assert!(stored.cutoff >= Some(t - 2), "{what}: {stored:?}");
+        }
+    }
+}
+
+/// An identity provider's sign-out stamped before the exempted token was
+/// issued leaves that token's exemption in force: nothing revokes it.
+#[test]
+fn an_older_sign_out_leaves_a_newer_exemption_in_force() {
+    let w = receiving();
+    let t = w.now.get();
+    let kept = access_token("vic", None, "kept", t - 10);
+    let old = access_token("vic", None, "old", t - 100);
+    assert_eq!(delete(&w, "/api/tokens?scope=others", &kept), 204);
+    w.advance(3);
+    SubjectRevocation::BackchannelLogout.apply(&w, "vic", t - 50);
+    assert!(
+        forwarded(&get(&w, &kept)),
+        "issued after the logout's cutoff"
+    );
+    assert_revoked(&w, &old, "older than both");
 }

@@ -98,7 +98,7 @@ fn global_sign_out_revokes_every_token_issued_until_now() {
     assert_eq!(status(&w.get(&later)), 0, "issued after the cutoff");
     assert_eq!(status(&w.get(&bob)), 0, "other subjects are untouched");
     let (cutoff, expires) = w.store.cutoffs()["subject:alice"].clone();
-    assert_eq!((cutoff.cutoff, cutoff.except), (NOW, None));
+    assert_eq!((cutoff.cutoff, cutoff.others), (Some(NOW), None));
     assert_eq!(expires, NOW + 86_400);
     assert!(
         w.store.entries().is_empty(),
@@ -114,28 +114,23 @@ fn others_keeps_the_caller() {
     assert_eq!(w.delete("/api/tokens?scope=others", &caller), 204);
     assert_eq!(status(&w.get(&caller)), 0);
     assert_eq!(status(&w.get(&other)), 401);
+    let others = w.store.cutoffs()["subject:alice"].0.others.clone().unwrap();
     assert_eq!(
-        w.store.cutoffs()["subject:alice"].0.except.as_deref(),
-        Some("keep-me")
+        (others.cutoff, others.except.as_str(), others.except_iat),
+        (NOW, "keep-me", Some(NOW - 5))
     );
 }
 
 #[test]
 fn a_cutoff_never_moves_backwards() {
     let w = world();
-    let later = Cutoff {
-        sub: "alice".into(),
-        cutoff: NOW + 50,
-        except: None,
-        by: "x".into(),
-        route: "x".into(),
-    };
+    let later = Cutoff::all("alice", NOW + 50, "x".into(), "x".into());
     block_on(w.store.put_cutoff(&later, NOW + 1000)).unwrap();
     // Issued after the stored cutoff, within the clock-skew leeway.
     let caller = issued("alice", "c", Some(NOW + 55));
     assert_eq!(w.delete("/api/tokens?scope=others", &caller), 204);
     let kept = &w.store.cutoffs()["subject:alice"].0;
-    assert_eq!((kept.cutoff, kept.except.as_deref()), (NOW + 50, None));
+    assert_eq!((kept.cutoff, kept.others.as_ref()), (Some(NOW + 50), None));
 }
 
 #[test]

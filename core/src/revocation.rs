@@ -50,31 +50,134 @@ fn named_key(prefix: &str, name: &str) -> String {
     }
 }
 
-/// "Every token of `sub` issued at or before `cutoff` is revoked", except
-/// the one token `except` (the caller's, for `scope=others`).
+/// The cutoffs of one subject: "every token of `sub` issued at or before
+/// `cutoff` is revoked", and, from a `scope=others` sign-out, "every token
+/// of `sub` issued at or before `others.cutoff` is revoked too, except the
+/// one token `others.except`".
+///
+/// The two thresholds are kept apart so that an exemption never lifts a
+/// cutoff that has none: a token revoked by `cutoff` stays revoked whatever
+/// `others` says. [`Cutoff::merge`] keeps that invariant when two cutoffs of
+/// one subject meet.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "StoredCutoff")]
 pub struct Cutoff {
     /// The subject.
     pub sub: String,
-    /// Seconds since the epoch; tokens with `iat` at or before it are revoked.
-    pub cutoff: u64,
-    /// The token ID kept valid, if any.
-    pub except: Option<String>,
+    /// Seconds since the epoch: every token with `iat` at or before it is
+    /// revoked, with no exemption. `None` when only `others` is set.
+    pub cutoff: Option<u64>,
+    /// The `scope=others` part, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub others: Option<Exemption>,
     /// Who asked: the caller's `sub`.
     pub by: String,
     /// The route that set it.
     pub route: String,
 }
 
+/// "Every token issued at or before `cutoff` is revoked, except `except`":
+/// a `scope=others` sign-out, which keeps the calling token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exemption {
+    /// Seconds since the epoch.
+    pub cutoff: u64,
+    /// The ID of the token kept valid: the caller's.
+    pub except: String,
+    /// That token's `iat` (`None` when it has none, which counts as issued
+    /// before every cutoff). A cutoff of the same subject at or after it
+    /// revokes that token too, so merging one in ends the exemption.
+    #[serde(default)]
+    pub except_iat: Option<u64>,
+}
+
+/// A subject cutoff as stored: today's shape, or the shape before exemptions
+/// had a threshold of their own (`{"cutoff": T, "except": "id"}`), which
+/// meant "every token but `id` issued at or before T".
+#[derive(Deserialize)]
+struct StoredCutoff {
+    sub: String,
+    cutoff: Option<u64>,
+    #[serde(default)]
+    others: Option<Exemption>,
+    #[serde(default)]
+    except: Option<String>,
+    by: String,
+    route: String,
+}
+
+impl From<StoredCutoff> for Cutoff {
+    fn from(stored: StoredCutoff) -> Cutoff {
+        let (cutoff, others) = match (stored.except, stored.cutoff) {
+            (Some(except), Some(cutoff)) if stored.others.is_none() => (
+                None,
+                Some(Exemption {
+                    cutoff,
+                    except,
+                    except_iat: None,
+                }),
+            ),
+            _ => (stored.cutoff, stored.others),
+        };
+        Cutoff {
+            sub: stored.sub,
+            cutoff,
+            others,
+            by: stored.by,
+            route: stored.route,
+        }
+    }
+}
+
+/// True when a token with this `iat` counts as issued at or before `at`.
+/// A token without `iat` counts as issued before every cutoff.
+fn issued_by(iat: Option<u64>, at: u64) -> bool {
+    iat.is_none_or(|iat| iat <= at)
+}
+
 impl Cutoff {
+    /// Every token of `sub` issued at or before `at`.
+    pub fn all(sub: &str, at: u64, by: String, route: String) -> Cutoff {
+        Cutoff {
+            sub: sub.to_owned(),
+            cutoff: Some(at),
+            others: None,
+            by,
+            route,
+        }
+    }
+
+    /// Every token of `sub` issued at or before `at` but the one `except`
+    /// (issued at `except_iat`): `scope=others`.
+    pub fn others(
+        sub: &str,
+        at: u64,
+        except: &TokenId,
+        except_iat: Option<u64>,
+        by: String,
+        route: String,
+    ) -> Cutoff {
+        Cutoff {
+            sub: sub.to_owned(),
+            cutoff: None,
+            others: Some(Exemption {
+                cutoff: at,
+                except: except.to_string(),
+                except_iat,
+            }),
+            by,
+            route,
+        }
+    }
+
     /// Stands for a stored cutoff of `sub` this version cannot read: it
     /// revokes every token of `sub` (fail closed) until a readable cutoff
     /// replaces it.
     pub fn unreadable(sub: &str) -> Cutoff {
         Cutoff {
             sub: sub.to_owned(),
-            cutoff: u64::MAX,
-            except: None,
+            cutoff: Some(u64::MAX),
+            others: None,
             by: UNREADABLE.into(),
             route: UNREADABLE.into(),
         }
@@ -82,29 +185,82 @@ impl Cutoff {
 
     /// True for [`Cutoff::unreadable`].
     pub fn is_unreadable(&self) -> bool {
-        self.cutoff == u64::MAX && self.route == UNREADABLE
+        self.cutoff == Some(u64::MAX) && self.route == UNREADABLE
+    }
+
+    /// The latest second this cutoff reaches, over both thresholds.
+    pub fn latest(&self) -> u64 {
+        let others = self.others.as_ref().map(|others| others.cutoff);
+        self.cutoff.max(others).unwrap_or(0)
     }
 
     /// True if a token with this `iat` and ID is revoked by the cutoff. A token
     /// without `iat` counts as issued before it.
     pub fn revokes(&self, iat: Option<u64>, id: &TokenId) -> bool {
-        iat.is_none_or(|iat| iat <= self.cutoff) && self.except.as_deref() != Some(id.as_str())
+        let by_all = self.cutoff.is_some_and(|at| issued_by(iat, at));
+        by_all
+            || self
+                .others
+                .as_ref()
+                .is_some_and(|others| issued_by(iat, others.cutoff) && others.except != id.as_str())
     }
 
-    /// Combines a stored cutoff with a new one. The later cutoff wins and a
-    /// cutoff never moves backwards. At the same second, an exemption
-    /// survives only if both keep the same token.
+    /// Combines a stored cutoff with a new one. The result revokes exactly
+    /// the tokens either of them revokes: no cutoff moves backwards, and an
+    /// exemption never survives a cutoff that revokes its token.
     ///
-    /// An unreadable stored cutoff is replaced, not merged: a new sign-out
-    /// repairs the entry instead of locking the subject out for good.
+    /// - `cutoff` is the later of the two.
+    /// - Of two exemptions, the later one is kept. The earlier one is dropped
+    ///   when it kept the same token (the later one covers it), and otherwise
+    ///   folded into `cutoff`: the token it kept is revoked by the later
+    ///   exemption anyway, unless issued after the earlier one's threshold,
+    ///   where the fold does not reach it.
+    /// - The kept exemption ends, folded into `cutoff`, when its own token is
+    ///   issued at or before `cutoff`, which revokes it anyway; and it is
+    ///   dropped when `cutoff` already reaches as far.
+    ///
+    /// An unreadable stored cutoff revoked every token of the subject: a new
+    /// cutoff replaces it (repairing the entry), but without any exemption.
     pub fn merge(old: Option<Cutoff>, new: Cutoff) -> Cutoff {
-        match old.filter(|old| !old.is_unreadable()) {
-            Some(old) if old.cutoff > new.cutoff => old,
-            Some(old) if old.cutoff == new.cutoff && old.except != new.except => Cutoff {
-                except: None,
+        let Some(old) = old else {
+            return new;
+        };
+        if old.is_unreadable() {
+            let cutoff = Some(new.latest());
+            return Cutoff {
+                cutoff,
+                others: None,
                 ..new
-            },
-            _ => new,
+            };
+        }
+        let mut cutoff = old.cutoff.max(new.cutoff);
+        let (kept, earlier) = match (old.others.clone(), new.others.clone()) {
+            (Some(a), Some(b)) if a.cutoff >= b.cutoff => (Some(a), Some(b)),
+            (Some(a), Some(b)) => (Some(b), Some(a)),
+            (a, b) => (a.or(b), None),
+        };
+        if let (Some(kept), Some(earlier)) = (&kept, &earlier) {
+            if earlier.except != kept.except {
+                cutoff = cutoff.max(Some(earlier.cutoff));
+            }
+        }
+        let others = kept.and_then(|kept| {
+            if cutoff.is_some_and(|at| issued_by(kept.except_iat, at)) {
+                cutoff = cutoff.max(Some(kept.cutoff));
+                None
+            } else {
+                (cutoff < Some(kept.cutoff)).then_some(kept)
+            }
+        });
+        let merged = Cutoff {
+            cutoff,
+            others,
+            ..new
+        };
+        if (merged.cutoff, &merged.others) == (old.cutoff, &old.others) {
+            old
+        } else {
+            merged
         }
     }
 }
@@ -431,41 +587,167 @@ pub(crate) mod tests {
     }
 
     fn cutoff(at: u64, except: Option<&str>) -> Cutoff {
-        Cutoff {
-            sub: "alice".into(),
-            cutoff: at,
-            except: except.map(str::to_owned),
-            by: "alice".into(),
-            route: "DELETE /api/tokens".into(),
+        match except {
+            None => Cutoff::all("alice", at, "alice".into(), "DELETE /api/tokens".into()),
+            Some(except) => exempting(at, except, None),
         }
+    }
+
+    /// `scope=others` at `at`, keeping `except`, issued at `iat`.
+    fn exempting(at: u64, except: &str, iat: Option<u64>) -> Cutoff {
+        let id = TokenId::from_reference(except).unwrap();
+        Cutoff::others("alice", at, &id, iat, "alice".into(), "r".into())
+    }
+
+    fn thresholds(c: &Cutoff) -> (Option<u64>, Option<(u64, &str)>) {
+        let others = c.others.as_ref().map(|o| (o.cutoff, o.except.as_str()));
+        (c.cutoff, others)
     }
 
     #[test]
     fn cutoffs_never_move_backwards() {
-        assert_eq!(Cutoff::merge(None, cutoff(10, None)).cutoff, 10);
+        assert_eq!(Cutoff::merge(None, cutoff(10, None)).cutoff, Some(10));
         assert_eq!(
-            Cutoff::merge(Some(cutoff(20, None)), cutoff(10, Some("x"))),
+            Cutoff::merge(Some(cutoff(20, None)), cutoff(10, None)),
             cutoff(20, None)
         );
-        assert_eq!(
-            Cutoff::merge(Some(cutoff(10, None)), cutoff(20, Some("x"))),
-            cutoff(20, Some("x"))
+        // A later exemption keeps the earlier cutoff: its token, issued after
+        // it, stays valid; every other token before the exemption is revoked.
+        let merged = Cutoff::merge(Some(cutoff(10, None)), exempting(20, "x", Some(15)));
+        assert_eq!(thresholds(&merged), (Some(10), Some((20, "x"))));
+        // An earlier exemption under a later cutoff adds nothing.
+        let merged = Cutoff::merge(Some(cutoff(20, None)), exempting(10, "x", Some(5)));
+        assert_eq!(thresholds(&merged), (Some(20), None));
+    }
+
+    /// The exemption of `scope=others` never outlives a cutoff that revokes
+    /// its token, in either order of arrival.
+    #[test]
+    fn an_exemption_never_lifts_a_cutoff() {
+        let x = TokenId::from_reference("x").unwrap();
+        // x (issued at 5) signs out its others at 10; the identity provider's
+        // logout of the user, stamped 8, arrives after.
+        for (first, second) in [
+            (exempting(10, "x", Some(5)), cutoff(8, None)),
+            (cutoff(8, None), exempting(10, "x", Some(5))),
+        ] {
+            let merged = Cutoff::merge(Some(first.clone()), second.clone());
+            assert!(merged.revokes(Some(5), &x), "{first:?} then {second:?}");
+            assert_eq!(thresholds(&merged), (Some(10), None));
+        }
+        // A cutoff before x was issued leaves x's exemption in force.
+        let merged = Cutoff::merge(Some(exempting(10, "x", Some(5))), cutoff(4, None));
+        assert!(!merged.revokes(Some(5), &x));
+        assert!(merged.revokes(Some(4), &TokenId::from_reference("y").unwrap()));
+        assert_eq!(thresholds(&merged), (Some(4), Some((10, "x"))));
+        // Same second, two tokens each keeping itself: neither survives.
+        let merged = Cutoff::merge(
+            Some(exempting(10, "x", Some(5))),
+            exempting(10, "y", Some(6)),
         );
-        // Same second: an exemption survives only if both agree.
-        assert_eq!(
-            Cutoff::merge(Some(cutoff(10, Some("x"))), cutoff(10, None)).except,
-            None
+        assert_eq!(thresholds(&merged), (Some(10), None));
+        // The same token twice: the later threshold, still kept.
+        let merged = Cutoff::merge(
+            Some(exempting(10, "x", Some(5))),
+            exempting(12, "x", Some(5)),
         );
-        assert_eq!(
-            Cutoff::merge(Some(cutoff(10, None)), cutoff(10, Some("x"))).except,
-            None
+        assert_eq!(thresholds(&merged), (None, Some((12, "x"))));
+        // A token without iat counts as issued before every cutoff.
+        let merged = Cutoff::merge(Some(exempting(10, "x", None)), cutoff(1, None));
+        assert_eq!(thresholds(&merged), (Some(10), None));
+    }
+
+    /// Every pair of cutoffs over a small world of three tokens and three
+    /// seconds: the merge revokes exactly the tokens either cutoff revokes.
+    #[test]
+    fn a_merge_revokes_exactly_what_either_side_revokes() {
+        let times = [None, Some(1), Some(2), Some(3)];
+        let names = ["x", "y", "z"];
+        let ids: Vec<TokenId> = names
+            .iter()
+            .map(|n| TokenId::from_reference(n).unwrap())
+            .collect();
+        let mut checked = 0;
+        for ix in times {
+            for iy in times {
+                for iz in times {
+                    let iat = [ix, iy, iz];
+                    // Every cutoff of this world; an exemption carries its
+                    // token's own iat.
+                    let mut all = Vec::new();
+                    for plain in times {
+                        let mut exemptions = vec![None];
+                        for at in 1..=3 {
+                            for (i, name) in names[..2].iter().enumerate() {
+                                exemptions.push(Some((at, *name, iat[i])));
+                            }
+                        }
+                        for others in exemptions {
+                            let mut c = match others {
+                                Some((at, name, iat)) => exempting(at, name, iat),
+                                None => Cutoff::all("alice", 0, "a".into(), "r".into()),
+                            };
+                            c.cutoff = plain;
+                            if c.cutoff.is_some() || c.others.is_some() {
+                                all.push(c);
+                            }
+                        }
+                    }
+                    for a in &all {
+                        for b in &all {
+                            let merged = Cutoff::merge(Some(a.clone()), b.clone());
+                            for (id, iat) in ids.iter().zip(iat) {
+                                let either = a.revokes(iat, id) || b.revokes(iat, id);
+                                assert_eq!(
+                                    merged.revokes(iat, id),
+                                    either,
+                                    "{a:?} + {b:?} = {merged:?} for {id} at {iat:?}"
+                                );
+                                checked += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 100_000, "{checked}");
+    }
+
+    #[test]
+    fn an_unreadable_cutoff_is_replaced_without_an_exemption() {
+        let repaired = Cutoff::merge(
+            Some(Cutoff::unreadable("alice")),
+            exempting(10, "x", Some(5)),
         );
-        assert_eq!(
-            Cutoff::merge(Some(cutoff(10, Some("x"))), cutoff(10, Some("x")))
-                .except
-                .as_deref(),
-            Some("x")
-        );
+        assert_eq!(thresholds(&repaired), (Some(10), None));
+        let repaired = Cutoff::merge(Some(Cutoff::unreadable("alice")), cutoff(7, None));
+        assert_eq!(repaired, cutoff(7, None));
+    }
+
+    /// Cutoffs stored before exemptions had their own threshold read as
+    /// they meant: every token but `except` issued at or before `cutoff`.
+    #[test]
+    fn cutoffs_in_the_earlier_shape_are_read_as_they_meant() {
+        let x = TokenId::from_reference("x").unwrap();
+        let y = TokenId::from_reference("y").unwrap();
+        let old: Cutoff = serde_json::from_str(
+            r#"{"sub":"alice","cutoff":10,"except":"x","by":"alice","route":"r"}"#,
+        )
+        .unwrap();
+        assert_eq!(thresholds(&old), (None, Some((10, "x"))));
+        assert!(!old.revokes(Some(5), &x) && old.revokes(Some(5), &y));
+        let plain: Cutoff = serde_json::from_str(
+            r#"{"sub":"alice","cutoff":10,"except":null,"by":"alice","route":"r"}"#,
+        )
+        .unwrap();
+        assert_eq!(plain, Cutoff::all("alice", 10, "alice".into(), "r".into()));
+        // Today's shape round-trips.
+        let both = Cutoff::merge(Some(cutoff(4, None)), exempting(10, "x", Some(5)));
+        let text = serde_json::to_string(&both).unwrap();
+        assert_eq!(serde_json::from_str::<Cutoff>(&text).unwrap(), both);
+        assert!(!serde_json::to_string(&cutoff(4, None))
+            .unwrap()
+            .contains("others"));
     }
 
     #[test]
@@ -477,6 +759,14 @@ pub(crate) mod tests {
         assert!(c.revokes(None, &id("t")), "no iat counts as before");
         assert!(!c.revokes(Some(101), &id("t")));
         assert!(!c.revokes(Some(50), &id("keep")), "the exempt token");
+        assert_eq!(c.latest(), 100);
+        let both = Cutoff::merge(Some(cutoff(40, None)), exempting(100, "keep", Some(60)));
+        assert!(
+            both.revokes(Some(40), &id("keep")),
+            "the plain cutoff has no exemption"
+        );
+        assert!(!both.revokes(Some(60), &id("keep")));
+        assert_eq!(both.latest(), 100);
     }
 
     #[test]
@@ -514,7 +804,7 @@ pub(crate) mod tests {
     #[test]
     fn only_the_whole_marker_is_unreadable() {
         let late = Cutoff {
-            cutoff: u64::MAX,
+            cutoff: Some(u64::MAX),
             ..cutoff(10, None)
         };
         let named = Cutoff {

@@ -855,13 +855,7 @@ mod tests {
         let u = TokenId::from_reference("v").unwrap();
         let clean = block_on(via(&a, 300).check(&u, Some("carol"), None));
         assert_eq!(clean.subject, Ok(None));
-        let cutoff = Cutoff {
-            sub: "carol".into(),
-            cutoff: 301,
-            except: None,
-            by: "carol".into(),
-            route: "DELETE /api/tokens".into(),
-        };
+        let cutoff = Cutoff::all("carol", 301, "carol".into(), "DELETE /api/tokens".into());
         block_on(via(&a, 301).put_cutoff(&cutoff, 10_000)).unwrap();
         let after = block_on(via(&a, 301).check(&u, Some("carol"), None));
         assert_eq!(after.subject, Ok(Some(cutoff)));

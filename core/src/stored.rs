@@ -193,13 +193,7 @@ mod tests {
 
     #[test]
     fn unreadable_cutoffs_revoke_the_whole_subject() {
-        let cutoff = Cutoff {
-            sub: "alice".into(),
-            cutoff: 5,
-            except: None,
-            by: "alice".into(),
-            route: "DELETE /api/tokens".into(),
-        };
+        let cutoff = Cutoff::all("alice", 5, "alice".into(), "DELETE /api/tokens".into());
         let stored = text(&cutoff_entry(&cutoff).unwrap());
         assert_eq!(read_cutoff("alice", &stored), cutoff);
         // Another subject's value under this key is not this subject's cutoff.
@@ -218,13 +212,12 @@ mod tests {
 
     #[test]
     fn cutoff_listings_read_their_metadata() {
-        let cutoff = Cutoff {
-            sub: "a".repeat(300),
-            cutoff: 5,
-            except: None,
-            by: "root".into(),
-            route: "DELETE /api/users/{sub}/tokens".into(),
-        };
+        let cutoff = Cutoff::all(
+            &"a".repeat(300),
+            5,
+            "root".into(),
+            "DELETE /api/users/{sub}/tokens".into(),
+        );
         let metadata = cutoff_metadata(&AnyCutoff::Subject(cutoff.clone())).unwrap();
         assert!(metadata.len() < 1024, "fits KV's metadata limit");
         let text = format!(
@@ -236,7 +229,7 @@ mod tests {
         };
         assert_eq!(
             (listed.sub.len(), listed.cutoff, page.items[0].1),
-            (256, 5, Some(9))
+            (256, Some(5), Some(9))
         );
         assert_eq!(page.items[1].0, AnyCutoff::Subject(Cutoff::unreadable("y")));
         let sessions = r#"{"keys":[{"name":"session:s1","metadata":{"sid":"s1","cutoff":7,"by":"idp","route":"r"}}],"list_complete":false,"cursor":"c"}"#;

@@ -120,6 +120,55 @@ describe('revoked callers change nothing (wrangler dev)', () => {
   });
 });
 
+describe("a later scope=others never cancels the identity provider's earlier sign-out (wrangler dev)", () => {
+  const CLIENT = { id: 'app-1', secret: 'app-1-secret' };
+  const ctx = useWorker({ ...RECEIVER_VARS, OAUTH_CLIENTS: `${CLIENT.id}:${CLIENT.secret}` });
+  const basic = `Basic ${Buffer.from(`${CLIENT.id}:${CLIENT.secret}`).toString('base64')}`;
+  const introspect = async (token) => {
+    const r = await call(ctx.base, '/oauth/introspect', { method: 'POST', headers: { Authorization: basic, 'Content-Type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token }).toString() });
+    assert.equal(r.status, 200, r.text);
+    return JSON.parse(r.text).active;
+  };
+  /** The identity provider's sign-outs of `sub`, stamped `at` (before they arrive). */
+  const EARLIER = {
+    'a back-channel logout naming only the user (its iat)': async (sub, at) => {
+      const token = await mintLogout({ claims: { sub, sid: undefined, iat: at } });
+      const body = new URLSearchParams({ logout_token: token }).toString();
+      return (await call(ctx.base, '/oidc/backchannel-logout', { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body })).status;
+    },
+    'a RISC account-disabled event (its event_timestamp)': async (sub, at) => {
+      const set = await mintSet({ claims: { sub_id: issSub(sub), events: { [EVENTS.accountDisabled]: { event_timestamp: at } } } });
+      return (await call(ctx.base, '/ssf/events', { method: 'POST', headers: { 'Content-Type': 'application/secevent+jwt' }, body: set })).status;
+    },
+    'a CAEP credential-change event (the SET iat)': async (sub, at) => {
+      const set = await mintSet({ claims: { iat: at, sub_id: issSub(sub), events: { [EVENTS.credentialChange]: { credential_type: 'password' } } } });
+      return (await call(ctx.base, '/ssf/events', { method: 'POST', headers: { 'Content-Type': 'application/secevent+jwt' }, body: set })).status;
+    },
+  };
+
+  for (const [how, signOut] of Object.entries(EARLIER)) {
+    it(`scope=others at t, then ${how} stamped t-2: the exempted token is revoked`, T, async () => {
+      const sub = uniq('victim');
+      const kept = await access({ sub, iat: now() - 10 });
+      const t = now();
+      assert.equal((await del(ctx.base, '/api/tokens?scope=others', kept)).status, 204);
+      assert.equal((await call(ctx.base, '/hello', { token: kept })).status, 200, 'exempt for now');
+      assert.equal(await introspect(kept), true);
+      await sleep(1100);
+      const answer = await signOut(sub, t - 2);
+      assert.ok([200, 202].includes(answer), `${how} answered ${answer}`);
+      ctx.origin.clear();
+      assertRevoked(await call(ctx.base, '/hello', { token: kept }), 'the exempted token after the earlier sign-out');
+      assert.equal(await introspect(kept), false, 'introspection agrees');
+      assert.equal(ctx.origin.requests.length, 0);
+      const listed = await call(ctx.base, '/api/cutoffs?kind=subject&limit=1000', { token: await admin() });
+      const item = JSON.parse(listed.text).items.find((i) => i.sub === sub);
+      assert.ok(item.cutoff >= t - 2, `the listing shows the sign-out: ${JSON.stringify(item)}`);
+      assert.equal(item.others, undefined, `no exemption is left: ${JSON.stringify(item)}`);
+    });
+  }
+});
+
 describe('revoked callers change nothing (two isolates, one KV namespace)', () => {
   let origin;
   let isolates;

@@ -34,8 +34,8 @@ pub(super) async fn sign_out<S: RevocationStore, V: SignatureVerifier, F: JwksFe
     let Some(sub) = token.claims().sub.clone() else {
         return Err((RequestError::Malformed.into(), Some(token.id().clone())));
     };
-    let except = keep_caller.then(|| token.id());
-    cut_off(&sub, except, caller_name(&token), cx.now, cx).await?;
+    let keep = keep_caller.then_some(&token);
+    cut_off(&sub, keep, caller_name(&token), cx.now, cx).await?;
     Ok(Done::Answered {
         reply: Reply::empty(204),
         event: Some(Event::revoked(

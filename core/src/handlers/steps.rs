@@ -250,21 +250,21 @@ pub(super) async fn with_retries<
     write().await
 }
 
-/// Sets (by `max`) the cutoff of `sub` to `at`, keeping `except` valid.
+/// Revokes every token of `sub` issued at or before `at`, but `keep` (the
+/// caller of `scope=others`) when given, merged with the stored cutoff (see
+/// [`Cutoff::merge`]).
 pub(super) async fn cut_off<S: RevocationStore, V, F>(
     sub: &str,
-    except: Option<&TokenId>,
+    keep: Option<&VerifiedToken>,
     by: String,
     at: u64,
     cx: &Context<'_, S, V, F>,
 ) -> Result<(), Failure> {
     let store = cx.services.store;
-    let new = Cutoff {
-        sub: sub.to_owned(),
-        cutoff: at,
-        except: except.map(TokenId::to_string),
-        by,
-        route: cx.route.into(),
+    let route = cx.route.to_owned();
+    let new = match keep {
+        Some(token) => Cutoff::others(sub, at, token.id(), token.claims().iat, by, route),
+        None => Cutoff::all(sub, at, by, route),
     };
     let until = cutoff_expiry(cx);
     // Read, merge and write again on every try: another writer's cutoff

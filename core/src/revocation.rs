@@ -615,9 +615,12 @@ pub(crate) mod tests {
         // it, stays valid; every other token before the exemption is revoked.
         let merged = Cutoff::merge(Some(cutoff(10, None)), exempting(20, "x", Some(15)));
         assert_eq!(thresholds(&merged), (Some(10), Some((20, "x"))));
-        // An earlier exemption under a later cutoff adds nothing.
+        // An earlier exemption under a later cutoff adds nothing, nor one at
+        // the same second for a token issued after it.
         let merged = Cutoff::merge(Some(cutoff(20, None)), exempting(10, "x", Some(5)));
         assert_eq!(thresholds(&merged), (Some(20), None));
+        let merged = Cutoff::merge(Some(cutoff(10, None)), exempting(10, "x", Some(12)));
+        assert_eq!(thresholds(&merged), (Some(10), None));
     }
 
     /// The exemption of `scope=others` never outlives a cutoff that revokes
@@ -741,6 +744,12 @@ pub(crate) mod tests {
         )
         .unwrap();
         assert_eq!(plain, Cutoff::all("alice", 10, "alice".into(), "r".into()));
+        // Today's shape wins over a stray `except` beside it.
+        let stray: Cutoff = serde_json::from_str(
+            r#"{"sub":"alice","cutoff":4,"others":{"cutoff":10,"except":"x","except_iat":5},"except":"y","by":"a","route":"r"}"#,
+        )
+        .unwrap();
+        assert_eq!(thresholds(&stray), (Some(4), Some((10, "x"))));
         // Today's shape round-trips.
         let both = Cutoff::merge(Some(cutoff(4, None)), exempting(10, "x", Some(5)));
         let text = serde_json::to_string(&both).unwrap();

@@ -8,11 +8,12 @@ use worker::js_sys::{Reflect, Uint8Array};
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::web_sys;
 
-/// Method, URL and the headers the core reads, in one JS call. The text
-/// always has its two first lines; were it ever short, the empty head would
-/// be a request without a token (401).
-pub(crate) fn head(request: &web_sys::Request) -> RequestHead {
-    RequestHead::from_lines(&head_lines(request)).unwrap_or_default()
+/// Method, URL and the headers the core reads, in one JS call, and with
+/// `all_names` every header name. The text always has its two first lines;
+/// were it ever short, the empty head would be a request without a token
+/// (401).
+pub(crate) fn head(request: &web_sys::Request, all_names: bool) -> RequestHead {
+    RequestHead::from_lines(&head_lines(request, all_names)).unwrap_or_default()
 }
 
 /// The runtime's response for a [`Reply`]. Building one cannot fail for the

@@ -67,12 +67,16 @@ export function settle(promise, ms, slot, done) {
   settleWith(promise, ms, slot, done, undefined);
 }
 
-export function head(request, names) {
+export function head(request, names, all) {
   const headers = request.headers;
   let text = request.method + '\\n' + request.url;
   for (const name of names) {
     const value = headers.get(name);
     if (value !== null) text += '\\n' + name + ':' + value;
+  }
+  if (all) {
+    text += '\\n';
+    for (const name of headers.keys()) text += ':' + name;
   }
   return text;
 }
@@ -105,7 +109,7 @@ extern "C" {
     fn settle_js(promise: &JsValue, ms: f64, slot: u32, done: &JsValue);
 
     #[wasm_bindgen(js_name = head)]
-    fn head_js(request: &web_sys::Request, names: &JsValue) -> String;
+    fn head_js(request: &web_sys::Request, names: &JsValue, all: bool) -> String;
 
     #[wasm_bindgen(js_name = forward)]
     #[allow(clippy::too_many_arguments)]
@@ -185,10 +189,10 @@ pub(crate) fn strings<'a>(items: impl IntoIterator<Item = &'a str>) -> Array {
     array
 }
 
-/// The request's method, URL and [`READ_HEADERS`], as
-/// `RequestHead::from_lines` reads them.
-pub(crate) fn head_lines(request: &web_sys::Request) -> String {
-    READ_HEADER_NAMES.with(|names| head_js(request, names))
+/// The request's method, URL and [`READ_HEADERS`], and with `all` every
+/// header name, as `RequestHead::from_lines` reads them.
+pub(crate) fn head_lines(request: &web_sys::Request, all: bool) -> String {
+    READ_HEADER_NAMES.with(|names| head_js(request, names, all))
 }
 
 /// Called by the snippet exactly once per [`settle`].

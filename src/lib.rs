@@ -96,7 +96,7 @@ mod entry {
         let started = worker::Date::now().as_millis();
         let now = started / 1000;
         let state = state(&env);
-        let head = http::head(&request);
+        let head = http::head(&request, state.isolate.reads_header_names());
         #[cfg(feature = "bench")]
         if head.path == "/__bench/verify" {
             // Not reachable in production builds: the `bench` feature is off there.

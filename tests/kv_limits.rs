@@ -12,8 +12,11 @@ use edge_revoke_core::token::TokenId;
 use edge_revoke_test_support::*;
 use serde_json::json;
 
+/// Cutoffs at the edge's own clock (`CUTOFF_SKEW_SECONDS=0`): these stories
+/// are about KV's limits, and read simplest with cutoffs at now.
 fn world() -> World<FaultStore> {
-    World::new().with_store(FaultStore::new(MemoryStore::new(NOW)))
+    World::with(config_with(&[("CUTOFF_SKEW_SECONDS", "0")]))
+        .with_store(FaultStore::new(MemoryStore::new(NOW)))
 }
 
 fn as_bearer(token: &str) -> String {
@@ -103,9 +106,15 @@ fn a_retry_keeps_a_later_cutoff_another_writer_stored() {
     );
     block_on(w.store.inner.put_cutoff(&later, NOW + 3600)).unwrap();
     w.store.script(Op::PutCutoff, [Outcome::RateLimited]);
-    assert_eq!(status(&sign_out(&w, &caller, "global")), 204);
+    // scope=others (never before the caller's own iat) merges with it.
+    assert_eq!(status(&sign_out(&w, &caller, "others")), 204);
     let stored = w.store.inner.cutoffs()["subject:carol"].0.clone();
     assert_eq!(stored.cutoff, Some(NOW + 30), "never moved back");
+    let others = stored.others.expect("the exemption, merged in");
+    assert_eq!(
+        (others.cutoff, others.except.as_str()),
+        (NOW + 31, "carol-1")
+    );
 }
 
 #[test]
@@ -241,13 +250,19 @@ fn an_unreadable_cutoff_revokes_the_subject_until_a_sign_out_repairs_it() {
 fn a_cutoff_expires_at_least_60_seconds_ahead() {
     // Workers KV refuses an expiration less than 60 s ahead: a short token
     // lifetime still stores the cutoff that long.
-    let w = World::with(config_with(&[("MAX_TOKEN_LIFETIME_SECONDS", "10")]))
-        .with_store(FaultStore::new(MemoryStore::new(NOW)));
+    let w = World::with(config_with(&[
+        ("MAX_TOKEN_LIFETIME_SECONDS", "10"),
+        ("CUTOFF_SKEW_SECONDS", "0"),
+    ]))
+    .with_store(FaultStore::new(MemoryStore::new(NOW)));
     let caller = token_of("ivy", "ivy-1", NOW - 5);
     assert_eq!(status(&sign_out(&w, &caller, "global")), 204);
     assert_eq!(w.store.inner.cutoffs()["subject:ivy"].1, NOW + 60);
-    let long = World::with(config_with(&[("MAX_TOKEN_LIFETIME_SECONDS", "7200")]))
-        .with_store(FaultStore::new(MemoryStore::new(NOW)));
+    let long = World::with(config_with(&[
+        ("MAX_TOKEN_LIFETIME_SECONDS", "7200"),
+        ("CUTOFF_SKEW_SECONDS", "0"),
+    ]))
+    .with_store(FaultStore::new(MemoryStore::new(NOW)));
     assert_eq!(status(&sign_out(&long, &caller, "global")), 204);
     assert_eq!(long.store.inner.cutoffs()["subject:ivy"].1, NOW + 7200);
 }

@@ -11,6 +11,13 @@ use edge_revoke_core::store::RevocationStore;
 use edge_revoke_test_support::*;
 use serde_json::json;
 
+/// The receiving world with cutoffs at the edge's own clock
+/// (`CUTOFF_SKEW_SECONDS=0`): these stories are about which token may
+/// change what, and read simplest with every cutoff at now.
+fn world() -> World<FaultStore> {
+    receiving_with(&[("CUTOFF_SKEW_SECONDS", "0")])
+}
+
 /// `DELETE path` with `token` in `header` (`authorization` as a bearer token,
 /// or `x-auth-token`).
 fn delete_as<S: RevocationStore>(w: &World<S>, path: &str, header: &str, token: &str) -> u16 {
@@ -106,7 +113,7 @@ fn revoke_subject(w: &World<FaultStore>, how: SubjectRevocation, sub: &str) {
 #[test]
 fn a_revoked_token_cannot_exempt_itself_with_scope_others() {
     for how in SUBJECT_REVOCATIONS {
-        let w = receiving();
+        let w = world();
         let stolen = access_token("vic", None, "stolen", w.now.get() - 10);
         assert!(forwarded(&get(&w, &stolen)), "{how:?}: passes at first");
         revoke_subject(&w, how, "vic");
@@ -135,7 +142,7 @@ fn a_revoked_token_cannot_exempt_itself_with_scope_others() {
 #[test]
 fn a_token_revoked_by_its_id_changes_nothing_in_any_scope() {
     for header in ["authorization", "x-auth-token"] {
-        let w = receiving();
+        let w = world();
         let now = w.now.get();
         let stolen = access_token("vic", Some("s-1"), "stolen", now - 10);
         assert_eq!(delete_as(&w, "/api/tokens", header, &stolen), 204);
@@ -184,7 +191,7 @@ fn header_value(header: &str, token: &str) -> String {
 /// (which would end the session's newer tokens), nor sign out its user.
 #[test]
 fn a_token_revoked_with_its_session_changes_nothing() {
-    let w = receiving();
+    let w = world();
     let stolen = access_token("vic", Some("s-1"), "stolen", w.now.get() - 10);
     assert_eq!(delete(&w, "/api/tokens?scope=session", &stolen), 204);
     assert_revoked(&w, &stolen, "session signed out");
@@ -208,7 +215,7 @@ fn a_token_revoked_with_its_session_changes_nothing() {
 /// tokens, nor restore them.
 #[test]
 fn a_revoked_admin_can_change_nothing() {
-    let w = receiving();
+    let w = world();
     let root = admin_token();
     assert_eq!(delete(&w, "/api/tokens", &root), 204);
     let victim = access_token("vic", None, "victim", w.now.get() - 10);
@@ -228,7 +235,7 @@ fn a_revoked_admin_can_change_nothing() {
 fn a_later_exemption_never_cancels_an_earlier_sign_out_of_the_user() {
     for how in SUBJECT_REVOCATIONS {
         for others_first in [true, false] {
-            let w = receiving();
+            let w = world();
             let t = w.now.get();
             let kept = access_token("vic", None, "kept", t - 10);
             let what = format!("{how:?}, scope=others first: {others_first}");
@@ -258,7 +265,7 @@ fn a_later_exemption_never_cancels_an_earlier_sign_out_of_the_user() {
 /// issued leaves that token's exemption in force: nothing revokes it.
 #[test]
 fn an_older_sign_out_leaves_a_newer_exemption_in_force() {
-    let w = receiving();
+    let w = world();
     let t = w.now.get();
     let kept = access_token("vic", None, "kept", t - 10);
     let old = access_token("vic", None, "old", t - 100);

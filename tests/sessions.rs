@@ -89,17 +89,24 @@ fn global_sign_out_revokes_every_token_issued_until_now() {
         issued("alice", "a2", Some(NOW - 10)),
         issued("alice", "a3", None),
     ];
-    let later = issued("alice", "a4", Some(NOW + 1));
+    // From an identity provider whose clock runs 30 s ahead.
+    let ahead = issued("alice", "a5", Some(NOW + 30));
     let bob = issued("bob", "b1", Some(NOW - 10));
     assert_eq!(w.delete("/api/tokens?scope=global", &tokens[1]), 204);
-    for token in &tokens {
+    for token in tokens.iter().chain([&ahead]) {
         assert_eq!(status(&w.get(token)), 401);
     }
-    assert_eq!(status(&w.get(&later)), 0, "issued after the cutoff");
     assert_eq!(status(&w.get(&bob)), 0, "other subjects are untouched");
+    // The cutoff reaches CUTOFF_SKEW_SECONDS (the leeway, 60) past now: a
+    // token issued after it passes once its iat is within the leeway.
+    w.advance(1);
+    let later = issued("alice", "a4", Some(NOW + 61));
+    assert_eq!(status(&w.get(&later)), 0, "issued after the cutoff");
     let (cutoff, expires) = w.store.cutoffs()["subject:alice"].clone();
-    assert_eq!((cutoff.cutoff, cutoff.others), (Some(NOW), None));
-    assert_eq!(expires, NOW + 86_400);
+    assert_eq!((cutoff.cutoff, cutoff.others), (Some(NOW + 60), None));
+    // Every token issued up to the cutoff lives at most
+    // MAX_TOKEN_LIFETIME_SECONDS past it.
+    assert_eq!(expires, NOW + 60 + 86_400);
     assert!(
         w.store.entries().is_empty(),
         "one subject entry, no per-token entries"
@@ -117,7 +124,7 @@ fn others_keeps_the_caller() {
     let others = w.store.cutoffs()["subject:alice"].0.others.clone().unwrap();
     assert_eq!(
         (others.cutoff, others.except.as_str(), others.except_iat),
-        (NOW, "keep-me", Some(NOW - 5))
+        (NOW + 60, "keep-me", Some(NOW - 5))
     );
 }
 
@@ -130,7 +137,9 @@ fn a_cutoff_never_moves_backwards() {
     let caller = issued("alice", "c", Some(NOW + 55));
     assert_eq!(w.delete("/api/tokens?scope=others", &caller), 204);
     let kept = &w.store.cutoffs()["subject:alice"].0;
-    assert_eq!((kept.cutoff, kept.others.as_ref()), (Some(NOW + 50), None));
+    assert_eq!(kept.cutoff, Some(NOW + 50), "the stored cutoff stays");
+    let others = kept.others.as_ref().map(|o| (o.cutoff, o.except.as_str()));
+    assert_eq!(others, Some((NOW + 60, "c")), "the exemption merges in");
 }
 
 #[test]

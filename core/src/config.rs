@@ -41,6 +41,15 @@ pub struct Config {
     /// bound on how stale another location's view can be. Default: 60; KV's
     /// minimum is 30.
     pub revocation_cache_ttl: u64,
+    /// `CUTOFF_SKEW_SECONDS`: how far past the edge's clock a sign-out of a
+    /// subject or session made at the edge reaches (`scope=global`,
+    /// `others`, `session`, the admin's sign-out of a user), so that a token
+    /// from an identity provider whose clock runs ahead (its `iat` up to the
+    /// leeway in the future) cannot outlive a sign-out made after it was
+    /// issued. A new sign-in works once the provider's clock passes the
+    /// cutoff: up to this long after the sign-out. Default:
+    /// `JWT_LEEWAY_SECONDS`; at most 3600.
+    pub cutoff_skew: u64,
     /// `REVOCATION_RECHECK_SECONDS`: an isolate skips the KV read for a token
     /// whose last check, at most this many seconds ago, found nothing.
     /// Revocations written through the same isolate still count on its very
@@ -161,6 +170,7 @@ pub fn documented_defaults() -> Vec<(&'static str, Option<String>)> {
         ),
         ("REVOCATION_CACHE_TTL_SECONDS", value(&DEFAULT_CACHE_TTL)),
         ("REVOCATION_RECHECK_SECONDS", value(&DEFAULT_RECHECK)),
+        ("CUTOFF_SKEW_SECONDS", None),
         ("ROLES_CLAIM", value(&DEFAULT_ROLES_CLAIM)),
         ("ADMIN_ROLES", value(&DEFAULT_ADMIN_ROLES.join(","))),
         ("INVALIDATE_API_KEYS", None),
@@ -255,6 +265,10 @@ impl Config {
                 "over REVOCATION_CACHE_TTL_SECONDS",
             ));
         }
+        let cutoff_skew = parse_seconds(get("CUTOFF_SKEW_SECONDS"), "CUTOFF_SKEW_SECONDS", leeway)?;
+        if cutoff_skew > MAX_LEEWAY {
+            return Err(ConfigError::invalid("CUTOFF_SKEW_SECONDS", "over 3600"));
+        }
         let require_token =
             parse_bool(get("REQUIRE_TOKEN"), "REQUIRE_TOKEN", DEFAULT_REQUIRE_TOKEN)?;
         let enforce = parse_bool(get("ENFORCE"), "ENFORCE", DEFAULT_ENFORCE)?;
@@ -330,6 +344,7 @@ impl Config {
             max_token_lifetime,
             revocation_cache_ttl,
             revocation_recheck,
+            cutoff_skew,
             roles_claim: get("ROLES_CLAIM")
                 .map_or_else(|| DEFAULT_ROLES_CLAIM.into(), |s| s.trim().into()),
             admin_roles,
@@ -603,6 +618,11 @@ mod tests {
         assert_eq!(c.origin_url, None);
         assert_eq!(c.rules.algorithms, vec![Alg::HS256, Alg::HS384, Alg::HS512]);
         assert_eq!(c.rules.leeway, 60);
+        assert_eq!(c.cutoff_skew, 60, "the leeway");
+        let short = config(&[("JWT_SECRET", SECRET), ("JWT_LEEWAY_SECONDS", "7")]).unwrap();
+        assert_eq!(short.cutoff_skew, 7, "follows the leeway");
+        let set = config(&[("JWT_SECRET", SECRET), ("CUTOFF_SKEW_SECONDS", "2")]).unwrap();
+        assert_eq!((set.cutoff_skew, set.rules.leeway), (2, 60));
         assert!(c.require_token);
         assert!(c.public_paths.is_empty());
         assert_eq!(c.max_token_lifetime, 86_400);
@@ -651,6 +671,8 @@ mod tests {
             ("ORIGIN_TIMEOUT_SECONDS", "601"),
             ("TOKEN_CACHE_ENTRIES", "-1"),
             ("TOKEN_CACHE_BYTES", "lots"),
+            ("CUTOFF_SKEW_SECONDS", "3601"),
+            ("CUTOFF_SKEW_SECONDS", "soon"),
             ("ENFORCE", "maybe"),
             ("OAUTH_CLIENTS", "just-an-id"),
             ("OAUTH_CLIENTS", "id:"),

@@ -73,11 +73,14 @@ pub enum Effect {
 
 impl LogoutToken {
     /// What the logout ends: the session when one is named, else every token
-    /// of the subject. The cutoff is the token's `iat` (at most `now`), not
-    /// the time it arrived: a replay changes nothing, and a user who signs in
-    /// again right after is not signed out by a late retry.
-    pub fn ends(&self, now: u64) -> Effect {
-        let at = self.iat.min(now);
+    /// of the subject. The cutoff is the token's `iat`, not the time it
+    /// arrived: a replay changes nothing, and a user who signs in again right
+    /// after is not signed out by a late retry. The `iat` comes from the
+    /// identity provider's clock, as the `iat` of its access tokens does, so
+    /// it is taken as it is up to `latest` (the edge's now plus the leeway,
+    /// beyond which the logout token itself is refused).
+    pub fn ends(&self, latest: u64) -> Effect {
+        let at = self.iat.min(latest);
         match (&self.sid, &self.sub) {
             (Some(sid), _) => Effect::Session {
                 sid: sid.clone(),
@@ -223,7 +226,9 @@ pub fn security_events(
             let at = numeric_date(body, "event_timestamp")
                 .map_err(typed("event_timestamp is not a NumericDate"))?
                 .unwrap_or(iat)
-                .min(now);
+                // The transmitter's clock, like its tokens' `iat`: taken as
+                // it is up to the leeway ahead of ours.
+                .min(now.saturating_add(rules.leeway));
             let subject = sub_id.or_else(|| body.get("subject"));
             Ok((
                 event_type.clone(),
@@ -381,13 +386,22 @@ mod tests {
                 at: NOW - 5
             }
         );
-        // An iat a little ahead (within the leeway) cuts off at now.
+        // An iat a little ahead (the provider's clock runs ahead, within the
+        // leeway) cuts off at that iat: its access tokens come from the same
+        // clock. Never later than the edge's now plus the leeway.
         let ahead = check(&logout(|c| c["iat"] = json!(NOW + 30))).unwrap();
         assert_eq!(
-            ahead.ends(NOW),
+            ahead.ends(NOW + 60),
             Effect::Session {
                 sid: "s-1".into(),
-                at: NOW
+                at: NOW + 30
+            }
+        );
+        assert_eq!(
+            ahead.ends(NOW + 20),
+            Effect::Session {
+                sid: "s-1".into(),
+                at: NOW + 20
             }
         );
     }
@@ -557,18 +571,21 @@ mod tests {
                 "{event}"
             );
         }
-        // A timestamp in the future counts as now.
-        let ahead = set(
-            json!({ RISC_ACCOUNT_DISABLED: {"event_timestamp": NOW + 500} }),
-            |c| c["sub_id"] = iss_sub_of("carol"),
-        );
-        assert_eq!(
-            effects(&ahead),
-            [Effect::Subject {
-                sub: "carol".into(),
-                at: NOW
-            }]
-        );
+        // A timestamp ahead of the edge's clock is the transmitter's clock,
+        // as its tokens' iat: taken up to the leeway (60 s) ahead, no further.
+        for (stamp, at) in [(NOW + 30, NOW + 30), (NOW + 500, NOW + 60)] {
+            let ahead = set(
+                json!({ RISC_ACCOUNT_DISABLED: {"event_timestamp": stamp} }),
+                |c| c["sub_id"] = iss_sub_of("carol"),
+            );
+            assert_eq!(
+                effects(&ahead),
+                [Effect::Subject {
+                    sub: "carol".into(),
+                    at
+                }]
+            );
+        }
     }
 
     #[test]

@@ -91,6 +91,15 @@ impl Isolate {
         config.serves(&route).then_some(limit)
     }
 
+    /// True when the core needs every header name of a request: claim
+    /// headers are configured, and every client spelling of them is
+    /// stripped before the request is forwarded.
+    pub fn reads_header_names(&self) -> bool {
+        self.config
+            .as_ref()
+            .is_ok_and(|config| !config.forward_claims.is_empty())
+    }
+
     /// The `cacheTtl` for store reads.
     pub fn store_cache_ttl(&self) -> u64 {
         self.config

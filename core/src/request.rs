@@ -26,6 +26,10 @@ pub struct RequestHead {
     pub query: String,
     /// `(lower-case name, value)` pairs.
     pub headers: Vec<(String, String)>,
+    /// Every header name of the request, lower-case, when the worker was
+    /// asked for them ([`RequestHead::from_lines`]): claim headers are
+    /// configured, and every spelling of them is stripped.
+    pub names: Vec<String>,
 }
 
 impl RequestHead {
@@ -50,22 +54,35 @@ impl RequestHead {
                 .into_iter()
                 .map(|(n, v)| (n.into().to_ascii_lowercase(), v.into()))
                 .collect(),
+            names: Vec::new(),
         }
     }
 
     /// The head from one text: the method, the URL, then one `name:value`
     /// line per header present, separated by `\n` (the worker's binding
     /// builds it in one JS call; neither a URL nor a header value can hold a
-    /// line break). `None` when the text has no URL line.
+    /// line break), and optionally a line `:name:name...` with every header
+    /// name of the request (a header name holds no `:`). `None` when the
+    /// text has no URL line.
     pub fn from_lines(text: &str) -> Option<RequestHead> {
         let mut lines = text.split('\n');
         let method = lines.next()?;
         let url = lines.next()?;
-        Some(RequestHead::new(
-            method,
-            url,
-            lines.filter_map(|line| line.split_once(':')),
-        ))
+        let mut names = Vec::new();
+        let headers = lines.filter_map(|line| match line.strip_prefix(':') {
+            Some(all) => {
+                names.extend(
+                    all.split(':')
+                        .filter(|n| !n.is_empty())
+                        .map(|n| n.to_ascii_lowercase()),
+                );
+                None
+            }
+            None => line.split_once(':'),
+        });
+        let mut head = RequestHead::new(method, url, headers.collect::<Vec<_>>());
+        head.names = names;
+        Some(head)
     }
 
     /// A header's value (names are case-insensitive).
@@ -131,6 +148,13 @@ mod tests {
         assert_eq!(head.headers.len(), 2);
         let bare = RequestHead::from_lines("GET\nhttps://edge.test/").unwrap();
         assert!(bare.headers.is_empty());
+        assert!(bare.names.is_empty());
+        let named = RequestHead::from_lines(
+            "GET\nhttps://edge.test/\nauthorization:Bearer t\n:authorization:X_User_Id:x-user-id",
+        )
+        .unwrap();
+        assert_eq!(named.headers.len(), 1);
+        assert_eq!(named.names, ["authorization", "x_user_id", "x-user-id"]);
         assert!(RequestHead::from_lines("GET").is_none());
     }
 

@@ -196,7 +196,8 @@ describe('identity provider routes (receivers configured)', () => {
         { name: 'revoke_offline_access', claims: { events: { [BACKCHANNEL_LOGOUT_EVENT]: {}, revoke_offline_access: true } } },
         { name: 'aud array', claims: { aud: ['account', LOGOUT_AUDIENCE.split(',')[1]] } },
         { name: 'no exp, iat 300 s + leeway - 10 s ago', claims: { exp: undefined, iat: t0 - (300 + LEEWAY - 10) } },
-        // Within the leeway ahead: accepted, and the cutoff is now, not the future iat.
+        // Within the leeway ahead: accepted, and the cutoff is that iat (the
+        // provider's clock, which its access tokens carry too).
         { name: `iat ${LEEWAY - 10} s ahead`, claims: { iat: t0 + LEEWAY - 10, exp: t0 + 300 } },
       ];
       for (const c of cases) {
@@ -209,9 +210,10 @@ describe('identity provider routes (receivers configured)', () => {
         expectLine(payloadOf(lt).jti, { decision: 'revoke', reason: 'backchannel_logout', sid });
         assertRevoked(await get(before), c.name);
         if (c.claims.iat > t0) {
-          // The cutoff is at most now: a token issued after the logout arrived passes.
-          await sleep(1100);
-          await allPass({ later: await access({ sub, sid, iat: now() + 1 }) }, `${c.name}: a token issued after`);
+          // The provider issued this one just before the logout, by its clock
+          // (ahead of ours): revoked. One it issues after passes at once.
+          assertRevoked(await get(await access({ sub, sid, iat: c.claims.iat - 1 })), `${c.name}: issued just before`);
+          await allPass({ later: await access({ sub, sid, iat: c.claims.iat + 1 }) }, `${c.name}: a token issued after`);
         }
       }
     });
@@ -333,17 +335,20 @@ describe('identity provider routes (receivers configured)', () => {
       await allPass(kept, 'after');
     });
 
-    it('an event_timestamp in the future cuts off at now, not later', T, async () => {
+    it('an event_timestamp far in the future cuts off at most the leeway ahead, not later', T, async () => {
       const sub = uniq('ssf-future');
       const t0 = now();
       const set = await tokenSet({ claims: { sub_id: issSub(sub), events: { [EVENTS.credentialChange]: { credential_type: 'password', change_type: 'update', event_timestamp: t0 + 3600 } } } });
       const before = await access({ sub, iat: t0 - 1 });
-      await allPass({ before }, 'before');
+      // Issued by a provider running ahead, within the leeway: before the cutoff.
+      const ahead = await access({ sub, iat: t0 + LEEWAY - 1 });
+      await allPass({ before, ahead }, 'before');
       assertAcceptedSet(await push(set));
       expectLine(payloadOf(set).jti, { decision: 'revoke', reason: 'security_event', sub });
       assertRevoked(await get(before), 'issued before');
+      assertRevoked(await get(ahead), 'issued ahead, within the leeway');
       await sleep(1100);
-      await allPass({ later: await access({ sub, iat: now() + 1 }) }, 'a token issued after the SET arrived');
+      await allPass({ later: await access({ sub, iat: Math.max(now(), t0 + 1) + LEEWAY }) }, 'a token issued after the cutoff');
     });
 
     it('CAEP credential-change and RISC sessions-revoked, tokens-revoked, account-disabled each end every token of the subject', T, async () => {
@@ -481,13 +486,14 @@ describe('identity provider routes (receivers configured)', () => {
       assert.equal(ctx.origin.requests.length, 0);
       await allPass(kept, 'after');
       await sleep(1100);
-      await allPass({ later: await access({ sub, sid, iat: Math.max(now(), afterCall) + 1 }) }, 'a token issued after');
+      // The cutoff reaches CUTOFF_SKEW_SECONDS (the leeway) past the sign-out.
+      await allPass({ later: await access({ sub, sid, iat: afterCall + LEEWAY + 1 }) }, 'a token issued after');
       // The caller is revoked now: it cannot sign the session out again
       // (which would end the session's newer tokens), and nothing moves.
       const twice = await call(ctx.base, '/api/tokens?scope=session', { method: 'DELETE', token: caller });
       assertRevoked(twice, 'signing out twice with the revoked caller');
       assert.equal(ctx.origin.requests.length, 0);
-      await allPass({ ...kept, later: await access({ sub, sid, iat: Math.max(now(), afterCall) + 1 }) }, 'after signing out twice');
+      await allPass({ ...kept, later: await access({ sub, sid, iat: afterCall + LEEWAY + 1 }) }, 'after signing out twice');
     });
 
     it('a token without sid: 400 problem+json, nothing revoked', T, async () => {

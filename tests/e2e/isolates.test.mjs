@@ -18,6 +18,10 @@ const VARS = {
   JWT_ISSUER: ISSUER,
   JWT_AUDIENCE: AUDIENCE,
   JWT_LEEWAY_SECONDS: '30',
+  // Cutoffs reach 1 s past the sign-out (not the leeway, the default): these
+  // stories check caches across isolates, and mint a token issued after a
+  // cutoff without waiting (tests/e2e/clock-skew.test.mjs covers the skew).
+  CUTOFF_SKEW_SECONDS: '1',
 };
 
 const admin = () => mint({ alg: 'ES256', claims: { sub: 'root', roles: ['identity:admin'] } });
@@ -87,7 +91,7 @@ describe('two isolates sharing one KV namespace', () => {
     assert.equal((await call(a, '/x', { token: caller })).status, 401);
     assert.equal(origin.requests.length, 0);
     // A token issued after the cutoff passes through both.
-    const later = await mint({ alg: 'HS256', claims: { sub, iat: t + 2 } });
+    const later = await mint({ alg: 'HS256', claims: { sub, iat: t + 3 } });
     assert.equal((await call(a, '/x', { token: later })).status, 200);
     assert.equal((await call(b, '/x', { token: later })).status, 200);
   });

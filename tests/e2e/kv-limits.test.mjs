@@ -12,7 +12,10 @@ import { startIsolates } from './support/isolates.mjs';
 import { call } from './support/http.mjs';
 import { mint, now, JWT_SECRET, JWT_JWKS, ISSUER, AUDIENCE } from './support/keys.mjs';
 
-const VARS = { JWT_SECRET, JWT_JWKS, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE };
+// Cutoffs at the edge's own clock: these stories are about KV's limits, and
+// mint tokens issued just after a cutoff (tests/e2e/clock-skew.test.mjs
+// covers CUTOFF_SKEW_SECONDS).
+const VARS = { JWT_SECRET, JWT_JWKS, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, CUTOFF_SKEW_SECONDS: '0' };
 /** The store-call bound of the worker (core::stored::STORE_TIMEOUT_MS). */
 const STORE_TIMEOUT_MS = 2000;
 

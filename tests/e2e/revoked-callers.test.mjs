@@ -21,7 +21,10 @@ import { useWorker } from './support/setup.mjs';
 
 buildWorkerOnce();
 
-const BASE_VARS = { JWT_SECRET, JWT_JWKS, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE };
+// Cutoffs at the edge's own clock (CUTOFF_SKEW_SECONDS=0): these stories are
+// about which token may change what, and mint a user's newer token right
+// after a sign-out (tests/e2e/clock-skew.test.mjs covers the skew).
+const BASE_VARS = { JWT_SECRET, JWT_JWKS, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, CUTOFF_SKEW_SECONDS: '0' };
 const RECEIVER_VARS = { ...BASE_VARS, BACKCHANNEL_LOGOUT_AUDIENCE: LOGOUT_AUDIENCE, SSF_ISSUER, SSF_AUDIENCE, SSF_JWKS };
 const T = { timeout: 60_000 };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

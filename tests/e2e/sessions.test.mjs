@@ -23,6 +23,8 @@ buildWorkerOnce();
 
 const WRANGLER = path.join(ROOT, 'node_modules', '.bin', 'wrangler');
 const BASE_VARS = { JWT_SECRET, JWT_JWKS, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE };
+/** CUTOFF_SKEW_SECONDS: by default the leeway, 60 s. */
+const SKEW = 60;
 const START = { timeout: 90_000 };
 const T = { timeout: 30_000 };
 
@@ -166,7 +168,9 @@ describe('sessions: sign-out scopes, admin sign-out, OAuth, claim headers, prefl
     // Tokens issued after the cutoff pass; one issued in the second the sign-out began does not
     // (cutoff >= before, and iat <= cutoff is revoked).
     await sleep(1100);
-    const later = await tok({ claims: { sub, iat: Math.max(now(), afterCall) + 1 } });
+    // The cutoff reaches CUTOFF_SKEW_SECONDS (the leeway, 60 s) past the
+    // sign-out, for providers whose clock runs ahead (see clock-skew.test.mjs).
+    const later = await tok({ claims: { sub, iat: afterCall + SKEW + 1 } });
     assert.equal((await get(later)).status, 200, 'a token issued after the sign-out');
     const sameSecond = await tok({ claims: { sub, iat: before } });
     assertRevoked(await get(sameSecond), 'iat == the sign-out second');
@@ -224,7 +228,7 @@ describe('sessions: sign-out scopes, admin sign-out, OAuth, claim headers, prefl
     subjects.set(sub, { lo: t0, hi: t1, value: { sub, by: 'root-admin', route: 'DELETE /api/users/{sub}/tokens' } });
 
     await sleep(1100);
-    const fresh = await tok({ claims: { sub, iat: Math.max(now(), t1) + 1 } });
+    const fresh = await tok({ claims: { sub, iat: t1 + SKEW + 1 } });
     assert.equal((await get(fresh)).status, 200, 'a token issued after the admin sign-out');
   });
 
@@ -409,7 +413,8 @@ describe('sessions: sign-out scopes, admin sign-out, OAuth, claim headers, prefl
       const value = JSON.parse(values[i]);
       // scope=others stores its threshold with the exemption; the others a plain cutoff.
       const at = want.others ? value.others?.cutoff : value.cutoff;
-      assert.ok(at >= lo && at <= hi, `${sub}: cutoff ${at} in [${lo}, ${hi}]`);
+      // Every cutoff here is made at the edge: now + CUTOFF_SKEW_SECONDS.
+      assert.ok(at >= lo + SKEW && at <= hi + SKEW, `${sub}: cutoff ${at} in [${lo + SKEW}, ${hi + SKEW}]`);
       const expected = want.others ? { ...want, others: { ...want.others, cutoff: at } } : { ...want, cutoff: at };
       assert.deepEqual(value, expected, sub);
       const entry = keys.find((k) => k.name === `subject:${sub}`);

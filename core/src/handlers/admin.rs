@@ -2,7 +2,7 @@
 //! everywhere. Each needs a valid, unrevoked caller holding one of
 //! `ADMIN_ROLES`.
 
-use super::steps::{caller_name, cut_off, require_admin, with_retries};
+use super::steps::{caller_name, cut_off, edge_cutoff, require_admin, with_retries};
 use super::{fail, Context, Done, Failure};
 use crate::error::RequestError;
 use crate::keys::JwksFetcher;
@@ -151,7 +151,8 @@ pub(super) async fn sign_out_subject<S: RevocationStore, V: SignatureVerifier, F
     cx: &Context<'_, S, V, F>,
 ) -> Result<Done, Failure> {
     let admin = require_admin(head, cx).await?;
-    cut_off(sub, None, caller_name(&admin), cx.now, cx).await?;
+    let at = edge_cutoff(cx, None);
+    cut_off(sub, None, caller_name(&admin), at, cx).await?;
     Ok(Done::Answered {
         reply: Reply::empty(204),
         event: Some(Event::revoked(

@@ -59,7 +59,7 @@ pub(super) async fn logout<S: RevocationStore, V: SignatureVerifier, F: JwksFetc
         cx.route,
     );
     event.event_type = Some(idp::BACKCHANNEL_LOGOUT_EVENT.into());
-    match logout.ends(cx.now) {
+    match logout.ends(cx.now.saturating_add(rules.leeway)) {
         Effect::Session { sid, at } => {
             cut_off_session(&sid, BY_IDP.into(), at, cx).await?;
             event.sid = Some(sid);

@@ -1,20 +1,43 @@
 //! Claim headers for the origin: which headers a forwarded request loses
-//! (every `FORWARD_CLAIMS` header, so a client cannot spoof one) and which it
-//! gains (the verified caller's claims).
+//! (every client header that an origin could take for a `FORWARD_CLAIMS`
+//! header, so a client cannot spoof one) and which it gains (the verified
+//! caller's claims).
 
 use super::Forward;
 use crate::config::Config;
+use crate::request::RequestHead;
 use crate::token::VerifiedToken;
 use serde_json::Value;
 
-/// Claim headers for the origin: strip every configured header, then set
-/// those whose claims the verified caller has.
-pub(super) fn plan(config: &Config, caller: Option<&VerifiedToken>) -> Forward {
-    let remove = config
-        .forward_claims
-        .iter()
-        .map(|(_, h)| h.clone())
-        .collect();
+/// True when an origin may read header `name` as `header` (a lower-case
+/// `FORWARD_CLAIMS` name): the same name once case is ignored and `_` and
+/// `-` count as one character. CGI-style stacks (WSGI's `environ`, Rack,
+/// PHP's `$_SERVER`) put both `X-User-Id` and `X_User_Id` under
+/// `HTTP_X_USER_ID`.
+pub fn spells(name: &str, header: &str) -> bool {
+    let fold = |b: u8| match b {
+        b'_' => b'-',
+        b => b.to_ascii_lowercase(),
+    };
+    name.len() == header.len()
+        && name
+            .bytes()
+            .zip(header.bytes())
+            .all(|(a, b)| fold(a) == fold(b))
+}
+
+/// Claim headers for the origin: strip every client header that spells a
+/// configured header (see [`spells`]; `head.names` lists the request's
+/// header names when claim headers are configured), then set those whose
+/// claims the verified caller has.
+pub(super) fn plan(config: &Config, head: &RequestHead, caller: Option<&VerifiedToken>) -> Forward {
+    let claimed = || config.forward_claims.iter().map(|(_, header)| header);
+    let mut remove: Vec<String> = claimed().cloned().collect();
+    for name in &head.names {
+        if claimed().any(|header| spells(name, header)) && !remove.contains(name) {
+            remove.push(name.clone());
+        }
+    }
     let set = caller.map_or_else(Vec::new, |token| {
         config
             .forward_claims
@@ -51,4 +74,32 @@ fn header_value(claim: &Value) -> Option<String> {
         }
     }
     (out.len() <= 8 * 1024).then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spells;
+
+    #[test]
+    fn every_spelling_an_origin_could_fold_together() {
+        for name in [
+            "x-user-id",
+            "X-User-Id",
+            "X_User_Id",
+            "x_USER-id",
+            "X-USER_ID",
+        ] {
+            assert!(spells(name, "x-user-id"), "{name}");
+        }
+        for name in [
+            "x-user-ids",
+            "x-user",
+            "xuser-id",
+            "x-user-id ",
+            "x.user.id",
+            "",
+        ] {
+            assert!(!spells(name, "x-user-id"), "{name:?}");
+        }
+    }
 }

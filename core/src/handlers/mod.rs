@@ -212,7 +212,7 @@ pub async fn handle<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(
     };
     match outcome {
         Ok(Done::Forward(caller)) => Decision {
-            action: Action::Forward(forward::plan(config, caller.as_ref())),
+            action: Action::Forward(forward::plan(config, head, caller.as_ref())),
             event: None,
         },
         Ok(Done::Answered { reply, event }) => Decision {

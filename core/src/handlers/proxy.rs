@@ -20,11 +20,11 @@ pub(super) async fn decide<S: RevocationStore, V: SignatureVerifier, F: JwksFetc
 ) -> Decision {
     match check(head, cx).await {
         Ok(caller) => Decision {
-            action: Action::Forward(forward::plan(cx.config, caller.as_ref())),
+            action: Action::Forward(forward::plan(cx.config, head, caller.as_ref())),
             event: None,
         },
         Err((rejection, jti)) if !cx.config.enforce => Decision {
-            action: Action::Forward(forward::plan(cx.config, None)),
+            action: Action::Forward(forward::plan(cx.config, head, None)),
             event: Some(Event::rejected(&rejection, jti.as_ref(), cx.route, false)),
         },
         Err((rejection, jti)) => reject(rejection, render, cx.route, jti),

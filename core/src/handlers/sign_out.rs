@@ -2,11 +2,16 @@
 //! `scope=global` / `scope=others` every (other) token of its subject, or
 //! with `scope=session` every token of its session (`sid`).
 //!
+//! The cutoff of `global`, `others` and `session` reaches
+//! `CUTOFF_SKEW_SECONDS` past now (see `steps::edge_cutoff`).
+//!
 //! Every scope but `local` acts for the caller, so a revoked caller is
 //! refused (`401 token revoked`) and writes nothing. `local` with a caller
 //! already revoked is a retried sign-out: `204`, nothing written.
 
-use super::steps::{caller_name, cut_off, cut_off_session, live_caller, revoke_own_token};
+use super::steps::{
+    caller_name, cut_off, cut_off_session, edge_cutoff, live_caller, revoke_own_token,
+};
 use super::{Context, Done, Failure};
 use crate::error::RequestError;
 use crate::keys::JwksFetcher;
@@ -35,7 +40,8 @@ pub(super) async fn sign_out<S: RevocationStore, V: SignatureVerifier, F: JwksFe
         return Err((RequestError::Malformed.into(), Some(token.id().clone())));
     };
     let keep = keep_caller.then_some(&token);
-    cut_off(&sub, keep, caller_name(&token), cx.now, cx).await?;
+    let at = edge_cutoff(cx, Some(&token));
+    cut_off(&sub, keep, caller_name(&token), at, cx).await?;
     Ok(Done::Answered {
         reply: Reply::empty(204),
         event: Some(Event::revoked(
@@ -57,7 +63,8 @@ async fn sign_out_session<S: RevocationStore, V: SignatureVerifier, F: JwksFetch
     let Some(sid) = token.claims().sid.clone() else {
         return Err((RequestError::Malformed.into(), Some(token.id().clone())));
     };
-    cut_off_session(&sid, caller_name(&token), cx.now, cx).await?;
+    let at = edge_cutoff(cx, Some(&token));
+    cut_off_session(&sid, caller_name(&token), at, cx).await?;
     let reason = RevokeReason::SignOutSession;
     let mut event = Event::revoked(reason, Some(token.id()), None, cx.route);
     event.sid = Some(sid);

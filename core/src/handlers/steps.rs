@@ -266,7 +266,6 @@ pub(super) async fn cut_off<S: RevocationStore, V, F>(
         Some(token) => Cutoff::others(sub, at, token.id(), token.claims().iat, by, route),
         None => Cutoff::all(sub, at, by, route),
     };
-    let until = cutoff_expiry(cx);
     // Read, merge and write again on every try: another writer's cutoff
     // (the reason for a refused write) is merged, never overwritten.
     let write = || async {
@@ -275,7 +274,9 @@ pub(super) async fn cut_off<S: RevocationStore, V, F>(
         if stored.as_ref() == Some(&merged) {
             return Ok(()); // Already in force: a replay, or a second sign-out.
         }
-        store.put_cutoff(&merged, until).await
+        store
+            .put_cutoff(&merged, cutoff_expiry(merged.latest(), cx))
+            .await
     };
     with_retries(store, write)
         .await
@@ -296,24 +297,39 @@ pub(super) async fn cut_off_session<S: RevocationStore, V, F>(
         by,
         route: cx.route.into(),
     };
-    let until = cutoff_expiry(cx);
     let write = || async {
         let stored = store.get_session(sid).await?;
         let merged = SessionCutoff::merge(stored.clone(), new.clone());
         if stored.as_ref() == Some(&merged) {
             return Ok(());
         }
-        store.put_session(&merged, until).await
+        store
+            .put_session(&merged, cutoff_expiry(merged.cutoff, cx))
+            .await
     };
     with_retries(store, write)
         .await
         .map_err(|_| fail(StoreError::Unavailable))
 }
 
-/// When a cutoff written now may be dropped: every token issued before it
-/// expires within `MAX_TOKEN_LIFETIME_SECONDS`.
-fn cutoff_expiry<S, V, F>(cx: &Context<'_, S, V, F>) -> u64 {
-    cx.now
+/// The cutoff of a sign-out of a subject or session made at the edge now:
+/// `CUTOFF_SKEW_SECONDS` past the edge's clock, so that a token from an
+/// identity provider whose clock runs ahead cannot outlive it, and never
+/// before the caller's own token was issued (the caller's `scope=global`
+/// always revokes the calling token).
+pub(super) fn edge_cutoff<S, V, F>(
+    cx: &Context<'_, S, V, F>,
+    caller: Option<&VerifiedToken>,
+) -> u64 {
+    let at = cx.now.saturating_add(cx.config.cutoff_skew);
+    let iat = caller.and_then(|token| token.claims().iat);
+    iat.map_or(at, |iat| at.max(iat))
+}
+
+/// When a cutoff reaching `latest` may be dropped: every token issued at or
+/// before it expires within `MAX_TOKEN_LIFETIME_SECONDS` after it.
+fn cutoff_expiry<S, V, F>(latest: u64, cx: &Context<'_, S, V, F>) -> u64 {
+    latest
         .saturating_add(cx.config.max_token_lifetime)
         .max(cx.now + MIN_EXPIRY_AHEAD)
 }

@@ -37,6 +37,7 @@ mod entry {
     use crate::{http, jwks::FetchJwks, kv::KvRevocations, origin, webcrypto::WebCrypto};
     use edge_revoke_core::handlers::{self, Action, Decision};
     use edge_revoke_core::isolate::Isolate;
+    use edge_revoke_core::routes;
     use std::cell::RefCell;
     use std::convert::Infallible;
     use std::rc::Rc;
@@ -102,7 +103,8 @@ mod entry {
             // Not reachable in production builds: the `bench` feature is off there.
             return Ok(crate::bench::verify(&request, &head, &state, now).await);
         }
-        let body = match state.isolate.body_limit(&head) {
+        let route = routes::classify(&head);
+        let body = match state.isolate.body_limit(&route) {
             Some(limit) => http::read_body(&request, limit).await,
             None => None,
         };
@@ -112,7 +114,7 @@ mod entry {
         let services = isolate.services(&store, &state.crypto, &FetchJwks);
         let config = isolate.config.as_ref();
         let Decision { action, event } =
-            handlers::handle(&head, body.as_deref(), config, &services, now).await;
+            handlers::decide(&head, route, body.as_deref(), config, &services, now).await;
         if let Some(event) = event {
             let latency_ms = worker::Date::now().as_millis().saturating_sub(started);
             log_json(&event.log_line(latency_ms));

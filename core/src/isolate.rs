@@ -10,6 +10,7 @@ use crate::handlers::Services;
 use crate::keys::RemoteKeys;
 use crate::reply::Reply;
 use crate::request::RequestHead;
+use crate::routes::{Route, RouteError};
 use crate::store::{ReadYourWrites, RecentRevocations};
 use crate::verify::SignatureVerifier;
 use serde_json::{json, Value};
@@ -79,16 +80,15 @@ impl Isolate {
         }
     }
 
-    /// How many body bytes the worker reads before deciding, if any: only
-    /// for routes this isolate serves itself. A receiver route that is not
-    /// configured is the origin's, and its body is forwarded untouched.
-    pub fn body_limit(&self, head: &RequestHead) -> Option<usize> {
-        // The path check first: most requests read no body and are not
-        // classified twice (`handle` classifies them anyway).
-        let limit = crate::routes::body_limit(head)?;
+    /// How many body bytes the worker reads before deciding `route`, if
+    /// any: only for routes this isolate serves itself. A receiver route
+    /// that is not configured is the origin's, and its body is forwarded
+    /// untouched.
+    pub fn body_limit(&self, route: &Result<Route, RouteError>) -> Option<usize> {
+        let route = route.as_ref().ok()?;
+        let limit = crate::routes::body_limit(route)?;
         let config = self.config.as_ref().ok()?;
-        let route = crate::routes::classify(head).ok()?;
-        config.serves(&route).then_some(limit)
+        config.serves(route).then_some(limit)
     }
 
     /// True when the core needs every header name of a request: claim
@@ -217,12 +217,12 @@ mod tests {
         })
     }
 
-    fn head(method: &str, path: &str) -> RequestHead {
-        RequestHead::new(
+    fn head(method: &str, path: &str) -> Result<Route, RouteError> {
+        crate::routes::classify(&RequestHead::new(
             method,
             &format!("https://edge.test{path}"),
             Vec::<(String, String)>::new(),
-        )
+        ))
     }
 
     #[test]

@@ -93,13 +93,14 @@ impl RequestHead {
             .map(|(_, v)| v.as_str())
     }
 
-    /// Every decoded value of query parameter `name`. `None` when the query
-    /// cannot be decoded.
+    /// Every decoded value of query parameter `name`, whose name matches
+    /// without regard to ASCII case (`tokenId`, `TokenId`: some origin
+    /// frameworks read them as one). `None` when the query cannot be decoded.
     pub fn query_values(&self, name: &str) -> Option<Vec<String>> {
         Some(
             parse_form(&self.query)?
                 .into_iter()
-                .filter(|(n, _)| n == name)
+                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
                 .map(|(_, v)| v)
                 .collect(),
         )

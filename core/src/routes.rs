@@ -1,9 +1,15 @@
 //! The method and path pairs the worker answers itself. Every other request,
 //! including other methods on these paths, belongs to the origin.
+//!
+//! Paths are matched in a canonical form ([`classify`]): every spelling of
+//! one of the worker's routes that an origin would take for it (repeated or
+//! trailing slashes, percent-encoded unreserved characters, `;` parameters,
+//! dot segments, other letter case) is that route, and is never forwarded.
 
 use crate::error::RequestError;
 use crate::primitives::percent_decode;
 use crate::request::RequestHead;
+use std::borrow::Cow;
 
 /// Largest body read for the routes that take one.
 pub const MAX_BODY: usize = 16 * 1024;
@@ -14,16 +20,17 @@ pub const MAX_PAGE: usize = 1000;
 /// Default page of `GET /api/revocations`.
 pub const DEFAULT_PAGE: usize = 100;
 
-const SIGN_OUT: &str = "/api/tokens";
-const IDENTITY: &str = "/v2.0/tokens";
-const INVALIDATE: &str = "/token-service/client/server/invalidate/token";
-const OAUTH_REVOKE: &str = "/oauth/revoke";
-const OAUTH_INTROSPECT: &str = "/oauth/introspect";
-const REVOCATIONS: &str = "/api/revocations";
-const CUTOFFS: &str = "/api/cutoffs";
-const USERS: &str = "/api/users/";
-const BACKCHANNEL_LOGOUT: &str = "/oidc/backchannel-logout";
-const SSF_EVENTS: &str = "/ssf/events";
+// The worker's own paths, as fixed segments (matched without regard to case).
+const SIGN_OUT: &[&str] = &["api", "tokens"];
+const IDENTITY: &[&str] = &["v2.0", "tokens"];
+const INVALIDATE: &[&str] = &["token-service", "client", "server", "invalidate", "token"];
+const OAUTH_REVOKE: &[&str] = &["oauth", "revoke"];
+const OAUTH_INTROSPECT: &[&str] = &["oauth", "introspect"];
+const REVOCATIONS: &[&str] = &["api", "revocations"];
+const CUTOFFS: &[&str] = &["api", "cutoffs"];
+const USERS: &[&str] = &["api", "users"];
+const BACKCHANNEL_LOGOUT: &[&str] = &["oidc", "backchannel-logout"];
+const SSF_EVENTS: &[&str] = &["ssf", "events"];
 
 /// Which tokens `DELETE /api/tokens` signs out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,6 +64,9 @@ pub enum Route {
     IdentityValidate {
         /// The token being validated.
         token_id: String,
+        /// The same ID with the segment's `;` parameters, when it had any
+        /// and an origin may read them as part of the ID: checked too.
+        with_params: Option<String>,
     },
     /// `POST /token-service/client/server/invalidate/token`.
     Invalidate,
@@ -119,73 +129,189 @@ impl Route {
 /// A request to an owned route that is malformed, with the route's name.
 pub type RouteError = (RequestError, &'static str);
 
-/// Classifies a request. Paths match exactly, so `/api/tokens/` or
-/// `/v2.0/tokens/a/b` are the origin's.
+/// One segment of a request path as the worker's routes match it: the text
+/// with percent-encoded unreserved characters decoded (RFC 3986 §6.2.2.2)
+/// and any `;` parameters dropped (as Java servlet containers read them).
+/// Other escapes stay encoded: a route's name or ID is decoded from here.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Segment<'a> {
+    text: Cow<'a, str>,
+    /// The segment had `;` parameters (an ID is then also checked with them).
+    raw: &'a str,
+}
+
+/// The canonical segments of `path` that the worker's routes match, the
+/// same for every spelling an origin is likely to take for one path:
+/// repeated slashes merged and a trailing slash ignored (empty segments
+/// dropped), percent-encoded unreserved characters decoded, `;` parameters
+/// dropped, and `.` and `..` segments resolved (RFC 3986 §5.2.4). Fixed
+/// segments are then compared without regard to case ([`is`]). The path
+/// forwarded to the origin is never this one: it stays as the client sent
+/// it.
+fn canonical(path: &str) -> Vec<Segment<'_>> {
+    let mut segments: Vec<Segment<'_>> = Vec::new();
+    for raw in path.split('/') {
+        let plain = raw.split(';').next().unwrap_or_default();
+        let text = decode_unreserved(plain);
+        match text.as_ref() {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            _ => segments.push(Segment { text, raw }),
+        }
+    }
+    segments
+}
+
+/// `%XX` escapes of unreserved characters (`A-Z a-z 0-9 - . _ ~`) decoded;
+/// every other escape kept, its hex digits upper-cased; a malformed escape
+/// kept as it is (the segment then fails to decode where an ID is read).
+fn decode_unreserved(segment: &str) -> Cow<'_, str> {
+    if !segment.contains('%') {
+        return Cow::Borrowed(segment);
+    }
+    let bytes = segment.as_bytes();
+    let mut out = String::with_capacity(segment.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escape = (bytes[i] == b'%')
+            .then(|| bytes.get(i + 1..i + 3))
+            .flatten()
+            .filter(|hex| hex.iter().all(u8::is_ascii_hexdigit));
+        match escape {
+            Some(hex) => {
+                let value = hex.iter().fold(0u8, |acc, h| {
+                    acc * 16 + (*h as char).to_digit(16).unwrap_or(0) as u8
+                });
+                let unreserved = value.is_ascii_alphanumeric() || b"-._~".contains(&value);
+                if unreserved {
+                    out.push(char::from(value));
+                } else {
+                    out.push('%');
+                    out.push(char::from(hex[0].to_ascii_uppercase()));
+                    out.push(char::from(hex[1].to_ascii_uppercase()));
+                }
+                i += 3;
+            }
+            None => {
+                // Up to the next `%` (an ASCII byte, so a character
+                // boundary, as `i` is: it starts the text or follows `%`).
+                let next = bytes[i + 1..]
+                    .iter()
+                    .position(|b| *b == b'%')
+                    .map_or(bytes.len(), |at| i + 1 + at);
+                out.push_str(&segment[i..next]);
+                i = next;
+            }
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// True when `segments` are exactly `fixed`, ignoring ASCII case.
+fn is(segments: &[Segment<'_>], fixed: &[&str]) -> bool {
+    segments.len() == fixed.len()
+        && segments
+            .iter()
+            .zip(fixed)
+            .all(|(segment, fixed)| segment.text.eq_ignore_ascii_case(fixed))
+}
+
+/// The one segment after `fixed` (`{fixed}/{segment}`), if that is the path.
+fn after<'s, 'a>(segments: &'s [Segment<'a>], fixed: &[&str]) -> Option<&'s Segment<'a>> {
+    match segments.split_last() {
+        Some((last, rest)) if is(rest, fixed) => Some(last),
+        _ => None,
+    }
+}
+
+/// The IDs a segment names: its text decoded, and, when it had `;`
+/// parameters, also the whole segment decoded (an origin that keeps them
+/// reads that one).
+fn segment_ids(segment: &Segment<'_>) -> Option<(String, Option<String>)> {
+    let id = percent_decode(&segment.text, false)?;
+    let whole = if segment.raw.contains(';') {
+        percent_decode(segment.raw, false).filter(|whole| *whole != id)
+    } else {
+        None
+    };
+    Some((id, whole))
+}
+
+/// Classifies a request by its method and canonical path (see
+/// [`canonical`]): every spelling of one of the worker's routes is that
+/// route, answered by the worker and never forwarded. Query parameter
+/// names of the worker's routes match without regard to case.
 pub fn classify(head: &RequestHead) -> Result<Route, RouteError> {
     let method = head.method.as_str();
-    let path = head.path.as_str();
+    let segments = canonical(&head.path);
+    let segments = segments.as_slice();
     let malformed = |route: &Route| (RequestError::Malformed, route.name());
-    match (method, path) {
-        ("DELETE", SIGN_OUT) => {
-            let values = head.query_values("scope").ok_or_else(|| {
-                malformed(&Route::SignOut {
-                    scope: Scope::Local,
-                })
-            })?;
-            let scope = match single(&values) {
-                Ok(None) => Scope::Local,
-                Ok(Some("local")) => Scope::Local,
-                Ok(Some("global")) => Scope::Global,
-                Ok(Some("others")) => Scope::Others,
-                Ok(Some("session")) => Scope::Session,
-                _ => {
-                    return Err(malformed(&Route::SignOut {
-                        scope: Scope::Local,
-                    }))
-                }
-            };
-            return Ok(Route::SignOut { scope });
-        }
-        ("POST", INVALIDATE) => return Ok(Route::Invalidate),
-        ("POST", OAUTH_REVOKE) => return Ok(Route::OAuthRevoke),
-        ("POST", OAUTH_INTROSPECT) => return Ok(Route::OAuthIntrospect),
-        ("GET", REVOCATIONS) => return Ok(Route::ListRevocations),
-        ("GET", CUTOFFS) => return Ok(Route::ListCutoffs),
-        ("POST", BACKCHANNEL_LOGOUT) => return Ok(Route::BackchannelLogout),
-        ("POST", SSF_EVENTS) => return Ok(Route::SsfEvents),
-        ("DELETE", IDENTITY) => {
-            let route = Route::IdentityRevoke { token_id: None };
-            let token_id = query_token_id(head).map_err(|e| (e, route.name()))?;
-            return Ok(Route::IdentityRevoke { token_id });
-        }
-        ("OPTIONS", _) if head.header("access-control-request-method").is_some() => {
-            return Ok(Route::Preflight)
-        }
-        _ => {}
+    if method == "OPTIONS" && head.header("access-control-request-method").is_some() {
+        return Ok(Route::Preflight);
+    }
+    let fixed = |routes: &[(&str, &[&str], Route)]| {
+        routes
+            .iter()
+            .find(|(m, path, _)| *m == method && is(segments, path))
+            .map(|(_, _, route)| route.clone())
+    };
+    if let Some(route) = fixed(&[
+        ("POST", INVALIDATE, Route::Invalidate),
+        ("POST", OAUTH_REVOKE, Route::OAuthRevoke),
+        ("POST", OAUTH_INTROSPECT, Route::OAuthIntrospect),
+        ("GET", REVOCATIONS, Route::ListRevocations),
+        ("GET", CUTOFFS, Route::ListCutoffs),
+        ("POST", BACKCHANNEL_LOGOUT, Route::BackchannelLogout),
+        ("POST", SSF_EVENTS, Route::SsfEvents),
+    ]) {
+        return Ok(route);
+    }
+    if method == "DELETE" && is(segments, SIGN_OUT) {
+        let route = Route::SignOut {
+            scope: Scope::Local,
+        };
+        let values = head
+            .query_values("scope")
+            .ok_or_else(|| malformed(&route))?;
+        let scope = match single(&values) {
+            Ok(None) => Scope::Local,
+            Ok(Some("local")) => Scope::Local,
+            Ok(Some("global")) => Scope::Global,
+            Ok(Some("others")) => Scope::Others,
+            Ok(Some("session")) => Scope::Session,
+            _ => return Err(malformed(&route)),
+        };
+        return Ok(Route::SignOut { scope });
+    }
+    if method == "DELETE" && is(segments, IDENTITY) {
+        let route = Route::IdentityRevoke { token_id: None };
+        let token_id = query_token_id(head).map_err(|e| (e, route.name()))?;
+        return Ok(Route::IdentityRevoke { token_id });
     }
     if method == "DELETE" {
-        if let Some(segment) = one_segment(path, REVOCATIONS) {
+        if let Some(segment) = after(segments, REVOCATIONS) {
             let route = Route::Restore { jti: String::new() };
-            let jti = percent_decode(segment, false).ok_or_else(|| malformed(&route))?;
+            let jti = percent_decode(&segment.text, false).ok_or_else(|| malformed(&route))?;
             return Ok(Route::Restore { jti });
         }
-        if let Some(sub) = path
-            .strip_prefix(USERS)
-            .and_then(|rest| rest.strip_suffix("/tokens"))
-            .filter(|sub| !sub.is_empty() && !sub.contains('/'))
-        {
-            let route = Route::UserSignOut { sub: String::new() };
-            let sub = percent_decode(sub, false).ok_or_else(|| malformed(&route))?;
-            return Ok(Route::UserSignOut { sub });
+        if let [users @ .., sub, tokens] = segments {
+            if is(users, USERS) && tokens.text.eq_ignore_ascii_case("tokens") {
+                let route = Route::UserSignOut { sub: String::new() };
+                let sub = percent_decode(&sub.text, false).ok_or_else(|| malformed(&route))?;
+                return Ok(Route::UserSignOut { sub });
+            }
         }
     }
-    let Some(segment) = one_segment(path, IDENTITY) else {
+    let Some(segment) = after(segments, IDENTITY) else {
         return Ok(Route::Proxy);
     };
     match method {
         "DELETE" => {
             let route = Route::IdentityRevoke { token_id: None };
-            let from_path = percent_decode(segment, false).ok_or_else(|| malformed(&route))?;
+            let from_path =
+                percent_decode(&segment.text, false).ok_or_else(|| malformed(&route))?;
             match query_token_id(head).map_err(|e| (e, route.name()))? {
                 Some(from_query) if from_query != from_path => Err(malformed(&route)),
                 _ => Ok(Route::IdentityRevoke {
@@ -193,19 +319,15 @@ pub fn classify(head: &RequestHead) -> Result<Route, RouteError> {
                 }),
             }
         }
-        "GET" | "HEAD" => Ok(match percent_decode(segment, false) {
-            Some(token_id) => Route::IdentityValidate { token_id },
+        "GET" | "HEAD" => Ok(match segment_ids(segment) {
+            Some((token_id, with_params)) => Route::IdentityValidate {
+                token_id,
+                with_params,
+            },
             None => Route::Proxy,
         }),
         _ => Ok(Route::Proxy),
     }
-}
-
-/// `{base}/{segment}` with exactly one non-empty segment.
-fn one_segment<'a>(path: &'a str, base: &str) -> Option<&'a str> {
-    path.strip_prefix(base)
-        .and_then(|rest| rest.strip_prefix('/'))
-        .filter(|rest| !rest.is_empty() && !rest.contains('/'))
 }
 
 /// At most one distinct, non-empty value.
@@ -230,12 +352,15 @@ fn query_token_id(head: &RequestHead) -> Result<Option<String>, RequestError> {
 /// How many body bytes a route needs read, if any. The glue reads at most
 /// this many plus one, so an oversized body is seen as such without being
 /// buffered whole.
-pub fn body_limit(head: &RequestHead) -> Option<usize> {
-    let reads_body = head.method == "POST"
-        && matches!(
-            head.path.as_str(),
-            INVALIDATE | OAUTH_REVOKE | OAUTH_INTROSPECT | BACKCHANNEL_LOGOUT | SSF_EVENTS
-        );
+pub fn body_limit(route: &Route) -> Option<usize> {
+    let reads_body = matches!(
+        route,
+        Route::Invalidate
+            | Route::OAuthRevoke
+            | Route::OAuthIntrospect
+            | Route::BackchannelLogout
+            | Route::SsfEvents
+    );
     reads_body.then_some(MAX_BODY)
 }
 
@@ -308,7 +433,8 @@ mod tests {
             assert_eq!(
                 route(method, "/v2.0/tokens/abc"),
                 Ok(Route::IdentityValidate {
-                    token_id: "abc".into()
+                    token_id: "abc".into(),
+                    with_params: None,
                 })
             );
         }
@@ -348,11 +474,9 @@ mod tests {
             ("GET", "/v2.0/tokens"),
             ("GET", "/api/tokens"),
             ("POST", "/api/tokens"),
-            ("DELETE", "/api/tokens/"),
             ("DELETE", "/v2.0/tokens/a/b"),
             ("PUT", "/v2.0/tokens/abc"),
             ("GET", "/token-service/client/server/invalidate/token"),
-            ("DELETE", "/API/TOKENS"),
             ("GET", "/oauth/revoke"),
             ("GET", "/api/users/alice/tokens"),
             ("DELETE", "/api/users//tokens"),
@@ -361,8 +485,118 @@ mod tests {
             ("GET", "/api/revocations/x"),
             ("DELETE", "/api/revocations"),
             ("OPTIONS", "/api/tokens"),
+            ("DELETE", "/api/tokensx"),
+            ("DELETE", "/api/tokens.json"),
+            ("DELETE", "/api/%2Ftokens"),
+            ("DELETE", "/apii/tokens"),
+            ("DELETE", "/x/api/tokens"),
         ] {
             assert_eq!(route(method, path), Ok(Route::Proxy), "{method} {path}");
+        }
+    }
+
+    /// Every spelling an origin takes for one of the worker's paths is that
+    /// route: merged and trailing slashes, other letter case, percent-encoded
+    /// unreserved characters, `;` parameters and dot segments.
+    #[test]
+    fn every_spelling_of_a_route_is_that_route() {
+        let local = Ok(Route::SignOut {
+            scope: Scope::Local,
+        });
+        for path in [
+            "/api/tokens/",
+            "//api/tokens",
+            "/api//tokens",
+            "/api/tokens//",
+            "/API/tokens",
+            "/api/TOKENS",
+            "/%61pi/tokens",
+            "/api/%74%6F%6b%65%6E%73",
+            "/api/tokens;jsessionid=x",
+            "/api;v=1/tokens",
+            "/x/../api/tokens",
+            "/api/./tokens",
+            "/api/%2e/tokens",
+            "/api/x/%2E%2E/tokens",
+        ] {
+            assert_eq!(route("DELETE", path), local, "DELETE {path}");
+        }
+        assert_eq!(
+            route("DELETE", "/API/Tokens/?SCOPE=global"),
+            Ok(Route::SignOut {
+                scope: Scope::Global
+            })
+        );
+        let validate = |id: &str| {
+            Ok(Route::IdentityValidate {
+                token_id: id.into(),
+                with_params: None,
+            })
+        };
+        for path in [
+            "/v2.0//tokens/abc",
+            "/v2.0/tokens//abc",
+            "/v2.0/tokens/abc/",
+            "//v2.0/tokens/abc",
+            "/V2.0/tokens/abc",
+            "/v2.0/Tokens/abc",
+            "/v2%2E0/tokens/abc",
+            "/v2.0/tokens/%61bc",
+        ] {
+            assert_eq!(route("GET", path), validate("abc"), "GET {path}");
+        }
+        // Escapes of reserved characters stay part of the ID, decoded once.
+        assert_eq!(route("GET", "/v2.0/tokens/%7Bid%7D"), validate("{id}"));
+        assert_eq!(route("GET", "/v2.0/tokens/a%2Fb"), validate("a/b"));
+        // `;` parameters: the ID without them, and with them for an origin
+        // that keeps them.
+        assert_eq!(
+            route("HEAD", "/v2.0/tokens/abc;v=1"),
+            Ok(Route::IdentityValidate {
+                token_id: "abc".into(),
+                with_params: Some("abc;v=1".into()),
+            })
+        );
+        assert_eq!(
+            route("DELETE", "/v2.0/tokens//abc/?TokenId=abc"),
+            Ok(Route::IdentityRevoke {
+                token_id: Some("abc".into())
+            })
+        );
+        assert_eq!(
+            route("DELETE", "/v2.0/tokens/?tokenid=xyz"),
+            Ok(Route::IdentityRevoke {
+                token_id: Some("xyz".into())
+            })
+        );
+        assert_eq!(
+            route("DELETE", "/Api/Users/al%69ce/Tokens/"),
+            Ok(Route::UserSignOut {
+                sub: "alice".into()
+            })
+        );
+        assert_eq!(
+            route("DELETE", "/api/revocations//j-1/"),
+            Ok(Route::Restore { jti: "j-1".into() })
+        );
+        for (method, path, expected) in [
+            ("POST", "/OAuth/Revoke/", Route::OAuthRevoke),
+            ("POST", "//oauth/introspect", Route::OAuthIntrospect),
+            ("GET", "/api/Revocations/", Route::ListRevocations),
+            ("GET", "/API/cutoffs", Route::ListCutoffs),
+            (
+                "POST",
+                "/token-service//client/server/invalidate/token/",
+                Route::Invalidate,
+            ),
+            (
+                "POST",
+                "/OIDC/backchannel-logout/",
+                Route::BackchannelLogout,
+            ),
+            ("POST", "/ssf/Events", Route::SsfEvents),
+        ] {
+            assert_eq!(route(method, path), Ok(expected), "{method} {path}");
         }
     }
 
@@ -396,19 +630,26 @@ mod tests {
 
     #[test]
     fn only_body_routes_read_a_body() {
-        let head = |m: &str, p: &str| {
-            RequestHead::new(m, &format!("http://h{p}"), Vec::<(String, String)>::new())
-        };
         for path in [
-            INVALIDATE,
-            OAUTH_REVOKE,
-            OAUTH_INTROSPECT,
-            BACKCHANNEL_LOGOUT,
-            SSF_EVENTS,
+            "/token-service/client/server/invalidate/token",
+            "/oauth/revoke",
+            "/OAuth/Introspect/",
+            "/oidc/backchannel-logout",
+            "/ssf/events",
         ] {
-            assert_eq!(body_limit(&head("POST", path)), Some(MAX_BODY));
+            let route = route("POST", path).unwrap();
+            assert_eq!(body_limit(&route), Some(MAX_BODY), "{path}");
         }
-        assert_eq!(body_limit(&head("POST", "/other")), None);
-        assert_eq!(body_limit(&head("DELETE", SIGN_OUT)), None);
+        assert_eq!(body_limit(&route("POST", "/other").unwrap()), None);
+        assert_eq!(body_limit(&route("DELETE", "/api/tokens").unwrap()), None);
+    }
+
+    #[test]
+    fn unreserved_escapes_are_decoded_and_others_normalised() {
+        assert_eq!(decode_unreserved("plain"), "plain");
+        assert_eq!(decode_unreserved("%41%7a%2D%2e%5F%7E"), "Az-._~");
+        assert_eq!(decode_unreserved("%2f%3b%7b"), "%2F%3B%7B");
+        assert_eq!(decode_unreserved("a%zzb%4"), "a%zzb%4");
+        assert_eq!(decode_unreserved("é%41"), "éA");
     }
 }

@@ -14,24 +14,19 @@ use edge_revoke_core::routes::{body_limit, classify, Route, Scope};
 
 // The route table's paths, written out again on purpose: a reference model
 // must not take them from the code it checks.
-const SIGN_OUT: &str = "/api/tokens";
-const IDENTITY: &str = "/v2.0/tokens";
-const INVALIDATE: &str = "/token-service/client/server/invalidate/token";
-const OAUTH_REVOKE: &str = "/oauth/revoke";
-const OAUTH_INTROSPECT: &str = "/oauth/introspect";
-const REVOCATIONS: &str = "/api/revocations";
-const USERS: &str = "/api/users/";
+const SIGN_OUT: &str = "api/tokens";
+const IDENTITY: &str = "v2.0/tokens";
+const INVALIDATE: &str = "token-service/client/server/invalidate/token";
+const OAUTH_REVOKE: &str = "oauth/revoke";
+const OAUTH_INTROSPECT: &str = "oauth/introspect";
+const REVOCATIONS: &str = "api/revocations";
+const USERS: &str = "api/users";
 
-/// Path prefixes of the routes the worker owns. Any other path is the
-/// origin's (except for CORS preflights, which are forwarded untouched).
-pub const OWNED_PREFIXES: [&str; 6] = [
-    "/api/tokens",
-    "/v2.0/tokens",
-    "/token-service/",
-    "/oauth/",
-    "/api/revocations",
-    "/api/users/",
-];
+/// First segments (canonical, any case) of the routes the worker owns. Any
+/// other path is the origin's (except for CORS preflights, which are
+/// forwarded untouched).
+pub const OWNED_FIRST_SEGMENTS: [&str; 6] =
+    ["api", "v2.0", "token-service", "oauth", "oidc", "ssf"];
 
 /// The request for an input.
 pub fn request(data: &[u8]) -> RequestHead {
@@ -133,7 +128,9 @@ pub fn actual<E>(route: &Result<Route, E>) -> Expected {
             Scope::Session => "session",
         }),
         Ok(Route::IdentityRevoke { token_id }) => Expected::IdentityRevoke(token_id.clone()),
-        Ok(Route::IdentityValidate { token_id }) => Expected::IdentityValidate(token_id.clone()),
+        Ok(Route::IdentityValidate { token_id, .. }) => {
+            Expected::IdentityValidate(token_id.clone())
+        }
         Ok(Route::Invalidate) => Expected::Invalidate,
         Ok(Route::UserSignOut { sub }) => Expected::UserSignOut(sub.clone()),
         Ok(Route::OAuthRevoke) => Expected::OAuthRevoke,
@@ -168,83 +165,158 @@ fn model_single(query: &str, name: &str) -> Result<Option<String>, Expected> {
     }
 }
 
-/// `{base}/{one non-empty segment}`.
-fn model_segment<'a>(path: &'a str, base: &str) -> Option<&'a str> {
-    let rest = path.strip_prefix(base)?.strip_prefix('/')?;
-    (!rest.is_empty() && !rest.contains('/')).then_some(rest)
+/// Reference canonical path: split on `/`; in each segment drop everything
+/// from the first `;`, decode `%XX` of unreserved characters (other escapes
+/// kept, hex upper-cased; a bad escape kept); drop empty and `.` segments;
+/// `..` removes the segment before it.
+pub fn model_canonical(path: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for raw in path.split('/') {
+        let plain = match raw.find(';') {
+            Some(i) => &raw[..i],
+            None => raw,
+        };
+        let mut text = String::new();
+        let chars: Vec<char> = plain.chars().collect();
+        let mut i = 0;
+        while i < chars.len() {
+            let hex = (chars[i] == '%' && i + 2 < chars.len())
+                .then(|| (chars[i + 1], chars[i + 2]))
+                .filter(|(a, b)| a.is_ascii_hexdigit() && b.is_ascii_hexdigit());
+            match hex {
+                Some((a, b)) => {
+                    let value = (a.to_digit(16).unwrap() * 16 + b.to_digit(16).unwrap()) as u8;
+                    let c = value as char;
+                    if c.is_ascii_alphanumeric() || "-._~".contains(c) {
+                        text.push(c);
+                    } else {
+                        text.push('%');
+                        text.push(a.to_ascii_uppercase());
+                        text.push(b.to_ascii_uppercase());
+                    }
+                    i += 3;
+                }
+                None => {
+                    text.push(chars[i]);
+                    i += 1;
+                }
+            }
+        }
+        match text.as_str() {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            _ => out.push((text, raw.to_owned())),
+        }
+    }
+    out
 }
 
-/// The route table of `src/lib.rs`, as a model.
+/// True when the canonical segments spell `fixed` (`a/b/c`), any case.
+fn model_is(segments: &[(String, String)], fixed: &str) -> bool {
+    let fixed: Vec<&str> = fixed.split('/').collect();
+    segments.len() == fixed.len()
+        && segments
+            .iter()
+            .zip(&fixed)
+            .all(|((text, _), f)| text.to_ascii_lowercase() == f.to_ascii_lowercase())
+}
+
+/// The values of query parameter `name` (any case): absent, or one
+/// non-empty value (repeats must agree); anything else is malformed.
+fn model_single_ci(query: &str, name: &str) -> Result<Option<String>, Expected> {
+    let pairs = model_parse_form(query).ok_or(Expected::Malformed)?;
+    let values: Vec<String> = pairs
+        .into_iter()
+        .filter(|(n, _)| n.to_ascii_lowercase() == name.to_ascii_lowercase())
+        .map(|(_, v)| v)
+        .collect();
+    match values.first() {
+        None => Ok(None),
+        Some(first) if first.is_empty() || values.iter().any(|v| v != first) => {
+            Err(Expected::Malformed)
+        }
+        Some(first) => Ok(Some(first.clone())),
+    }
+}
+
+/// The route table of the README, as a model, over the canonical path.
 pub fn model_classify(head: &RequestHead) -> Expected {
-    let (method, path, query) = (
-        head.method.as_str(),
-        head.path.as_str(),
-        head.query.as_str(),
-    );
-    let decoded =
-        |segment: &str, make: fn(String) -> Expected| match model_percent_decode(segment, false) {
-            Some(text) => make(text),
-            None => Expected::Malformed,
+    let (method, query) = (head.method.as_str(), head.query.as_str());
+    if method == "OPTIONS" && head.header("access-control-request-method").is_some() {
+        return Expected::Preflight;
+    }
+    let segs = model_canonical(&head.path);
+    let decoded = |text: &str, make: fn(String) -> Expected| match model_percent_decode(text, false)
+    {
+        Some(text) => make(text),
+        None => Expected::Malformed,
+    };
+    let fixed = [
+        ("POST", INVALIDATE, Expected::Invalidate),
+        ("POST", OAUTH_REVOKE, Expected::OAuthRevoke),
+        ("POST", OAUTH_INTROSPECT, Expected::OAuthIntrospect),
+        ("GET", REVOCATIONS, Expected::ListRevocations),
+        ("GET", "api/cutoffs", Expected::ListCutoffs),
+        (
+            "POST",
+            "oidc/backchannel-logout",
+            Expected::BackchannelLogout,
+        ),
+        ("POST", "ssf/events", Expected::SsfEvents),
+    ];
+    for (m, path, expected) in fixed {
+        if m == method && model_is(&segs, path) {
+            return expected;
+        }
+    }
+    if method == "DELETE" && model_is(&segs, SIGN_OUT) {
+        return match model_single_ci(query, "scope") {
+            Ok(None) => Expected::SignOut("local"),
+            Ok(Some(scope)) => match scope.as_str() {
+                "local" => Expected::SignOut("local"),
+                "global" => Expected::SignOut("global"),
+                "others" => Expected::SignOut("others"),
+                "session" => Expected::SignOut("session"),
+                _ => Expected::Malformed,
+            },
+            Err(e) => e,
         };
-    match (method, path) {
-        ("DELETE", SIGN_OUT) => {
-            return match model_single(query, "scope") {
-                Ok(None) => Expected::SignOut("local"),
-                Ok(Some(scope)) => match scope.as_str() {
-                    "local" => Expected::SignOut("local"),
-                    "global" => Expected::SignOut("global"),
-                    "others" => Expected::SignOut("others"),
-                    "session" => Expected::SignOut("session"),
-                    _ => Expected::Malformed,
-                },
-                Err(e) => e,
-            }
-        }
-        ("POST", INVALIDATE) => return Expected::Invalidate,
-        ("POST", OAUTH_REVOKE) => return Expected::OAuthRevoke,
-        ("POST", OAUTH_INTROSPECT) => return Expected::OAuthIntrospect,
-        ("GET", REVOCATIONS) => return Expected::ListRevocations,
-        ("GET", "/api/cutoffs") => return Expected::ListCutoffs,
-        ("POST", "/oidc/backchannel-logout") => return Expected::BackchannelLogout,
-        ("POST", "/ssf/events") => return Expected::SsfEvents,
-        ("DELETE", IDENTITY) => {
-            return match model_single(query, "tokenId") {
-                Ok(id) => Expected::IdentityRevoke(id),
-                Err(e) => e,
-            }
-        }
-        ("OPTIONS", _) if head.header("access-control-request-method").is_some() => {
-            return Expected::Preflight
-        }
-        _ => {}
     }
+    if method == "DELETE" && model_is(&segs, IDENTITY) {
+        return match model_single_ci(query, "tokenId") {
+            Ok(id) => Expected::IdentityRevoke(id),
+            Err(e) => e,
+        };
+    }
+    let last_after = |base: &str| -> Option<(String, String)> {
+        let (last, rest) = segs.split_last()?;
+        model_is(rest, base).then(|| last.clone())
+    };
     if method == "DELETE" {
-        if let Some(segment) = model_segment(path, REVOCATIONS) {
-            return decoded(segment, Expected::Restore);
+        if let Some((text, _)) = last_after(REVOCATIONS) {
+            return decoded(&text, Expected::Restore);
         }
-        if let Some(sub) = path
-            .strip_prefix(USERS)
-            .and_then(|rest| rest.strip_suffix("/tokens"))
-            .filter(|sub| !sub.is_empty() && !sub.contains('/'))
-        {
-            return decoded(sub, Expected::UserSignOut);
+        if segs.len() == 4 && model_is(&segs[..2], USERS) && model_is(&segs[3..], "tokens") {
+            return decoded(&segs[2].0, Expected::UserSignOut);
         }
     }
-    let Some(segment) = model_segment(path, IDENTITY) else {
+    let Some((text, _raw)) = last_after(IDENTITY) else {
         return Expected::Proxy;
     };
     match method {
         "DELETE" => {
-            let Some(id) = model_percent_decode(segment, false) else {
+            let Some(id) = model_percent_decode(&text, false) else {
                 return Expected::Malformed;
             };
-            match model_single(query, "tokenId") {
+            match model_single_ci(query, "tokenId") {
                 Err(e) => e,
                 Ok(Some(q)) if q != id => Expected::Malformed,
                 Ok(_) => Expected::IdentityRevoke(Some(id)),
             }
         }
-        "GET" | "HEAD" => match model_percent_decode(segment, false) {
+        "GET" | "HEAD" => match model_percent_decode(&text, false) {
             Some(token_id) => Expected::IdentityValidate(token_id),
             None => Expected::Proxy,
         },
@@ -292,7 +364,7 @@ pub fn check(data: &[u8]) {
         let expected = form.as_ref().map(|pairs| {
             pairs
                 .iter()
-                .filter(|(n, _)| n == name)
+                .filter(|(n, _)| n.to_ascii_lowercase() == name.to_ascii_lowercase())
                 .map(|(_, v)| v.clone())
                 .collect::<Vec<_>>()
         });
@@ -309,7 +381,10 @@ pub fn check(data: &[u8]) {
         head.path,
         head.query
     );
-    let owned = OWNED_PREFIXES.iter().any(|p| head.path.starts_with(p));
+    let first = model_canonical(&head.path)
+        .first()
+        .map(|(text, _)| text.to_ascii_lowercase());
+    let owned = first.is_some_and(|first| OWNED_FIRST_SEGMENTS.contains(&first.as_str()));
     if !owned && head.method != "OPTIONS" {
         assert_eq!(
             route,
@@ -333,8 +408,8 @@ pub fn check(data: &[u8]) {
             assert!(!t.is_empty(), "{route:?} with an empty name");
             assert_eq!(head.method, "DELETE");
         }
-        Expected::SignOut(_) => assert_eq!(method_path, ("DELETE", SIGN_OUT)),
-        Expected::Invalidate => assert_eq!(method_path, ("POST", INVALIDATE)),
+        Expected::SignOut(_) => assert_eq!(method_path.0, "DELETE"),
+        Expected::Invalidate => assert_eq!(method_path.0, "POST"),
         Expected::Preflight => {
             assert_eq!(head.method, "OPTIONS");
             assert!(head.header("access-control-request-method").is_some());
@@ -343,7 +418,7 @@ pub fn check(data: &[u8]) {
         _ => {}
     }
     assert_eq!(
-        body_limit(&head).is_some(),
+        classify(&head).is_ok_and(|route| body_limit(&route).is_some()),
         matches!(
             route,
             Expected::Invalidate

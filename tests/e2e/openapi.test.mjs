@@ -187,14 +187,19 @@ describe('the response check refuses what the document does not describe', () =>
     for (const [m, p] of [
       ['GET', '/v2.0/tokens/%zz'],
       ['POST', '/v2.0/tokens'],
-      ['DELETE', '/api/tokens/'],
       ['DELETE', '/v2.0/tokens/a/b'],
       ['DELETE', '/api/users//tokens'],
       ['GET', '/api/users/alice/tokens'],
       ['OPTIONS', '/api/tokens'],
-      ['DELETE', '/API/TOKENS'],
+      ['DELETE', '/api/tokens.json'],
+      ['DELETE', '/api/%2Ftokens'],
     ]) {
       assert.equal(route(m, p), null, `${m} ${p} is the origin's`);
     }
+    // Every spelling of a route is that route (README, Routes).
+    for (const p of ['/api/tokens/', '//api//tokens', '/API/TOKENS', '/%61pi/tokens', '/api/tokens;x=1', '/x/../api/./tokens']) {
+      assert.equal(route('DELETE', p), 'DELETE /api/tokens', `DELETE ${p}`);
+    }
+    assert.equal(route('GET', '//V2.0/Tokens/abc/'), 'GET /v2.0/tokens/{tokenId}');
   });
 });

@@ -42,31 +42,42 @@ pub(super) async fn revoke<S: RevocationStore, V: SignatureVerifier, F: JwksFetc
 pub(super) async fn validate<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(
     head: &RequestHead,
     token_id: &str,
+    with_params: Option<&str>,
     cx: &Context<'_, S, V, F>,
 ) -> Result<Done, Failure> {
     // The validation call is an ordinary request first.
     let caller = proxy::check(head, cx).await?;
-    if token_id.len() > MAX_TOKEN_ID_BYTES {
-        return Ok(Done::Forward(caller));
-    }
-    let revoked = if is_jwt_reference(token_id) {
-        match verified(token_id, cx).await {
-            // A token that does not verify is left to the origin to judge.
-            Err(Rejection::Token(_)) => false,
-            Err(other) => return Err(fail(other)),
-            Ok(token) => match revocation_of(&token, cx).await {
-                Ok(revoked) => revoked.is_some(),
-                Err(StoreFailure) => return Err(fail(StoreError::Unavailable)),
-            },
+    // Every reading of the ID an origin may take: a revoked one is 404.
+    for id in [Some(token_id), with_params].into_iter().flatten() {
+        if is_revoked_reference(id, cx).await? {
+            return Err(fail(RequestError::UnknownToken));
         }
-    } else {
-        match TokenId::from_reference(token_id) {
-            None => false,
-            Some(id) => cx.services.store.get(&id).await.map_err(fail)?.is_some(),
-        }
-    };
-    if revoked {
-        return Err(fail(RequestError::UnknownToken));
     }
     Ok(Done::Forward(caller))
+}
+
+/// True when the edge knows the token `reference` names to be revoked: a
+/// JWT that verifies and is revoked, or a bare ID with a revocation. A JWT
+/// that does not verify is left to the origin to judge.
+async fn is_revoked_reference<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(
+    reference: &str,
+    cx: &Context<'_, S, V, F>,
+) -> Result<bool, Failure> {
+    if reference.len() > MAX_TOKEN_ID_BYTES {
+        return Ok(false);
+    }
+    if is_jwt_reference(reference) {
+        return match verified(reference, cx).await {
+            Err(Rejection::Token(_)) => Ok(false),
+            Err(other) => Err(fail(other)),
+            Ok(token) => match revocation_of(&token, cx).await {
+                Ok(revoked) => Ok(revoked.is_some()),
+                Err(StoreFailure) => Err(fail(StoreError::Unavailable)),
+            },
+        };
+    }
+    match TokenId::from_reference(reference) {
+        None => Ok(false),
+        Some(id) => Ok(cx.services.store.get(&id).await.map_err(fail)?.is_some()),
+    }
 }

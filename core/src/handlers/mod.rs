@@ -37,7 +37,7 @@ use crate::log::Event;
 use crate::reply::Reply;
 use crate::request::RequestHead;
 use crate::revocation::RevokeReason;
-use crate::routes::{classify, Route};
+use crate::routes::{classify, Route, RouteError};
 use crate::store::RevocationStore;
 use crate::token::{TokenId, VerifiedToken};
 use crate::verify::SignatureVerifier;
@@ -150,8 +150,7 @@ impl<F: JwksFetcher> KeyLookup for Keys<'_, F> {
     }
 }
 
-/// Decides one request. `body` is read only for routes that need one (see
-/// [`crate::routes::body_limit`]).
+/// Decides one request: [`classify`] it, then [`decide`].
 pub async fn handle<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(
     head: &RequestHead,
     body: Option<&[u8]>,
@@ -159,8 +158,21 @@ pub async fn handle<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(
     services: &Services<'_, S, V, F>,
     now: u64,
 ) -> Decision {
+    decide(head, classify(head), body, config, services, now).await
+}
+
+/// Decides one request already classified: the worker classifies it first
+/// to know whether to read a body (see [`crate::isolate::Isolate::body_limit`]),
+/// and only then reads one, for routes that need it.
+pub async fn decide<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(
+    head: &RequestHead,
+    route: Result<Route, RouteError>,
+    body: Option<&[u8]>,
+    config: Result<&Config, &ConfigError>,
+    services: &Services<'_, S, V, F>,
+    now: u64,
+) -> Decision {
     let plain_json = head.wants_plain_json();
-    let route = classify(head);
     let name = match &route {
         Ok(route) => route.name(),
         Err((_, name)) => name,
@@ -199,7 +211,10 @@ pub async fn handle<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(
         Route::IdentityRevoke { token_id } => {
             identity::revoke(head, token_id.as_deref(), &cx).await
         }
-        Route::IdentityValidate { token_id } => identity::validate(head, token_id, &cx).await,
+        Route::IdentityValidate {
+            token_id,
+            with_params,
+        } => identity::validate(head, token_id, with_params.as_deref(), &cx).await,
         Route::Invalidate => service::invalidate(head, body, &cx).await,
         Route::UserSignOut { sub } => admin::sign_out_subject(head, sub, &cx).await,
         Route::OAuthRevoke => oauth::revoke(head, body, &cx).await,

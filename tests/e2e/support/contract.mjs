@@ -74,7 +74,8 @@ export function contract() {
         return seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
       })
       .join('/');
-    return { template, item, names, regex: new RegExp(`^${source}$`) };
+    // Fixed segments match without regard to case, as the worker matches them.
+    return { template, item, names, regex: new RegExp(`^${source}$`, 'i') };
   });
   const proxy = doc['x-edge-revoke-proxy']?.responses;
   if (!proxy) throw new Error('docs/openapi.yaml: no x-edge-revoke-proxy responses');
@@ -138,8 +139,9 @@ export function classify(method, rawPath) {
   const q = target.indexOf('?');
   const pathname = q < 0 ? target : target.slice(0, q);
   const query = q < 0 ? '' : target.slice(q + 1);
+  const canonical = canonicalPath(pathname);
   for (const r of routes) {
-    const m = r.regex.exec(pathname);
+    const m = r.regex.exec(canonical);
     if (!m) continue;
     const lower = method.toLowerCase();
     const op = r.item[lower];
@@ -150,6 +152,27 @@ export function classify(method, rawPath) {
     return { route: `${method.toUpperCase()} ${r.template}`, op, pathname, query };
   }
   return null;
+}
+
+/**
+ * A request path as the worker matches its routes (README, Routes): `;`
+ * parameters dropped from each segment, percent-encoded unreserved
+ * characters decoded (other escapes kept, hex upper-cased), empty and `.`
+ * segments dropped, `..` removing the segment before it. Written here again,
+ * apart from core/src/routes.rs, so that the contract checks it.
+ */
+export function canonicalPath(pathname) {
+  const out = [];
+  for (const raw of pathname.split('/')) {
+    const text = raw.split(';')[0].replace(/%([0-9A-Fa-f]{2})/g, (_, hex) => {
+      const c = String.fromCharCode(parseInt(hex, 16));
+      return /^[A-Za-z0-9\-._~]$/.test(c) ? c : `%${hex.toUpperCase()}`;
+    });
+    if (text === '' || text === '.') continue;
+    if (text === '..') out.pop();
+    else out.push(text);
+  }
+  return `/${out.join('/')}`;
 }
 
 /** Percent-decoding as core/src/primitives.rs does it; null when malformed. */
@@ -172,7 +195,8 @@ function variantOf(op, route, query) {
     const value = decode(eq < 0 ? '' : part.slice(eq + 1), true);
     // A query that does not decode is malformed, whatever it holds.
     if (name === null || value === null) return { route: variantRoute(route, variants.parameter, undefined), statuses: [String(variants.other)] };
-    if (name === variants.parameter) values.push(value);
+    // Parameter names of the worker's routes match without regard to case.
+    if (name.toLowerCase() === variants.parameter.toLowerCase()) values.push(value);
   }
   let value = values.length === 0 ? variants.default : values[0];
   if (values.some((v) => v !== values[0]) || value === '' || !(value in variants.statuses)) value = undefined;

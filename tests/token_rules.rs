@@ -247,9 +247,11 @@ fn time_claims_honour_the_leeway() {
     });
     assert_eq!(rejected(&missing), TokenError::MissingExpiry);
 
-    let expired = token(|c| c["exp"] = json!(NOW - 61));
+    // RFC 7519 §4.1.4: now must be before exp (plus the leeway). At
+    // exp + leeway exactly the token is rejected, as its record expires.
+    let expired = token(|c| c["exp"] = json!(NOW - 60));
     assert_eq!(rejected(&expired), TokenError::Expired);
-    let in_leeway = token(|c| c["exp"] = json!(NOW - 60));
+    let in_leeway = token(|c| c["exp"] = json!(NOW - 59));
     assert!(check(&in_leeway).is_ok());
 
     let future_nbf = token(|c| c["nbf"] = json!(NOW + 61));
@@ -267,6 +269,12 @@ fn time_claims_honour_the_leeway() {
         check_with(&just_expired, &strict, NOW),
         Err(Rejection::Token(TokenError::Expired))
     ));
+    let at_exp = token(|c| c["exp"] = json!(NOW));
+    assert!(matches!(
+        check_with(&at_exp, &strict, NOW),
+        Err(Rejection::Token(TokenError::Expired))
+    ));
+    assert!(check_with(&token(|c| c["exp"] = json!(NOW + 1)), &strict, NOW).is_ok());
 }
 
 #[test]

@@ -18,8 +18,9 @@ type Digest = [u8; 32];
 
 struct Entry {
     token: VerifiedToken,
-    /// Last second the token is acceptable (`exp + leeway`).
-    valid_until: u64,
+    /// The first second the token is no longer accepted (`exp + leeway`,
+    /// `Rules::rejected_from`).
+    rejected_from: u64,
     bytes: usize,
 }
 
@@ -79,10 +80,10 @@ impl TokenCache {
         }
         let key = sha256(token.as_bytes());
         if let Some(entry) = self.young.borrow().map.get(&key) {
-            return (now <= entry.valid_until).then(|| entry.token.clone());
+            return (now < entry.rejected_from).then(|| entry.token.clone());
         }
         let entry = self.old.borrow_mut().remove(&key)?;
-        if now > entry.valid_until {
+        if now >= entry.rejected_from {
             return None;
         }
         let token = entry.token.clone();
@@ -90,8 +91,9 @@ impl TokenCache {
         Some(token)
     }
 
-    /// Remembers a freshly verified token until `valid_until`.
-    pub fn insert(&self, token: &str, verified: &VerifiedToken, valid_until: u64) {
+    /// Remembers a freshly verified token until `rejected_from`, the first
+    /// second it is no longer accepted.
+    pub fn insert(&self, token: &str, verified: &VerifiedToken, rejected_from: u64) {
         if !self.enabled() {
             return;
         }
@@ -103,7 +105,7 @@ impl TokenCache {
         }
         let entry = Entry {
             token: verified.clone(),
-            valid_until,
+            rejected_from,
             bytes,
         };
         self.admit(sha256(token.as_bytes()), entry);
@@ -178,8 +180,11 @@ mod tests {
         let raw = token(1);
         assert!(cache.get(&raw, 1000).is_none());
         cache.insert(&raw, &verified(&raw), 2060);
-        assert_eq!(cache.get(&raw, 2060).unwrap().id().as_str(), "t1");
-        assert!(cache.get(&raw, 2061).is_none(), "never past exp + leeway");
+        assert_eq!(cache.get(&raw, 2059).unwrap().id().as_str(), "t1");
+        assert!(
+            cache.get(&raw, 2060).is_none(),
+            "never at or past exp + leeway"
+        );
         assert!(cache.get(&format!("{raw}x"), 1000).is_none());
     }
 

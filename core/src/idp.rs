@@ -97,7 +97,8 @@ impl LogoutToken {
 }
 
 /// The back-channel logout rules (§2.4, §2.6) over a signed token's claims:
-/// `iss` is `JWT_ISSUER` (when set), `aud` names one of `audiences`, `iat`
+/// `iss` is `JWT_ISSUER` (when set), `aud` names only `audiences` (at least
+/// one), `iat`
 /// and `jti` are present, `events` names the logout event with an object,
 /// `sid` or `sub` (or both) are present, `nonce` is absent, and the token is
 /// fresh: `exp` with the leeway when present, else `iat` within
@@ -117,7 +118,10 @@ pub fn logout_token(
         }
     }
     let aud = audiences(claims).map_err(typed("aud is not a string or an array of strings"))?;
-    if !aud.iter().any(|aud| audiences_accepted.contains(aud)) {
+    // §2.6 validates aud as OpenID Connect Core §3.1.3.7 does for ID tokens:
+    // rejected unless it lists this client, and rejected when it holds any
+    // audience this client does not trust. Every one must be ours.
+    if aud.is_empty() || !aud.iter().all(|aud| audiences_accepted.contains(aud)) {
         return Err(invalid("audience not accepted"));
     }
     let iat = numeric_date(claims, "iat")
@@ -152,7 +156,7 @@ pub fn logout_token(
         return Err(invalid("token not yet valid"));
     }
     match numeric_date(claims, "exp").map_err(typed("exp is not a NumericDate"))? {
-        Some(exp) if now > rules.accepted_until(exp) => return Err(invalid("token expired")),
+        Some(exp) if rules.expired(exp, now) => return Err(invalid("token expired")),
         None if now > iat.saturating_add(LOGOUT_TOKEN_MAX_AGE + leeway) => {
             return Err(invalid("token too old"))
         }
@@ -161,13 +165,25 @@ pub fn logout_token(
     Ok(LogoutToken { jti, iat, sub, sid })
 }
 
+/// One event of a security event token, and what it revokes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecurityEvent {
+    /// The event type URI.
+    pub event_type: String,
+    /// What it revokes.
+    pub effect: Effect,
+    /// Something the log line should say: a part of the subject this worker
+    /// could not map, and so left out.
+    pub note: Option<&'static str>,
+}
+
 /// A security event token that passed every rule, with one effect per event.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SecurityEvents {
     /// Its `jti`, for the log.
     pub jti: String,
     /// `(event type, effect)` for each member of `events`, in order.
-    pub events: Vec<(String, Effect)>,
+    pub events: Vec<SecurityEvent>,
 }
 
 fn ssf_error(code: SsfErrorCode, description: &'static str) -> SsfError {
@@ -204,7 +220,7 @@ pub fn security_events(
         return Err(request("SET issued in the future"));
     }
     let exp = numeric_date(claims, "exp").map_err(typed("exp is not a NumericDate"))?;
-    if exp.is_some_and(|exp| now > rules.accepted_until(exp)) {
+    if exp.is_some_and(|exp| rules.expired(exp, now)) {
         return Err(request("SET expired"));
     }
     let jti = string_claim(claims, "jti")
@@ -230,10 +246,12 @@ pub fn security_events(
                 // it is up to the leeway ahead of ours.
                 .min(now.saturating_add(rules.leeway));
             let subject = sub_id.or_else(|| body.get("subject"));
-            Ok((
-                event_type.clone(),
-                effect(event_type, subject, jwt_issuer, at),
-            ))
+            let (effect, note) = effect(event_type, subject, jwt_issuer, at);
+            Ok(SecurityEvent {
+                event_type: event_type.clone(),
+                effect,
+                note,
+            })
         })
         .collect::<Result<Vec<_>, SsfError>>()?;
     Ok(SecurityEvents { jti, events })
@@ -242,7 +260,12 @@ pub fn security_events(
 /// Who a SET is about, in the formats this worker acts on.
 enum Subject {
     User(String),
-    Session { sid: String, user: Option<String> },
+    /// A session, and its user when this worker could map it; otherwise
+    /// why the user part was left out.
+    Session {
+        sid: String,
+        user: Result<Option<String>, &'static str>,
+    },
 }
 
 /// An `iss_sub` subject of `JWT_ISSUER` (any issuer when that is unset).
@@ -267,10 +290,10 @@ fn subject(value: Option<&Value>, jwt_issuer: Option<&str>) -> Result<Subject, &
         Some("complex") => {
             let user = match value.get("user").and_then(Value::as_object) {
                 Some(user) if user.get("format").and_then(Value::as_str) == Some("iss_sub") => {
-                    Some(iss_sub(user, jwt_issuer)?)
+                    iss_sub(user, jwt_issuer).map(Some)
                 }
-                Some(_) => return Err("unsupported subject format"),
-                None => None,
+                Some(_) => Err("unsupported subject format"),
+                None => Ok(None),
             };
             let session = value.get("session").and_then(Value::as_object);
             let sid = match session {
@@ -283,10 +306,14 @@ fn subject(value: Option<&Value>, jwt_issuer: Option<&str>) -> Result<Subject, &
                 Some(_) => return Err("unsupported subject format"),
                 None => None,
             };
+            // CAEP 1.0 §3.1: the event applies to any session derived from
+            // matching the combined claims, so a user part this worker cannot
+            // map never makes it do less than the session part says.
             match (sid, user) {
                 (Some(sid), user) => Ok(Subject::Session { sid, user }),
-                (None, Some(user)) => Ok(Subject::User(user)),
-                (None, None) => Err("complex subject names no user or session"),
+                (None, Ok(Some(user))) => Ok(Subject::User(user)),
+                (None, Err(why)) => Err(why),
+                (None, Ok(None)) => Err("complex subject names no user or session"),
             }
         }
         _ => Err("unsupported subject format"),
@@ -298,28 +325,42 @@ fn subject(value: Option<&Value>, jwt_issuer: Option<&str>) -> Result<Subject, &
 /// RISC `sessions-revoked`, `tokens-revoked` and `account-disabled` end every
 /// token of the user (or, when only a session is named, of that session);
 /// the SSF verification event does nothing; anything else is ignored.
+///
+/// A `complex` subject whose user part cannot be mapped (another format, or
+/// another issuer) still ends its session, and the note says the user part
+/// was left out.
 pub fn effect(
     event_type: &str,
     subject_value: Option<&Value>,
     jwt_issuer: Option<&str>,
     at: u64,
-) -> Effect {
+) -> (Effect, Option<&'static str>) {
     let session_first = match event_type {
-        SSF_VERIFICATION => return Effect::Nothing,
+        SSF_VERIFICATION => return (Effect::Nothing, None),
         CAEP_SESSION_REVOKED => true,
         CAEP_CREDENTIAL_CHANGE
         | RISC_SESSIONS_REVOKED
         | RISC_TOKENS_REVOKED
         | RISC_ACCOUNT_DISABLED => false,
-        _ => return Effect::Ignored("unsupported event type"),
+        _ => return (Effect::Ignored("unsupported event type"), None),
     };
     match subject(subject_value, jwt_issuer) {
-        Err(why) => Effect::Ignored(why),
-        Ok(Subject::User(sub)) => Effect::Subject { sub, at },
+        Err(why) => (Effect::Ignored(why), None),
+        Ok(Subject::User(sub)) => (Effect::Subject { sub, at }, None),
         Ok(Subject::Session { sid, user }) => match user {
-            Some(sub) if !session_first => Effect::Subject { sub, at },
-            _ => Effect::Session { sid, at },
+            Ok(Some(sub)) if !session_first => (Effect::Subject { sub, at }, None),
+            Ok(_) => (Effect::Session { sid, at }, None),
+            Err(why) => (Effect::Session { sid, at }, Some(user_left_out(why))),
         },
+    }
+}
+
+/// The log note for a `complex` subject's user part that was left out.
+fn user_left_out(why: &'static str) -> &'static str {
+    match why {
+        "subject of another issuer" => "user part ignored: subject of another issuer",
+        "iss_sub subject without sub" => "user part ignored: iss_sub subject without sub",
+        _ => "user part ignored: unsupported subject format",
     }
 }
 
@@ -423,7 +464,18 @@ mod tests {
             "audience not accepted"
         );
         assert_eq!(refused(remove("aud")), "audience not accepted");
-        assert!(check(&logout(|c| c["aud"] = json!(["x", "other"]))).is_ok());
+        // An audience this client does not trust beside ours (OIDC Core
+        // §3.1.3.7): refused. Every audience ours: accepted.
+        assert_eq!(
+            refused(|c| c["aud"] = json!(["edge-client", "https://other-rp.example"])),
+            "audience not accepted"
+        );
+        assert_eq!(
+            refused(|c| c["aud"] = json!(["x", "other"])),
+            "audience not accepted"
+        );
+        assert_eq!(refused(|c| c["aud"] = json!([])), "audience not accepted");
+        assert!(check(&logout(|c| c["aud"] = json!(["edge-client", "other"]))).is_ok());
         assert_eq!(refused(remove("iat")), "iat is required");
         assert_eq!(
             refused(|c| c["iat"] = json!(1.5)),
@@ -460,9 +512,10 @@ mod tests {
             refused(|c| c["nbf"] = json!(NOW + 61)),
             "token not yet valid"
         );
-        assert_eq!(refused(|c| c["exp"] = json!(NOW - 61)), "token expired");
+        // Rejected from exp + leeway on, as access tokens are.
+        assert_eq!(refused(|c| c["exp"] = json!(NOW - 60)), "token expired");
         assert!(
-            check(&logout(|c| c["exp"] = json!(NOW - 60))).is_ok(),
+            check(&logout(|c| c["exp"] = json!(NOW - 59))).is_ok(),
             "leeway"
         );
     }
@@ -520,8 +573,65 @@ mod tests {
             .unwrap()
             .events
             .into_iter()
-            .map(|(_, effect)| effect)
+            .map(|event| event.effect)
             .collect()
+    }
+
+    /// CAEP 1.0 §3.1: a complex subject whose user part this worker cannot
+    /// map (another format, another issuer) still ends its session, and the
+    /// note says the user part was left out.
+    #[test]
+    fn a_session_is_ended_even_when_its_user_part_cannot_be_mapped() {
+        for (user, note) in [
+            (
+                json!({"format": "email", "email": "carol@example.com"}),
+                "user part ignored: unsupported subject format",
+            ),
+            (
+                json!({"format": "opaque", "id": "u-1"}),
+                "user part ignored: unsupported subject format",
+            ),
+            (
+                json!({"format": "phone_number", "phone_number": "+15555550100"}),
+                "user part ignored: unsupported subject format",
+            ),
+            (
+                json!({"format": "iss_sub", "iss": "https://other.test", "sub": "c"}),
+                "user part ignored: subject of another issuer",
+            ),
+        ] {
+            let subject = json!({
+                "format": "complex",
+                "user": user,
+                "session": {"format": "opaque", "id": "sess-1"},
+            });
+            for event in [CAEP_SESSION_REVOKED, CAEP_CREDENTIAL_CHANGE] {
+                let claims = set(json!({ event: {} }), |c| c["sub_id"] = subject.clone());
+                let set =
+                    security_events(&claims, &ssf_rules(), Some("https://idp.test"), NOW).unwrap();
+                let expected = SecurityEvent {
+                    event_type: event.into(),
+                    effect: Effect::Session {
+                        sid: "sess-1".into(),
+                        at: NOW - 2,
+                    },
+                    note: Some(note),
+                };
+                assert_eq!(set.events, [expected], "{user} {event}");
+            }
+        }
+        // Without a session, an unmappable user is still nothing to act on.
+        let alone = set(
+            json!({ CAEP_SESSION_REVOKED: {} }),
+            |c| {
+                c["sub_id"] =
+                    json!({"format": "complex", "user": {"format": "email", "email": "a@b"}})
+            },
+        );
+        assert_eq!(
+            effects(&alone),
+            [Effect::Ignored("unsupported subject format")]
+        );
     }
 
     #[test]

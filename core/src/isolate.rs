@@ -192,7 +192,7 @@ impl Isolate {
             }
             match crate::token::verify(raw, &config.rules, &config.keys, verifier, now).await {
                 Ok(token) if cached => {
-                    let until = config.rules.accepted_until(token.claims().exp);
+                    let until = config.rules.rejected_from(token.claims().exp);
                     self.cache.insert(raw, &token, until);
                 }
                 Ok(_) => {}

@@ -77,6 +77,9 @@ pub struct Event {
     pub sid: Option<String>,
     /// The identity provider's event type(s), for logouts and SETs.
     pub event_type: Option<String>,
+    /// Anything else the line should say, for example the part of an
+    /// event's subject that was left out.
+    pub note: Option<&'static str>,
     /// The route's name (see [`crate::routes::Route::name`]).
     pub route: &'static str,
 }
@@ -101,6 +104,7 @@ impl Event {
             sub: None,
             sid: None,
             event_type: None,
+            note: None,
             route,
         }
     }
@@ -119,6 +123,7 @@ impl Event {
             sub,
             sid: None,
             event_type: None,
+            note: None,
             route,
         }
     }
@@ -132,6 +137,7 @@ impl Event {
             sub: None,
             sid: None,
             event_type: None,
+            note: None,
             route,
         }
     }
@@ -145,6 +151,7 @@ impl Event {
             sub: by,
             sid: None,
             event_type: None,
+            note: None,
             route,
         }
     }
@@ -166,6 +173,9 @@ impl Event {
             if let Some(value) = value {
                 line[name] = value.clone().into();
             }
+        }
+        if let Some(note) = self.note {
+            line["note"] = note.into();
         }
         line
     }

@@ -502,14 +502,31 @@ pub struct CutoffPage {
     pub cursor: Option<String>,
 }
 
-/// When a revocation entry may be dropped: `exp + leeway` when the expiry is
-/// known, else `now + max_lifetime`; never sooner than KV's 60 s minimum.
+/// When a revocation entry may be dropped: when its token is no longer
+/// accepted anyway. That is `exp + leeway` when the expiry is known (the
+/// token is rejected from that second on, `Rules::rejected_from`). For a
+/// bare ID it is `now + max_lifetime + 2 * leeway`: the token was issued at
+/// most the leeway ahead of now (its `iat` is accepted that far ahead),
+/// lives at most `max_lifetime`, and is accepted the leeway past its `exp`.
+/// Never sooner than KV's 60 s minimum.
 pub fn expires_at(exp: Option<u64>, leeway: u64, max_lifetime: u64, now: u64) -> u64 {
     let natural = match exp {
         Some(exp) => exp.saturating_add(leeway),
-        None => now.saturating_add(max_lifetime),
+        None => now
+            .saturating_add(max_lifetime)
+            .saturating_add(leeway.saturating_mul(2)),
     };
     natural.max(now + MIN_EXPIRY_AHEAD)
+}
+
+/// When a cutoff reaching `latest` may be dropped: every token it revokes
+/// was issued at or before `latest`, lives at most `max_lifetime`, and is
+/// accepted the leeway past its `exp`. Never sooner than KV's 60 s minimum.
+pub fn cutoff_expires_at(latest: u64, leeway: u64, max_lifetime: u64, now: u64) -> u64 {
+    latest
+        .saturating_add(max_lifetime)
+        .saturating_add(leeway)
+        .max(now + MIN_EXPIRY_AHEAD)
 }
 
 #[cfg(test)]
@@ -536,11 +553,24 @@ pub(crate) mod tests {
         // Clamped to now + 60 for a token about to expire.
         assert_eq!(expires_at(Some(1010), 0, 86_400, 1000), 1060);
         assert_eq!(expires_at(Some(990), 30, 86_400, 1000), 1060);
-        // No exp: the configured lifetime.
-        assert_eq!(expires_at(None, 60, 86_400, 1000), 87_400);
-        assert_eq!(expires_at(None, 60, 10, 1000), 1060);
+        // No exp: the configured lifetime, from an iat up to the leeway
+        // ahead, plus the leeway past exp.
+        assert_eq!(expires_at(None, 60, 86_400, 1000), 87_520);
+        assert_eq!(expires_at(None, 0, 10, 1000), 1060);
+        assert_eq!(expires_at(None, 30, 60, 1000), 1120);
         // No overflow near the end of time.
         assert_eq!(expires_at(Some(u64::MAX), 60, 1, 0), u64::MAX);
+    }
+
+    #[test]
+    fn a_cutoff_lasts_as_long_as_the_tokens_it_revokes() {
+        // A token issued at the cutoff (1000) lives 60 s and is accepted 30 s
+        // past its exp: until 1090.
+        assert_eq!(cutoff_expires_at(1000, 30, 60, 1000), 1090);
+        assert_eq!(cutoff_expires_at(1000, 0, 10, 1000), 1060, "KV's floor");
+        // An identity provider's cutoff stamped in the past.
+        assert_eq!(cutoff_expires_at(900, 60, 86_400, 1000), 87_360);
+        assert_eq!(cutoff_expires_at(u64::MAX, 60, 1, 0), u64::MAX);
     }
 
     #[test]

@@ -98,7 +98,8 @@ pub enum Route {
     /// otherwise the origin's.
     SsfEvents,
     /// A CORS preflight (`OPTIONS` with `Access-Control-Request-Method`):
-    /// forwarded without a token check, because browsers send none.
+    /// forwarded without a token check, because browsers send none. One that
+    /// carries a bearer token anyway is checked like any request.
     Preflight,
     /// Anything else: check the token and forward.
     Proxy,

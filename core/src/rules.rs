@@ -52,9 +52,18 @@ impl Rules {
         self.algorithms.contains(&alg)
     }
 
-    /// When a token expiring at `exp` stops being accepted.
-    pub fn accepted_until(&self, exp: u64) -> u64 {
+    /// The first second at which a token expiring at `exp` is no longer
+    /// accepted: `exp` plus the leeway. RFC 7519 §4.1.4: the current time
+    /// must be before `exp` (plus the leeway). Every check uses this one
+    /// boundary: the token rules, the token cache, logout tokens and SETs,
+    /// and the revocation record, which KV keeps until exactly then.
+    pub fn rejected_from(&self, exp: u64) -> u64 {
         exp.saturating_add(self.leeway)
+    }
+
+    /// True when a token expiring at `exp` is no longer accepted at `now`.
+    pub fn expired(&self, exp: u64, now: u64) -> bool {
+        now >= self.rejected_from(exp)
     }
 }
 
@@ -69,7 +78,9 @@ mod tests {
         assert_eq!(rules.issuer, None);
         assert!(rules.audiences.is_empty());
         assert!(rules.allows(Alg::RS256) && !rules.allows(Alg::HS256));
-        assert_eq!(rules.accepted_until(100), 160);
-        assert_eq!(rules.accepted_until(u64::MAX), u64::MAX);
+        assert_eq!(rules.rejected_from(100), 160);
+        assert_eq!(rules.rejected_from(u64::MAX), u64::MAX);
+        assert!(!rules.expired(100, 159), "the last second accepted");
+        assert!(rules.expired(100, 160), "rejected from exp + leeway on");
     }
 }

@@ -60,12 +60,41 @@ pub fn extract(head: &RequestHead) -> Result<Option<&str>, TokenError> {
     }
 }
 
-/// True when a `tokenId` / `tokenReferenceId` / OAuth `token` is to be
-/// handled as a JWT, which must then verify: any text with a `.`. Bare token
-/// IDs (a `jti`, or a derived base64url SHA-256) have none, so a malformed
-/// JWT (`h.p.`, `..`, `a.b.c.d`) is refused rather than stored as an ID.
+/// What a `tokenId` / `tokenReferenceId` names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reference {
+    /// Three non-empty base64url segments ([`looks_like_jwt`]): a JWT, which
+    /// must verify.
+    Jwt,
+    /// Not a whole JWT, but shaped like one: two or more dots (a JWS has two,
+    /// a JWE four), or a base64url JSON object (a JWT header) before the
+    /// first dot. A token cut short or mangled in a copy, refused rather
+    /// than stored as an ID that no token has.
+    BrokenJwt,
+    /// Anything else: a bare token ID, one dot and all (Okta's access-token
+    /// IDs, `AT.…`, are invalidated by reference).
+    Id,
+}
+
+/// Reads a `tokenId` / `tokenReferenceId` (see [`Reference`]).
+pub fn reference(text: &str) -> Reference {
+    if looks_like_jwt(text) {
+        return Reference::Jwt;
+    }
+    let header = text
+        .split_once('.')
+        .and_then(|(first, _)| base64url_decode(first))
+        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok());
+    if text.matches('.').count() >= 2 || header.is_some_and(|header| header.is_object()) {
+        Reference::BrokenJwt
+    } else {
+        Reference::Id
+    }
+}
+
+/// True when an OAuth `token` (or a reference) is a JWT: see [`Reference::Jwt`].
 pub fn is_jwt_reference(text: &str) -> bool {
-    text.contains('.')
+    looks_like_jwt(text)
 }
 
 /// True when `text` has the shape of a compact JWS: three non-empty base64url
@@ -397,7 +426,7 @@ fn decode_claims(all: Map<String, Value>) -> Result<Claims, TokenError> {
 
 fn check_claims(claims: &Claims, rules: &Rules, now: u64) -> Result<(), TokenError> {
     let leeway = rules.leeway;
-    if now > rules.accepted_until(claims.exp) {
+    if rules.expired(claims.exp, now) {
         return Err(TokenError::Expired);
     }
     if claims

@@ -764,7 +764,7 @@ const IDP_CONFUSION = [
     make: async (ctx, v) => ({ token: await mint({ claims: { sub: v.sub, sid: v.sid } }) }),
   },
   {
-    route: 'logout', cls: 'confusion', name: 'an access token (RS256) whose aud includes the client ID, no logout event', desc: 'events must hold the back-channel logout event',
+    route: 'logout', cls: 'confusion', name: 'an access token (RS256) whose aud includes the client ID, no logout event', desc: 'audience not accepted',
     make: async (ctx, v) => ({ token: await mint({ alg: 'RS256', claims: { sub: v.sub, sid: v.sid, aud: ['api://edge', LOGOUT_CLIENT] } }) }),
   },
   {

@@ -194,7 +194,8 @@ describe('identity provider routes (receivers configured)', () => {
       const t0 = now();
       const cases = [
         { name: 'revoke_offline_access', claims: { events: { [BACKCHANNEL_LOGOUT_EVENT]: {}, revoke_offline_access: true } } },
-        { name: 'aud array', claims: { aud: ['account', LOGOUT_AUDIENCE.split(',')[1]] } },
+        // Every audience one of ours (an untrusted extra one is refused: edges.test.mjs).
+        { name: 'aud array', claims: { aud: LOGOUT_AUDIENCE.split(',') } },
         { name: 'no exp, iat 300 s + leeway - 10 s ago', claims: { exp: undefined, iat: t0 - (300 + LEEWAY - 10) } },
         // Within the leeway ahead: accepted, and the cutoff is that iat (the
         // provider's clock, which its access tokens carry too).
@@ -227,9 +228,14 @@ describe('identity provider routes (receivers configured)', () => {
       const setLike = track(await mint({ alg: 'RS256', claims: { events: { [EVENTS.accountDisabled]: {} } } }));
       assertProblem(await get(setLike), 401);
       assert.equal(ctx.origin.requests.length, 0);
-      // The same logout token is a good logout token.
-      assertLoggedOut(await logout(lt));
-      expectLine(payloadOf(lt).jti, { decision: 'revoke', reason: 'backchannel_logout' });
+      // With the API in its aud it is no good logout token either: an
+      // audience the client does not trust (OpenID Connect Core §3.1.3.7).
+      assertLogoutError(await logout(lt), 'audience not accepted');
+      // With our audience alone it is one, and still never an access token.
+      const ours = await tokenLogout({});
+      assertProblem(await get(ours), 401);
+      assertLoggedOut(await logout(ours));
+      expectLine(payloadOf(ours).jti, { decision: 'revoke', reason: 'backchannel_logout' });
     });
 
     it('refusals: 400 application/json {error, error_description}, no-store; the targeted session still passes', T, async () => {
@@ -369,6 +375,7 @@ describe('identity provider routes (receivers configured)', () => {
     });
 
     it('accepted and ignored (202, nothing changes): the verification event, an unknown event, an iss_sub of another issuer, an email subject', T, async () => {
+      // A complex subject naming a session is not ignored, whatever its user part: see below.
       const sub = uniq('ssf-ignored');
       const sid = uniq('ssf-sid');
       const t0 = now();
@@ -378,7 +385,6 @@ describe('identity provider routes (receivers configured)', () => {
         ['verification event', 'verification event', { sub_id: { format: 'opaque', id: 'stream-1' }, events: { [EVENTS.verification]: { state: 'VGhpcyBpcyBhbiBleGFtcGxl' } } }],
         ['unknown event type', 'unsupported event type', { sub_id: issSub(sub), events: { 'https://example.test/event-type/unknown': { event_timestamp: t0 } } }],
         ['iss_sub of another issuer', 'subject of another issuer', { sub_id: issSub(sub, 'https://other-idp.test'), events: { [EVENTS.accountDisabled]: { event_timestamp: t0 } } }],
-        ['complex subject of another issuer', 'subject of another issuer', { sub_id: complex(sub, sid, 'https://other-idp.test'), events: { [EVENTS.sessionRevoked]: { event_timestamp: t0 } } }],
         ['email subject', 'unsupported subject format', { sub_id: { format: 'email', email: `${sub}@example.com` }, events: { [EVENTS.sessionRevoked]: { event_timestamp: t0 } } }],
       ];
       for (const [name, reason, claims] of cases) {
@@ -387,6 +393,19 @@ describe('identity provider routes (receivers configured)', () => {
         expectLine(payloadOf(set).jti, { decision: 'ignored', reason, event_type: Object.keys(claims.events)[0] });
         await allPass(victim, `after: ${name}`);
       }
+    });
+
+    it('a complex subject whose user is of another issuer still ends its session (CAEP 1.0 §3.1), and the log says the user part was left out', T, async () => {
+      const sub = uniq('ssf-foreign');
+      const sid = uniq('ssf-sid');
+      const t0 = now();
+      const victim = { session: await access({ sub, sid, iat: t0 - 5 }), subject: await access({ sub, iat: t0 - 5 }) };
+      await allPass(victim, 'before');
+      const set = await tokenSet({ claims: { sub_id: complex(sub, sid, 'https://other-idp.test'), events: { [EVENTS.sessionRevoked]: { event_timestamp: t0 } } } });
+      assertAcceptedSet(await push(set));
+      expectLine(payloadOf(set).jti, { decision: 'revoke', reason: 'security_event', sid, note: 'user part ignored: subject of another issuer' });
+      assertRevoked(await get(victim.session), 'the session');
+      await allPass({ subject: victim.subject }, 'the user, named by another issuer, is left alone');
     });
 
     it('refusals: 400 application/json {err, description}, no-store; the targeted session and subject still pass', T, async () => {

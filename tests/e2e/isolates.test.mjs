@@ -96,6 +96,16 @@ describe('two isolates sharing one KV namespace', () => {
     assert.equal((await call(b, '/x', { token: later })).status, 200);
   });
 
+  it('a "preflight" carrying a token A has cached, revoked through B, is 401 at A', async () => {
+    const token = await mint({ alg: 'ES256', claims: { sub: `preflight-${Date.now()}` } });
+    assert.equal((await call(a, '/x', { token })).status, 200, 'A verifies and caches it');
+    assert.equal((await call(b, '/api/tokens', { method: 'DELETE', token })).status, 204);
+    origin.clear();
+    const r = await call(a, '/v1/orders/42', { method: 'OPTIONS', headers: { 'Access-Control-Request-Method': 'DELETE', Authorization: `Bearer ${token}` } });
+    assert.equal(r.status, 401, r.text);
+    assert.equal(origin.requests.length, 0);
+  });
+
   it('an admin sign-out of a subject through A is enforced by B', async () => {
     const sub = `admin-cut-${Date.now()}`;
     const token = await mint({ alg: 'EdDSA', claims: { sub, iat: now() - 5 } });

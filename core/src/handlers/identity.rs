@@ -15,7 +15,7 @@ use crate::request::RequestHead;
 use crate::revocation::RevokeReason;
 use crate::routes::MAX_TOKEN_ID_BYTES;
 use crate::store::RevocationStore;
-use crate::token::{is_jwt_reference, TokenId};
+use crate::token::{self, Reference, TokenId};
 use crate::verify::SignatureVerifier;
 
 pub(super) async fn revoke<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(
@@ -66,18 +66,19 @@ async fn is_revoked_reference<S: RevocationStore, V: SignatureVerifier, F: JwksF
     if reference.len() > MAX_TOKEN_ID_BYTES {
         return Ok(false);
     }
-    if is_jwt_reference(reference) {
-        return match verified(reference, cx).await {
+    match token::reference(reference) {
+        Reference::Jwt => match verified(reference, cx).await {
             Err(Rejection::Token(_)) => Ok(false),
             Err(other) => Err(fail(other)),
             Ok(token) => match revocation_of(&token, cx).await {
                 Ok(revoked) => Ok(revoked.is_some()),
                 Err(StoreFailure) => Err(fail(StoreError::Unavailable)),
             },
-        };
-    }
-    match TokenId::from_reference(reference) {
-        None => Ok(false),
-        Some(id) => Ok(cx.services.store.get(&id).await.map_err(fail)?.is_some()),
+        },
+        Reference::BrokenJwt => Ok(false),
+        Reference::Id => match TokenId::from_reference(reference) {
+            None => Ok(false),
+            Some(id) => Ok(cx.services.store.get(&id).await.map_err(fail)?.is_some()),
+        },
     }
 }

@@ -39,7 +39,7 @@ use crate::request::RequestHead;
 use crate::revocation::RevokeReason;
 use crate::routes::{classify, Route, RouteError};
 use crate::store::RevocationStore;
-use crate::token::{TokenId, VerifiedToken};
+use crate::token::{self, TokenId, VerifiedToken};
 use crate::verify::SignatureVerifier;
 use std::rc::Rc;
 
@@ -206,6 +206,12 @@ pub async fn decide<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(
     };
     let outcome = match &route {
         Route::Proxy => return proxy::decide(head, &cx, render).await,
+        // Browsers send no credentials on a preflight; one that carries a
+        // bearer token did not come from a browser, and the origin may act
+        // on it: its token is checked like any other request's.
+        Route::Preflight if !matches!(token::extract(head), Ok(None)) => {
+            return proxy::decide(head, &cx, render).await
+        }
         Route::Preflight => Ok(Done::Forward(None)),
         Route::SignOut { scope } => sign_out::sign_out(head, *scope, &cx).await,
         Route::IdentityRevoke { token_id } => {

@@ -109,12 +109,15 @@ pub(super) async fn events<S: RevocationStore, V: SignatureVerifier, F: JwksFetc
 
     let jti = TokenId::from_reference(&set.jti);
     let mut event = Event::revoked(RevokeReason::SecurityEvent, jti.as_ref(), None, cx.route);
-    let types: Vec<&str> = set.events.iter().map(|(kind, _)| kind.as_str()).collect();
+    let types: Vec<&str> = set.events.iter().map(|e| e.event_type.as_str()).collect();
     event.event_type = Some(types.join(" "));
     let mut acted = false;
     let mut ignored = None;
-    for (_, effect) in &set.events {
-        match effect {
+    for security_event in &set.events {
+        if let Some(note) = security_event.note {
+            event.note.get_or_insert(note);
+        }
+        match &security_event.effect {
             Effect::Subject { sub, at } => {
                 cut_off(sub, None, BY_IDP.into(), *at, cx).await?;
                 event.sub.get_or_insert_with(|| sub.clone());

@@ -9,10 +9,10 @@ use crate::log::Event;
 use crate::reply::Reply;
 use crate::request::RequestHead;
 use crate::revocation::{
-    expires_at, Cutoff, Record, RevokeReason, SessionCutoff, MIN_EXPIRY_AHEAD,
+    cutoff_expires_at, expires_at, Cutoff, Record, RevokeReason, SessionCutoff,
 };
 use crate::store::{RevocationStore, WRITE_BACKOFF_MS};
-use crate::token::{self, is_jwt_reference, TokenId, VerifiedToken};
+use crate::token::{self, Reference, TokenId, VerifiedToken};
 use crate::verify::SignatureVerifier;
 use std::future::Future;
 
@@ -27,8 +27,7 @@ pub(super) async fn verified<S, V: SignatureVerifier, F: JwksFetcher>(
     }
     let rules = &cx.config.rules;
     let token = token::verify(raw, rules, cx, cx.services.verifier, cx.now).await?;
-    let valid_until = rules.accepted_until(token.claims().exp);
-    cache.insert(raw, &token, valid_until);
+    cache.insert(raw, &token, rules.rejected_from(token.claims().exp));
     Ok(token)
 }
 
@@ -180,24 +179,26 @@ impl Target {
     }
 }
 
-/// A `tokenId` or `tokenReferenceId`: a JWT (any text with a `.`) must
-/// verify and be unexpired; anything else is a bare token ID. `Ok(None)` means "not a revocable token".
+/// A `tokenId` or `tokenReferenceId` (see [`Reference`]): a JWT must
+/// verify and be unexpired, a token cut short is refused, anything else is a
+/// bare token ID. `Ok(None)` means "not a revocable token".
 pub(super) async fn resolve_target<S, V: SignatureVerifier, F: JwksFetcher>(
     reference: &str,
     cx: &Context<'_, S, V, F>,
 ) -> Result<Option<Target>, Failure> {
-    if is_jwt_reference(reference) {
-        return match verified(reference, cx).await {
+    match token::reference(reference) {
+        Reference::Jwt => match verified(reference, cx).await {
             Ok(token) => Ok(Some(Target::of(&token))),
             Err(Rejection::Token(_)) => Ok(None),
             Err(other) => Err(fail(other)),
-        };
+        },
+        Reference::BrokenJwt => Ok(None),
+        Reference::Id => Ok(TokenId::from_reference(reference).map(|id| Target {
+            id,
+            exp: None,
+            sub: None,
+        })),
     }
-    Ok(TokenId::from_reference(reference).map(|id| Target {
-        id,
-        exp: None,
-        sub: None,
-    }))
 }
 
 /// Writes the revocation. A failed write is a 503, never a success.
@@ -326,12 +327,16 @@ pub(super) fn edge_cutoff<S, V, F>(
     iat.map_or(at, |iat| at.max(iat))
 }
 
-/// When a cutoff reaching `latest` may be dropped: every token issued at or
-/// before it expires within `MAX_TOKEN_LIFETIME_SECONDS` after it.
+/// When a cutoff reaching `latest` may be dropped (see
+/// [`cutoff_expires_at`]).
 fn cutoff_expiry<S, V, F>(latest: u64, cx: &Context<'_, S, V, F>) -> u64 {
-    latest
-        .saturating_add(cx.config.max_token_lifetime)
-        .max(cx.now + MIN_EXPIRY_AHEAD)
+    let config = cx.config;
+    cutoff_expires_at(
+        latest,
+        config.rules.leeway,
+        config.max_token_lifetime,
+        cx.now,
+    )
 }
 
 pub(super) fn caller_name(token: &VerifiedToken) -> String {

@@ -147,24 +147,6 @@ pub fn actual<E>(route: &Result<Route, E>) -> Expected {
     }
 }
 
-/// The values of query parameter `name`: absent, or one non-empty value
-/// (repeats must agree); anything else is malformed.
-fn model_single(query: &str, name: &str) -> Result<Option<String>, Expected> {
-    let pairs = model_parse_form(query).ok_or(Expected::Malformed)?;
-    let values: Vec<String> = pairs
-        .into_iter()
-        .filter(|(n, _)| n == name)
-        .map(|(_, v)| v)
-        .collect();
-    match values.first() {
-        None => Ok(None),
-        Some(first) if first.is_empty() || values.iter().any(|v| v != first) => {
-            Err(Expected::Malformed)
-        }
-        Some(first) => Ok(Some(first.clone())),
-    }
-}
-
 /// Reference canonical path: split on `/`; in each segment drop everything
 /// from the first `;`, decode `%XX` of unreserved characters (other escapes
 /// kept, hex upper-cased; a bad escape kept); drop empty and `.` segments;
@@ -220,7 +202,7 @@ fn model_is(segments: &[(String, String)], fixed: &str) -> bool {
         && segments
             .iter()
             .zip(&fixed)
-            .all(|((text, _), f)| text.to_ascii_lowercase() == f.to_ascii_lowercase())
+            .all(|((text, _), f)| text.eq_ignore_ascii_case(f))
 }
 
 /// The values of query parameter `name` (any case): absent, or one
@@ -229,7 +211,7 @@ fn model_single_ci(query: &str, name: &str) -> Result<Option<String>, Expected> 
     let pairs = model_parse_form(query).ok_or(Expected::Malformed)?;
     let values: Vec<String> = pairs
         .into_iter()
-        .filter(|(n, _)| n.to_ascii_lowercase() == name.to_ascii_lowercase())
+        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
         .map(|(_, v)| v)
         .collect();
     match values.first() {
@@ -364,7 +346,7 @@ pub fn check(data: &[u8]) {
         let expected = form.as_ref().map(|pairs| {
             pairs
                 .iter()
-                .filter(|(n, _)| n.to_ascii_lowercase() == name.to_ascii_lowercase())
+                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
                 .map(|(_, v)| v.clone())
                 .collect::<Vec<_>>()
         });

@@ -34,7 +34,7 @@ mod webcrypto;
 
 #[cfg(target_arch = "wasm32")]
 mod entry {
-    use crate::{http, jwks::FetchJwks, kv::KvRevocations, origin, webcrypto::WebCrypto};
+    use crate::{http, jwks::FetchJwks, kv::WorkersKv, origin, webcrypto::WebCrypto};
     use edge_revoke_core::handlers::{self, Action, Decision};
     use edge_revoke_core::isolate::Isolate;
     use edge_revoke_core::routes;
@@ -109,9 +109,8 @@ mod entry {
             None => None,
         };
         let isolate = &state.isolate;
-        let shared = KvRevocations::from_env(&env, isolate.store_cache_ttl());
-        let store = isolate.store(shared, now);
-        let services = isolate.services(&store, &state.crypto, &FetchJwks);
+        let kv = WorkersKv::from_env(&env, isolate.store_cache_ttl());
+        let services = isolate.services(kv, &state.crypto, &FetchJwks, now);
         let config = isolate.config.as_ref();
         let Decision { action, event } =
             handlers::decide(&head, route, body.as_deref(), config, &services, now).await;

@@ -6,7 +6,7 @@
 //! provider's lag plus one second).
 
 use edge_revoke_core::idp::RISC_ACCOUNT_DISABLED;
-use edge_revoke_core::store::RevocationStore;
+use edge_revoke_core::revocation::Kv;
 use edge_revoke_test_support::*;
 use serde_json::json;
 
@@ -17,7 +17,7 @@ fn at(base: u64, offset: i64) -> u64 {
     base.checked_add_signed(offset).unwrap()
 }
 
-fn delete<S: RevocationStore>(w: &World<S>, path: &str, token: &str) -> u16 {
+fn delete<S: Kv>(w: &World<S>, path: &str, token: &str) -> u16 {
     let auth = format!("Bearer {token}");
     status(&w.send("DELETE", path, &[("authorization", &auth)], None))
 }
@@ -33,7 +33,7 @@ enum EdgeSignOut {
 }
 
 impl EdgeSignOut {
-    fn apply(self, w: &World<FaultStore>, caller: &str) {
+    fn apply(self, w: &World<FaultKv>, caller: &str) {
         let answer = match self {
             EdgeSignOut::Global => delete(w, "/api/tokens?scope=global", caller),
             EdgeSignOut::Others => delete(w, "/api/tokens?scope=others", caller),

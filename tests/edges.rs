@@ -3,13 +3,13 @@
 //! revocations against the leeway, the last second of a revoked token, and
 //! token IDs with dots.
 
-use edge_revoke_core::store::RevocationStore;
+use edge_revoke_core::revocation::Kv;
 use edge_revoke_test_support::*;
 use serde_json::json;
 
 /// A world with `MAX_TOKEN_LIFETIME_SECONDS=60` (tokens live a minute) and
 /// cutoffs at the edge's own clock.
-fn short_lived() -> World<FaultStore> {
+fn short_lived() -> World<FaultKv> {
     receiving_with(&[
         ("MAX_TOKEN_LIFETIME_SECONDS", "60"),
         ("CUTOFF_SKEW_SECONDS", "0"),
@@ -17,7 +17,7 @@ fn short_lived() -> World<FaultStore> {
 }
 
 /// Moves both the world's clock and its store's (entries expire by it).
-fn at(w: &World<FaultStore>, now: u64) {
+fn at(w: &World<FaultKv>, now: u64) {
     w.now.set(now);
     w.store.inner.set_now(now);
 }
@@ -34,17 +34,12 @@ fn token(sub: &str, jti: &str, iat: u64, exp: u64) -> String {
     )
 }
 
-fn send_as<S: RevocationStore>(
-    w: &World<S>,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-) -> u16 {
+fn send_as<S: Kv>(w: &World<S>, method: &str, path: &str, headers: &[(&str, &str)]) -> u16 {
     status(&w.send(method, path, headers, None))
 }
 
 /// The reason a rejected request gives (`revoked`, `expired`, ...).
-fn reason<S: RevocationStore>(w: &World<S>, token: &str) -> Option<&'static str> {
+fn reason<S: Kv>(w: &World<S>, token: &str) -> Option<&'static str> {
     get(w, token).event.map(|event| event.reason.as_str())
 }
 

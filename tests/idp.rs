@@ -39,7 +39,10 @@ fn scope_session_signs_out_the_callers_session_only() {
         ("sign_out_session", Some("s-1"))
     );
     // CUTOFF_SKEW_SECONDS (the leeway, 60) past now.
-    assert_eq!(w.store.inner.sessions()["session:s-1"].0.cutoff, NOW + 60);
+    assert_eq!(
+        w.store.inner.sessions()["session:s-1"].0.cutoff,
+        Some(NOW + 60)
+    );
     assert_eq!(status(&get(&w, &caller)), 401);
     assert_eq!(status(&get(&w, &same_session)), 401);
     assert!(forwarded(&get(&w, &other_session)));
@@ -121,7 +124,7 @@ fn a_keycloak_logout_ends_that_session_at_the_tokens_iat() {
         )
     );
     let stored = w.store.inner.sessions()["session:s-1"].0.clone();
-    assert_eq!((stored.cutoff, stored.by.as_str()), (NOW - 3, "idp"));
+    assert_eq!((stored.cutoff, stored.by.as_str()), (Some(NOW - 3), "idp"));
     assert_eq!(status(&get(&w, &before)), 401);
     assert!(
         forwarded(&get(&w, &other_session)),
@@ -137,7 +140,7 @@ fn a_keycloak_logout_ends_that_session_at_the_tokens_iat() {
     );
     assert_eq!(
         w.store.log.take(),
-        ["session"],
+        ["read"],
         "read, found in force, not written"
     );
     assert_eq!(w.store.inner.sessions()["session:s-1"].0, stored);
@@ -259,13 +262,13 @@ fn every_refused_logout_is_a_400_and_writes_nothing() {
 #[test]
 fn a_logout_that_cannot_be_stored_is_503_never_200() {
     let w = receiving();
-    w.store.always([Op::PutSession], Outcome::Fail);
+    w.store.always_on(Op::Put, "session:", Outcome::Fail);
     let token = logout_token(&logout_claims(|_| {}));
     let d = post_logout(&w, &format!("logout_token={token}"));
     assert_eq!(status(&d), 503);
     assert!(reply(&d).header("retry-after").is_some());
-    w.store.always([Op::PutSession], Outcome::Pass);
-    w.store.always([Op::GetSession], Outcome::Fail);
+    w.store.always_on(Op::Put, "session:", Outcome::Pass);
+    w.store.always_on(Op::Read, "session:", Outcome::Fail);
     assert_eq!(
         status(&post_logout(&w, &format!("logout_token={token}"))),
         503
@@ -305,7 +308,10 @@ fn a_caep_session_revoked_event_ends_the_named_session() {
     );
     assert_eq!(event.event_type.as_deref(), Some(CAEP_SESSION_REVOKED));
     assert_eq!(event.jti.as_deref(), Some("set-1"));
-    assert_eq!(w.store.inner.sessions()["session:s-1"].0.cutoff, NOW - 30);
+    assert_eq!(
+        w.store.inner.sessions()["session:s-1"].0.cutoff,
+        Some(NOW - 30)
+    );
     assert_eq!(
         status(&get(
             &w,
@@ -450,7 +456,7 @@ fn every_refused_set_has_its_rfc_8935_error() {
 #[test]
 fn a_set_that_cannot_be_stored_is_503() {
     let w = receiving();
-    w.store.always([Op::PutCutoff], Outcome::Fail);
+    w.store.always_on(Op::Put, "subject:", Outcome::Fail);
     let d = push(
         &w,
         &set_token(&set_claims(CAEP_CREDENTIAL_CHANGE, json!({}), user("erin"))),
@@ -556,14 +562,7 @@ fn transmitter_keys_can_come_from_ssf_jwks_url_and_are_cached() {
         jwks: ssf_jwks(),
         fetches: std::cell::Cell::new(0),
     };
-    let services = edge_revoke_core::handlers::Services {
-        store: &w.store,
-        verifier: &w.verifier,
-        fetcher: &fetcher,
-        remote_keys: &w.remote_keys,
-        ssf_remote_keys: &w.ssf_remote_keys,
-        cache: &w.cache,
-    };
+    let services = w.isolate.services(&w.store, &w.verifier, &fetcher, NOW);
     let push = |sub: &str| {
         let set = set_token(&set_claims(CAEP_CREDENTIAL_CHANGE, json!({}), user(sub)));
         let head = request_head(
@@ -574,7 +573,7 @@ fn transmitter_keys_can_come_from_ssf_jwks_url_and_are_cached() {
         let decide = edge_revoke_core::handlers::handle(
             &head,
             Some(set.as_bytes()),
-            Ok(&w.config),
+            Ok(w.config()),
             &services,
             NOW,
         );
@@ -599,7 +598,7 @@ fn transmitter_keys_can_come_from_ssf_jwks_url_and_are_cached() {
     let decision = drive(edge_revoke_core::handlers::handle(
         &head,
         None,
-        Ok(&w.config),
+        Ok(w.config()),
         &services,
         NOW,
     ))

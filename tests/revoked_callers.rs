@@ -7,20 +7,20 @@
 
 use edge_revoke_core::idp::{CAEP_CREDENTIAL_CHANGE, RISC_ACCOUNT_DISABLED};
 use edge_revoke_core::log::Verdict;
-use edge_revoke_core::store::RevocationStore;
+use edge_revoke_core::revocation::Kv;
 use edge_revoke_test_support::*;
 use serde_json::json;
 
 /// The receiving world with cutoffs at the edge's own clock
 /// (`CUTOFF_SKEW_SECONDS=0`): these stories are about which token may
 /// change what, and read simplest with every cutoff at now.
-fn world() -> World<FaultStore> {
+fn world() -> World<FaultKv> {
     receiving_with(&[("CUTOFF_SKEW_SECONDS", "0")])
 }
 
 /// `DELETE path` with `token` in `header` (`authorization` as a bearer token,
 /// or `x-auth-token`).
-fn delete_as<S: RevocationStore>(w: &World<S>, path: &str, header: &str, token: &str) -> u16 {
+fn delete_as<S: Kv>(w: &World<S>, path: &str, header: &str, token: &str) -> u16 {
     let value = match header {
         "authorization" => format!("Bearer {token}"),
         _ => token.to_owned(),
@@ -28,11 +28,11 @@ fn delete_as<S: RevocationStore>(w: &World<S>, path: &str, header: &str, token: 
     status(&w.send("DELETE", path, &[(header, &value)], None))
 }
 
-fn delete<S: RevocationStore>(w: &World<S>, path: &str, token: &str) -> u16 {
+fn delete<S: Kv>(w: &World<S>, path: &str, token: &str) -> u16 {
     delete_as(w, path, "authorization", token)
 }
 
-fn assert_revoked<S: RevocationStore>(w: &World<S>, token: &str, what: &str) {
+fn assert_revoked<S: Kv>(w: &World<S>, token: &str, what: &str) {
     let d = get(w, token);
     assert_eq!(status(&d), 401, "{what}");
     let challenge = reply(&d).header("www-authenticate").unwrap_or_default();
@@ -65,7 +65,7 @@ const SUBJECT_REVOCATIONS: [SubjectRevocation; 5] = [
 
 impl SubjectRevocation {
     /// Signs `sub` out; the identity provider's events are stamped `at`.
-    fn apply(self, w: &World<FaultStore>, sub: &str, at: u64) {
+    fn apply(self, w: &World<FaultKv>, sub: &str, at: u64) {
         let now = w.now.get();
         let answer = match self {
             SubjectRevocation::GlobalSignOut => {
@@ -104,7 +104,7 @@ impl SubjectRevocation {
     }
 }
 
-fn revoke_subject(w: &World<FaultStore>, how: SubjectRevocation, sub: &str) {
+fn revoke_subject(w: &World<FaultKv>, how: SubjectRevocation, sub: &str) {
     how.apply(w, sub, w.now.get());
 }
 

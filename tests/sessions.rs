@@ -2,10 +2,8 @@
 //! listing and restore, claim forwarding, monitor mode, CORS preflight, the
 //! verified-token cache and the one-round-trip lookup.
 
-use edge_revoke_core::block_on;
 use edge_revoke_core::handlers::{Action, Decision, Forward};
-use edge_revoke_core::revocation::Cutoff;
-use edge_revoke_core::store::{MemoryStore, RevocationStore};
+use edge_revoke_core::revocation::{Cutoff, CutoffKind};
 use edge_revoke_test_support::{json_body as body, json_body as body_of, *};
 use serde_json::json;
 
@@ -131,8 +129,14 @@ fn others_keeps_the_caller() {
 #[test]
 fn a_cutoff_never_moves_backwards() {
     let w = world();
-    let later = Cutoff::all("alice", NOW + 50, "x".into(), "x".into());
-    block_on(w.store.put_cutoff(&later, NOW + 1000)).unwrap();
+    let later = Cutoff::all(
+        CutoffKind::Subject,
+        "alice",
+        NOW + 50,
+        "x".into(),
+        "x".into(),
+    );
+    w.store.insert_cutoff(&later, NOW + 1000);
     // Issued after the stored cutoff, within the clock-skew leeway.
     let caller = issued("alice", "c", Some(NOW + 55));
     assert_eq!(w.delete("/api/tokens?scope=others", &caller), 204);
@@ -188,21 +192,38 @@ fn admins_sign_a_subject_out_everywhere() {
     );
 }
 
+/// The production read path, natively: one bulk read of the token's,
+/// its subject's and its session's keys, and nothing else.
 #[test]
-fn the_jti_and_subject_lookups_run_concurrently() {
-    // Each lookup waits once; the store logs every poll of every call.
-    let store = FaultStore::new(MemoryStore::new(NOW));
-    store.script(Op::Get, [Outcome::Delay(1)]);
-    store.script(Op::GetCutoff, [Outcome::Delay(1)]);
-    let w = world().with_store(store);
-    let store = &w.store;
-    let auth = format!("Bearer {}", valid_token());
-    let head = request_head("GET", "/data", &[("authorization", &auth)]);
-    let (decision, polls) = w.decide(&head, None);
-    assert!(matches!(decision.action, Action::Forward(_)));
-    // Both lookups started before either finished: one round trip.
-    assert_eq!(store.log.take(), ["get", "cutoff", "get", "cutoff"]);
-    assert_eq!(polls, 2);
+fn a_checked_request_is_one_bulk_read() {
+    let w = world();
+    let with_session = mint(
+        "ES256",
+        &with_claims(|c| {
+            c["sid"] = "s-9".into();
+        }),
+    );
+    let anonymous = mint(
+        "ES256",
+        &with_claims(|c| {
+            c["jti"] = "no-sub".into();
+            c.as_object_mut().unwrap().remove("sub");
+        }),
+    );
+    for token in [&with_session, &anonymous] {
+        let auth = format!("Bearer {token}");
+        let head = request_head("GET", "/data", &[("authorization", &auth)]);
+        let (decision, polls) = w.decide(&head, None);
+        assert!(matches!(decision.action, Action::Forward(_)));
+        assert_eq!(polls, 1);
+    }
+    assert_eq!(
+        w.store.reads(),
+        [
+            vec!["revoked:jti-alice-1", "subject:alice", "session:s-9"],
+            vec!["revoked:no-sub"],
+        ]
+    );
 }
 
 // ---- RFC 7009 / RFC 7662 -------------------------------------------------
@@ -591,7 +612,7 @@ fn a_cached_token_is_still_checked_for_revocation() {
     let w = world();
     let token = valid_token();
     assert_eq!(status(&w.get(&token)), 0);
-    assert_eq!(w.cache.len(), 1, "verified once, cached");
+    assert_eq!(w.isolate.cache.len(), 1, "verified once, cached");
     assert_eq!(status(&w.get(&token)), 0);
     w.delete("/api/tokens", &token);
     assert_eq!(

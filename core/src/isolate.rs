@@ -4,14 +4,15 @@
 //! kept beside them.
 
 use crate::cache::TokenCache;
-use crate::config::{Config, DEFAULT_CACHE_TTL, DEFAULT_REALM};
+use crate::config::{Config, DEFAULT_CACHE_TTL, DEFAULT_MAX_TOKEN_LIFETIME, DEFAULT_REALM};
 use crate::error::{ConfigError, Rejection, Render};
 use crate::handlers::Services;
 use crate::keys::RemoteKeys;
 use crate::reply::Reply;
 use crate::request::RequestHead;
+use crate::revocation::{Kv, Lifetimes, RecentRevocations, Revocations};
 use crate::routes::{Route, RouteError};
-use crate::store::{ReadYourWrites, RecentRevocations};
+use crate::rules::DEFAULT_LEEWAY;
 use crate::verify::SignatureVerifier;
 use serde_json::{json, Value};
 
@@ -45,7 +46,11 @@ pub struct Upstream {
 impl Isolate {
     /// Reads every setting through `lookup` and sizes the caches from them.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Isolate {
-        let config = Config::from_lookup(lookup);
+        Isolate::new(Config::from_lookup(lookup))
+    }
+
+    /// An isolate with these settings, its caches sized from them.
+    pub fn new(config: Result<Config, ConfigError>) -> Isolate {
         let (ttl, recheck, entries, bytes) = match &config {
             Ok(c) => (
                 c.revocation_cache_ttl,
@@ -107,25 +112,30 @@ impl Isolate {
             .map_or(DEFAULT_CACHE_TTL, |c| c.revocation_cache_ttl)
     }
 
-    /// The store as this isolate sees it at `now`: its own recent writes
-    /// layered over the shared store.
-    pub fn store<S>(&self, shared: S, now: u64) -> ReadYourWrites<'_, S> {
-        ReadYourWrites::new(shared, &self.recent, now)
-    }
-
-    /// The services [`handlers::handle`] decides a request with: `store` (from
-    /// [`Isolate::store`]), this isolate's caches, and the runtime's crypto
-    /// and fetch. The worker then awaits
-    /// `handlers::handle(head, body, isolate.config.as_ref(), &services, now)`
-    /// itself: one state machine fewer in the upload than wrapping it here.
-    pub fn services<'a, S, V, F>(
+    /// What [`crate::handlers::decide`] decides a request with, at `now`:
+    /// revocations in `kv` as this isolate sees them (its own recent writes
+    /// over the store), this isolate's caches, and the runtime's crypto and
+    /// fetch. The worker then awaits
+    /// `handlers::decide(head, route, body, isolate.config.as_ref(), &services, now)`.
+    pub fn services<'a, K: Kv, V, F>(
         &'a self,
-        store: &'a S,
+        kv: K,
         verifier: &'a V,
         fetcher: &'a F,
-    ) -> Services<'a, S, V, F> {
+        now: u64,
+    ) -> Services<'a, K, V, F> {
+        let lifetimes = match &self.config {
+            Ok(config) => Lifetimes {
+                leeway: config.rules.leeway,
+                max_token_lifetime: config.max_token_lifetime,
+            },
+            Err(_) => Lifetimes {
+                leeway: DEFAULT_LEEWAY,
+                max_token_lifetime: DEFAULT_MAX_TOKEN_LIFETIME,
+            },
+        };
         Services {
-            store,
+            store: Revocations::new(kv, &self.recent, now, lifetimes),
             verifier,
             fetcher,
             remote_keys: &self.remote_keys,

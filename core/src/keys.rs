@@ -518,6 +518,45 @@ impl RemoteKeys {
     }
 }
 
+/// One family of verification keys: the configured ones first, then a
+/// remote key set. Access tokens and logout tokens use `JWT_SECRET`,
+/// `JWT_JWKS` and `JWT_JWKS_URL`; security event tokens use `SSF_JWKS` and
+/// `SSF_JWKS_URL`, so neither kind passes for the other.
+pub struct KeyFamily<'a, F> {
+    /// The keys from the settings.
+    pub configured: &'a KeySet,
+    /// The remote key set's URL, when one is set.
+    pub url: Option<&'a str>,
+    /// The remote key set, as this isolate holds it.
+    pub remote: &'a RemoteKeys,
+    /// How long a fetched key set is used (`JWKS_CACHE_SECONDS`).
+    pub max_age: u64,
+    /// Fetches the remote key set.
+    pub fetcher: &'a F,
+}
+
+impl<F: JwksFetcher> KeyLookup for KeyFamily<'_, F> {
+    async fn key(
+        &self,
+        alg: Alg,
+        kid: Option<&str>,
+        now: u64,
+    ) -> Result<Option<Rc<Key>>, VerifyError> {
+        if let Some(key) = self.configured.select(alg, kid) {
+            return Ok(Some(key.clone()));
+        }
+        match self.url {
+            Some(url) => {
+                let remote = self.remote;
+                remote
+                    .key(self.fetcher, url, self.max_age, alg, kid, now)
+                    .await
+            }
+            None => Ok(None),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -39,8 +39,6 @@ pub mod revocation;
 pub mod routes;
 pub mod rules;
 pub mod secret;
-pub mod store;
-pub mod stored;
 pub mod token;
 pub mod verify;
 

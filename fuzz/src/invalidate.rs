@@ -1,54 +1,28 @@
 //! `invalidate_body` target: bytes → `parse_invalidate_body`, checked against
 //! serde_json, then the whole `POST /token-service/client/server/invalidate/token`
-//! route through `handlers::handle` with a fresh `MemoryStore`.
+//! route through `handlers::handle` with a fresh `MemoryKv`.
 //!
 //! Input format: the request body, verbatim.
 
-use crate::fixtures::{self, API_KEY, NOW};
-use edge_revoke_core::cache::TokenCache;
-use edge_revoke_core::handlers::{
-    handle, parse_invalidate_body, Action, Services, INVALIDATE_SUCCESS,
-};
-use edge_revoke_core::keys::{NoFetch, RemoteKeys};
+use crate::fixtures::{self, API_KEY};
+use edge_revoke_core::handlers::{parse_invalidate_body, Action, INVALIDATE_SUCCESS};
 use edge_revoke_core::request::RequestHead;
 use edge_revoke_core::routes::MAX_BODY;
-use edge_revoke_core::store::MemoryStore;
-use edge_revoke_core::verify::RustCrypto;
+use edge_revoke_core::token::Reference;
+use edge_revoke_test_support::World;
 use serde_json::Value;
 
 const URL: &str = "https://edge.test/token-service/client/server/invalidate/token";
 
-thread_local! {
-    static VERIFIER: RustCrypto = RustCrypto::default();
-}
-
-fn send(body: &[u8], api_key: &str, store: &MemoryStore) -> (u16, Vec<u8>) {
+/// `POST` the body with `api_key` to a world with a fresh store and fresh
+/// caches, so every iteration is independent of the last.
+fn send(body: &[u8], api_key: &str, world: &World) -> (u16, Vec<u8>) {
     let head = RequestHead::new(
         "POST",
         URL,
         [("content-type", "text/plain"), ("x-api-key", api_key)],
     );
-    // Fresh caches per request keep every iteration independent of the last.
-    let remote_keys = RemoteKeys::default();
-    let cache = TokenCache::new(1000, 1 << 20);
-    let decision = VERIFIER.with(|verifier| {
-        let services = Services {
-            store,
-            verifier,
-            fetcher: &NoFetch,
-            remote_keys: &remote_keys,
-            ssf_remote_keys: &remote_keys,
-            cache: &cache,
-        };
-        edge_revoke_core::block_on(handle(
-            &head,
-            Some(body),
-            Ok(fixtures::config()),
-            &services,
-            NOW,
-        ))
-    });
-    match decision.action {
+    match world.decide(&head, Some(body)).0.action {
         Action::Reply(reply) => (reply.status, reply.body),
         Action::Forward(_) => panic!("the invalidate route forwarded a request"),
     }
@@ -80,15 +54,16 @@ pub fn check(data: &[u8]) {
 /// The whole route through `handlers::handle`.
 fn check_route(data: &[u8], parsed: Option<&str>) {
     // 2. A wrong API key is 401 whatever the body, and writes nothing.
-    let store = MemoryStore::new(NOW);
-    let (status, _) = send(data, "service-key-3", &store);
+    let world = World::with(fixtures::config().clone());
+    let store = &world.store;
+    let (status, _) = send(data, "service-key-3", &world);
     assert_eq!(status, 401, "wrong API key gave {status}");
     assert!(store.entries().is_empty(), "a rejected request wrote");
 
     // 3. The right key: 200, 400 or 404 (401 is listed for completeness: it
     //    must not happen with a configured key).
     let before = store.entries().len();
-    let (status, body) = send(data, API_KEY, &store);
+    let (status, body) = send(data, API_KEY, &world);
     assert!(
         matches!(status, 200 | 400 | 401 | 404),
         "invalidate answered {status}"
@@ -103,9 +78,8 @@ fn check_route(data: &[u8], parsed: Option<&str>) {
             let (key, (record, _)) = after.iter().next().expect("one entry");
             assert_eq!(key, &format!("revoked:{}", record.jti));
             assert_eq!(record.reason, "service");
-            // A bare ID (no `.`) is stored as sent; a JWT under its jti or
-            // derived ID.
-            if !edge_revoke_core::token::is_jwt_reference(reference) {
+            // A bare ID is stored as sent; a JWT under its jti or derived ID.
+            if edge_revoke_core::token::reference(reference) == Reference::Id {
                 assert_eq!(record.jti, reference);
             }
         }

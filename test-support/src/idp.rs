@@ -5,10 +5,11 @@
 
 use crate::tokens::{mint, mint_with_header, public_jwk, sign_raw, with_claims, ISSUER, NOW};
 use crate::world::{config_with, World};
-use crate::FaultStore;
+use crate::FaultKv;
 use edge_revoke_core::handlers::Decision;
 use edge_revoke_core::idp::BACKCHANNEL_LOGOUT_EVENT;
-use edge_revoke_core::store::{MemoryStore, RevocationStore};
+use edge_revoke_core::revocation::memory::MemoryKv;
+use edge_revoke_core::revocation::Kv;
 use serde_json::{json, Value};
 
 /// `BACKCHANNEL_LOGOUT_AUDIENCE`: the client ID the edge is registered as.
@@ -30,7 +31,7 @@ pub fn ssf_jwks() -> String {
 }
 
 /// A world that receives back-channel logouts and SETs, over a fault store.
-pub fn receiving_with(extra: &[(&str, &str)]) -> World<FaultStore> {
+pub fn receiving_with(extra: &[(&str, &str)]) -> World<FaultKv> {
     let ssf_jwks = ssf_jwks();
     let mut vars = vec![
         ("BACKCHANNEL_LOGOUT_AUDIENCE", CLIENT),
@@ -39,11 +40,11 @@ pub fn receiving_with(extra: &[(&str, &str)]) -> World<FaultStore> {
         ("SSF_JWKS", ssf_jwks.as_str()),
     ];
     vars.extend_from_slice(extra);
-    World::with(config_with(&vars)).with_store(FaultStore::new(MemoryStore::new(NOW)))
+    World::with(config_with(&vars)).with_store(FaultKv::new(MemoryKv::new(NOW)))
 }
 
 /// [`receiving_with`] the standard settings.
-pub fn receiving() -> World<FaultStore> {
+pub fn receiving() -> World<FaultKv> {
     receiving_with(&[])
 }
 
@@ -87,7 +88,7 @@ pub fn logout_token(claims: &Value) -> String {
 }
 
 /// `POST /oidc/backchannel-logout` with a form body.
-pub fn post_logout<S: RevocationStore>(w: &World<S>, body: &str) -> Decision {
+pub fn post_logout<S: Kv>(w: &World<S>, body: &str) -> Decision {
     let form = [("content-type", "application/x-www-form-urlencoded")];
     w.send("POST", LOGOUT, &form, Some(body.as_bytes()))
 }
@@ -111,7 +112,7 @@ pub fn set_token(claims: &Value) -> String {
 }
 
 /// `POST /ssf/events` with `content_type`.
-pub fn push_as<S: RevocationStore>(w: &World<S>, content_type: &str, set: &str) -> Decision {
+pub fn push_as<S: Kv>(w: &World<S>, content_type: &str, set: &str) -> Decision {
     w.send(
         "POST",
         EVENTS,
@@ -121,7 +122,7 @@ pub fn push_as<S: RevocationStore>(w: &World<S>, content_type: &str, set: &str) 
 }
 
 /// `POST /ssf/events` as `application/secevent+jwt`.
-pub fn push<S: RevocationStore>(w: &World<S>, set: &str) -> Decision {
+pub fn push<S: Kv>(w: &World<S>, set: &str) -> Decision {
     push_as(w, "application/secevent+jwt", set)
 }
 
@@ -131,7 +132,7 @@ pub fn user(sub: &str) -> Value {
 }
 
 /// `GET /data` with `token` as a bearer token.
-pub fn get<S: RevocationStore>(w: &World<S>, token: &str) -> Decision {
+pub fn get<S: Kv>(w: &World<S>, token: &str) -> Decision {
     w.send(
         "GET",
         "/data",

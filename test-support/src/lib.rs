@@ -8,7 +8,7 @@
 //!   fixed clock, driven one request at a time.
 //! - [`idp`]: a receiving configuration, logout tokens and SETs as
 //!   identity providers send them, and the requests that carry them.
-//! - [`store`]: [`FaultStore`], whose calls fail or wait as scripted, and
+//! - [`store`]: [`FaultKv`], a key-value store whose calls fail or wait as scripted, and
 //!   [`drive`], a poll loop for futures that wait.
 //!
 //! Everything is re-exported at the crate root.

@@ -1,12 +1,12 @@
-//! A store whose calls can be made to fail or to wait, call by call, and a
-//! poll loop that lets a waiting call finish.
+//! A key-value store whose calls can be made to fail or to wait, call by
+//! call, and a poll loop that lets a waiting call finish.
 
 use edge_revoke_core::error::StoreError;
-use edge_revoke_core::revocation::{Cutoff, CutoffKind, CutoffPage, Page, Record, SessionCutoff};
-use edge_revoke_core::store::{MemoryStore, RevocationStore};
-use edge_revoke_core::token::TokenId;
+use edge_revoke_core::revocation::memory::MemoryKv;
+use edge_revoke_core::revocation::stored::Stored;
+use edge_revoke_core::revocation::Kv;
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::task::{Context, Poll, Waker};
 
@@ -24,35 +24,23 @@ pub fn drive<F: Future>(future: F) -> (F::Output, usize) {
     panic!("the future is still pending after 10000 polls");
 }
 
-/// One method of [`RevocationStore`].
+/// One operation of [`Kv`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Op {
-    Get,
+    /// `get_many`: a bulk read.
+    Read,
     Put,
     Delete,
-    GetCutoff,
-    PutCutoff,
-    GetSession,
-    PutSession,
     List,
 }
 
 impl Op {
-    /// The calls that read.
-    pub const READS: [Op; 4] = [Op::Get, Op::GetCutoff, Op::GetSession, Op::List];
-    /// The calls that write.
-    pub const WRITES: [Op; 4] = [Op::Put, Op::Delete, Op::PutCutoff, Op::PutSession];
-
-    /// The name [`FaultStore::log`] records.
+    /// The name [`FaultKv::log`] records.
     pub fn name(self) -> &'static str {
         match self {
-            Op::Get => "get",
+            Op::Read => "read",
             Op::Put => "put",
             Op::Delete => "delete",
-            Op::GetCutoff => "cutoff",
-            Op::PutCutoff => "put_cutoff",
-            Op::GetSession => "session",
-            Op::PutSession => "put_session",
             Op::List => "list",
         }
     }
@@ -75,28 +63,43 @@ pub enum Outcome {
     RateLimited,
 }
 
-/// Wraps a store (in memory by default). Each call takes the next
-/// [`Outcome`] scripted for its [`Op`], or when none is left the standing
-/// one ([`Outcome::Pass`] unless set with [`FaultStore::always`]).
-pub struct FaultStore<S = MemoryStore> {
-    /// The store the calls reach.
-    pub inner: S,
-    /// Every poll of every call, by [`Op::name`], in order: two calls that
-    /// both appear before either appears again were in flight together.
-    pub log: Cell<Vec<&'static str>>,
-    /// Every wait the core asked for before retrying a write, in ms.
-    pub sleeps: Cell<Vec<u64>>,
-    script: RefCell<HashMap<Op, VecDeque<Outcome>>>,
-    standing: RefCell<HashMap<Op, Outcome>>,
+/// Which calls a script or a standing outcome applies to: an operation, on
+/// keys starting with `prefix` (every key when empty).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Calls {
+    op: Op,
+    prefix: String,
 }
 
-impl<S> FaultStore<S> {
-    pub fn new(inner: S) -> FaultStore<S> {
-        FaultStore {
+impl Calls {
+    fn cover(&self, op: Op, keys: &[&str]) -> bool {
+        self.op == op && keys.iter().any(|key| key.starts_with(&self.prefix))
+    }
+}
+
+/// Wraps a key-value store (in memory by default). Each call takes the next
+/// [`Outcome`] scripted for it, or when none is left the standing one
+/// ([`Outcome::Pass`] unless set with [`FaultKv::always`]).
+pub struct FaultKv<K = MemoryKv> {
+    /// The store the calls reach.
+    pub inner: K,
+    /// Every poll of every call, as `"<op> <key prefix>"` (`"read"` alone
+    /// for a bulk read), in order: two calls that both appear before either
+    /// appears again were in flight together.
+    pub log: Cell<Vec<String>>,
+    /// Every wait the core asked for before retrying a write, in ms.
+    pub sleeps: Cell<Vec<u64>>,
+    scripts: RefCell<Vec<(Calls, VecDeque<Outcome>)>>,
+    standing: RefCell<Vec<(Calls, Outcome)>>,
+}
+
+impl<K> FaultKv<K> {
+    pub fn new(inner: K) -> FaultKv<K> {
+        FaultKv {
             inner,
             log: Cell::new(Vec::new()),
             sleeps: Cell::new(Vec::new()),
-            script: RefCell::default(),
+            scripts: RefCell::default(),
             standing: RefCell::default(),
         }
     }
@@ -104,42 +107,78 @@ impl<S> FaultStore<S> {
     /// The outcomes of the next calls of `op`, in order (after any already
     /// scripted).
     pub fn script(&self, op: Op, outcomes: impl IntoIterator<Item = Outcome>) {
-        self.script
+        self.script_on(op, "", outcomes);
+    }
+
+    /// The outcomes of the next calls of `op` on a key starting with
+    /// `prefix` (a bulk read: one of its keys).
+    pub fn script_on(&self, op: Op, prefix: &str, outcomes: impl IntoIterator<Item = Outcome>) {
+        let calls = Calls {
+            op,
+            prefix: prefix.to_owned(),
+        };
+        self.scripts
             .borrow_mut()
-            .entry(op)
-            .or_default()
-            .extend(outcomes);
+            .push((calls, outcomes.into_iter().collect()));
     }
 
     /// The outcome of every call of each of `ops` once its script is used up.
     pub fn always(&self, ops: impl IntoIterator<Item = Op>, outcome: Outcome) {
-        let mut standing = self.standing.borrow_mut();
         for op in ops {
-            standing.insert(op, outcome);
+            self.always_on(op, "", outcome);
         }
     }
 
-    fn next(&self, op: Op) -> Outcome {
+    /// The outcome of every call of `op` on a key starting with `prefix`,
+    /// once its script is used up.
+    pub fn always_on(&self, op: Op, prefix: &str, outcome: Outcome) {
+        let calls = Calls {
+            op,
+            prefix: prefix.to_owned(),
+        };
+        let mut standing = self.standing.borrow_mut();
+        standing.retain(|(c, _)| *c != calls);
+        standing.push((calls, outcome));
+    }
+
+    fn next(&self, op: Op, keys: &[&str]) -> Outcome {
         let scripted = self
-            .script
+            .scripts
             .borrow_mut()
-            .get_mut(&op)
-            .and_then(VecDeque::pop_front);
-        scripted.unwrap_or_else(|| self.standing.borrow().get(&op).copied().unwrap_or_default())
+            .iter_mut()
+            .find(|(calls, outcomes)| calls.cover(op, keys) && !outcomes.is_empty())
+            .and_then(|(_, outcomes)| outcomes.pop_front());
+        scripted.unwrap_or_else(|| {
+            let standing = self.standing.borrow();
+            let mut matching = standing.iter().filter(|(c, _)| c.cover(op, keys));
+            // The most specific (longest prefix) standing outcome applies.
+            let best = matching.clone().map(|(c, _)| c.prefix.len()).max();
+            matching
+                .find(|(c, _)| Some(c.prefix.len()) == best)
+                .map(|(_, outcome)| *outcome)
+                .unwrap_or_default()
+        })
     }
 
     /// The fault part of one call: logs each poll, waits, fails or passes.
-    async fn enter(&self, op: Op) -> Result<(), StoreError> {
-        let (mut waits, fail) = match self.next(op) {
+    async fn enter(&self, op: Op, keys: &[&str]) -> Result<(), StoreError> {
+        let (mut waits, fail) = match self.next(op, keys) {
             Outcome::Pass => (0, None),
             Outcome::Fail => (0, Some(StoreError::Unavailable)),
             Outcome::Delay(n) => (n, None),
             Outcome::DelayThenFail(n) => (n, Some(StoreError::Unavailable)),
             Outcome::RateLimited => (0, Some(StoreError::RateLimited)),
         };
+        let entry = match (op, keys.first()) {
+            (Op::Read | Op::List, _) | (_, None) => op.name().to_owned(),
+            (_, Some(key)) => {
+                let prefix = key.find(':').map_or(*key, |i| &key[..=i]);
+                format!("{} {prefix}", op.name())
+            }
+        };
         std::future::poll_fn(|cx| {
             let mut log = self.log.take();
-            log.push(op.name());
+            log.push(entry.clone());
             self.log.set(log);
             if waits == 0 {
                 return Poll::Ready(());
@@ -156,47 +195,34 @@ impl<S> FaultStore<S> {
     }
 }
 
-impl<S: RevocationStore> RevocationStore for FaultStore<S> {
-    async fn get(&self, id: &TokenId) -> Result<Option<Record>, StoreError> {
-        self.enter(Op::Get).await?;
-        self.inner.get(id).await
+impl<K: Kv> Kv for FaultKv<K> {
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Stored>>, StoreError> {
+        let names: Vec<&str> = keys.iter().map(String::as_str).collect();
+        self.enter(Op::Read, &names).await?;
+        self.inner.get_many(keys).await
     }
-    async fn put(&self, id: &TokenId, record: &Record, expires_at: u64) -> Result<(), StoreError> {
-        self.enter(Op::Put).await?;
-        self.inner.put(id, record, expires_at).await
-    }
-    async fn delete(&self, id: &TokenId) -> Result<(), StoreError> {
-        self.enter(Op::Delete).await?;
-        self.inner.delete(id).await
-    }
-    async fn get_cutoff(&self, sub: &str) -> Result<Option<Cutoff>, StoreError> {
-        self.enter(Op::GetCutoff).await?;
-        self.inner.get_cutoff(sub).await
-    }
-    async fn put_cutoff(&self, cutoff: &Cutoff, expires_at: u64) -> Result<(), StoreError> {
-        self.enter(Op::PutCutoff).await?;
-        self.inner.put_cutoff(cutoff, expires_at).await
-    }
-    async fn get_session(&self, sid: &str) -> Result<Option<SessionCutoff>, StoreError> {
-        self.enter(Op::GetSession).await?;
-        self.inner.get_session(sid).await
-    }
-    async fn put_session(&self, cutoff: &SessionCutoff, expires_at: u64) -> Result<(), StoreError> {
-        self.enter(Op::PutSession).await?;
-        self.inner.put_session(cutoff, expires_at).await
-    }
-    async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError> {
-        self.enter(Op::List).await?;
-        self.inner.list(cursor, limit).await
-    }
-    async fn list_cutoffs(
+    async fn put(
         &self,
-        kind: CutoffKind,
+        key: &str,
+        value: &str,
+        expires_at: u64,
+        metadata: &str,
+    ) -> Result<(), StoreError> {
+        self.enter(Op::Put, &[key]).await?;
+        self.inner.put(key, value, expires_at, metadata).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.enter(Op::Delete, &[key]).await?;
+        self.inner.delete(key).await
+    }
+    async fn list(
+        &self,
+        prefix: &str,
         cursor: Option<&str>,
         limit: usize,
-    ) -> Result<CutoffPage, StoreError> {
-        self.enter(Op::List).await?;
-        self.inner.list_cutoffs(kind, cursor, limit).await
+    ) -> Result<String, StoreError> {
+        self.enter(Op::List, &[prefix]).await?;
+        self.inner.list(prefix, cursor, limit).await
     }
     async fn sleep(&self, ms: u64) {
         let mut sleeps = self.sleeps.take();
@@ -211,8 +237,8 @@ mod tests {
     use crate::tokens::{valid_token, NOW};
     use crate::world::{request_head, status, World};
 
-    fn world() -> World<FaultStore> {
-        World::new().with_store(FaultStore::new(MemoryStore::new(NOW)))
+    fn world() -> World<FaultKv> {
+        World::new().with_store(FaultKv::new(MemoryKv::new(NOW)))
     }
 
     #[test]
@@ -239,7 +265,7 @@ mod tests {
         assert_eq!((status(&again), polls), (204, 1), "the script is used up");
         assert_eq!(
             w.store.log.take(),
-            ["get", "cutoff"],
+            ["read"],
             "a sign-out of a token already revoked reads and writes nothing"
         );
     }
@@ -247,14 +273,28 @@ mod tests {
     #[test]
     fn a_standing_outcome_applies_to_every_call() {
         let w = world();
-        w.store.always(Op::READS, Outcome::DelayThenFail(1));
+        w.store.always([Op::Read], Outcome::DelayThenFail(1));
         let auth = format!("Bearer {}", valid_token());
         let get = request_head("GET", "/x", &[("authorization", &auth)]);
         for _ in 0..2 {
             let (decision, polls) = w.decide(&get, None);
             assert_eq!((status(&decision), polls), (503, 2));
         }
-        let log = w.store.log.take();
-        assert_eq!(log, ["get", "cutoff", "get", "cutoff"].repeat(2));
+        assert_eq!(w.store.log.take(), ["read"].repeat(4));
+    }
+
+    #[test]
+    fn outcomes_can_apply_to_keys_of_one_kind() {
+        let w = world();
+        w.store.always_on(Op::Put, "subject:", Outcome::Fail);
+        let auth = format!("Bearer {}", valid_token());
+        let everywhere = request_head(
+            "DELETE",
+            "/api/tokens?scope=global",
+            &[("authorization", &auth)],
+        );
+        assert_eq!(status(&w.decide(&everywhere, None).0), 503);
+        let local = request_head("DELETE", "/api/tokens", &[("authorization", &auth)]);
+        assert_eq!(status(&w.decide(&local, None).0), 204);
     }
 }

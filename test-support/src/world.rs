@@ -3,13 +3,14 @@
 
 use crate::store::drive;
 use crate::tokens::{public_jwks, API_KEY, AUDIENCE, AUDIENCE_2, ISSUER, NOW, SECRET};
-use edge_revoke_core::cache::TokenCache;
 use edge_revoke_core::config::Config;
 use edge_revoke_core::handlers::{handle, Action, Decision, Services};
-use edge_revoke_core::keys::{NoFetch, RemoteKeys};
+use edge_revoke_core::isolate::Isolate;
+use edge_revoke_core::keys::NoFetch;
 use edge_revoke_core::reply::Reply;
 use edge_revoke_core::request::RequestHead;
-use edge_revoke_core::store::{MemoryStore, RevocationStore};
+use edge_revoke_core::revocation::memory::MemoryKv;
+use edge_revoke_core::revocation::Kv;
 use edge_revoke_core::verify::RustCrypto;
 use serde_json::Value;
 use std::cell::Cell;
@@ -46,17 +47,18 @@ pub fn request_head(method: &str, path: &str, headers: &[(&str, &str)]) -> Reque
     RequestHead::new(method, &url, headers.iter().copied())
 }
 
-/// The worker's core with a store (in memory unless replaced), the native
-/// verifier and a clock that reads [`NOW`] until a test moves it.
-pub struct World<S = MemoryStore> {
+/// The worker's core as one isolate holds it ([`Isolate`]: settings,
+/// remembered writes, key sets, token cache), a key-value store (in memory
+/// unless replaced), the native verifier, and a clock that reads [`NOW`]
+/// until a test moves it.
+pub struct World<K = MemoryKv> {
     /// The time every request is decided at.
     pub now: Cell<u64>,
-    pub config: Config,
-    pub store: S,
+    /// What the isolate keeps between requests.
+    pub isolate: Isolate,
+    /// Where revocations live.
+    pub store: K,
     pub verifier: RustCrypto,
-    pub remote_keys: RemoteKeys,
-    pub ssf_remote_keys: RemoteKeys,
-    pub cache: TokenCache,
 }
 
 impl World {
@@ -69,12 +71,9 @@ impl World {
     pub fn with(config: Config) -> World {
         World {
             now: Cell::new(NOW),
-            config,
-            store: MemoryStore::new(NOW),
+            isolate: Isolate::new(Ok(config)),
+            store: MemoryKv::new(NOW),
             verifier: RustCrypto::default(),
-            remote_keys: RemoteKeys::default(),
-            ssf_remote_keys: RemoteKeys::default(),
-            cache: TokenCache::new(1000, 1 << 20),
         }
     }
 }
@@ -85,29 +84,31 @@ impl Default for World {
     }
 }
 
-impl<S: RevocationStore> World<S> {
-    /// The same world with another store (e.g. a [`crate::FaultStore`]).
-    pub fn with_store<T: RevocationStore>(self, store: T) -> World<T> {
+impl<K: Kv> World<K> {
+    /// The same world with another store (e.g. a [`crate::FaultKv`]).
+    pub fn with_store<T: Kv>(self, store: T) -> World<T> {
         World {
             now: self.now,
-            config: self.config,
+            isolate: self.isolate,
             store,
             verifier: self.verifier,
-            remote_keys: self.remote_keys,
-            ssf_remote_keys: self.ssf_remote_keys,
-            cache: self.cache,
         }
     }
 
-    pub fn services(&self) -> Services<'_, S, RustCrypto, NoFetch> {
-        Services {
-            store: &self.store,
-            verifier: &self.verifier,
-            fetcher: &NoFetch,
-            remote_keys: &self.remote_keys,
-            ssf_remote_keys: &self.ssf_remote_keys,
-            cache: &self.cache,
-        }
+    /// The settings.
+    pub fn config(&self) -> &Config {
+        self.isolate
+            .config
+            .as_ref()
+            .expect("test configuration is valid")
+    }
+
+    /// What a request is decided with at the world's time, as the worker
+    /// builds it (no remote key set is reachable).
+    pub fn services(&self) -> Services<'_, &K, RustCrypto, NoFetch> {
+        let now = self.now.get();
+        self.isolate
+            .services(&self.store, &self.verifier, &NoFetch, now)
     }
 
     /// Moves the clock `seconds` on.
@@ -130,7 +131,8 @@ impl<S: RevocationStore> World<S> {
     /// that took (one unless the store made a call wait).
     pub fn decide(&self, head: &RequestHead, body: Option<&[u8]>) -> (Decision, usize) {
         let now = self.now.get();
-        drive(handle(head, body, Ok(&self.config), &self.services(), now))
+        let config = self.isolate.config.as_ref();
+        drive(handle(head, body, config, &self.services(), now))
     }
 }
 

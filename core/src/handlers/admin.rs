@@ -2,19 +2,16 @@
 //! everywhere. Each needs a valid, unrevoked caller holding one of
 //! `ADMIN_ROLES`.
 
-use super::steps::{caller_name, cut_off, edge_cutoff, require_admin, with_retries};
-use super::{fail, Context, Done, Failure};
+use super::steps::{caller_name, cut_off, edge_cutoff, require_admin};
+use super::{fail, Context, Done, Failure, Runtime};
 use crate::error::RequestError;
-use crate::keys::JwksFetcher;
 use crate::log::Event;
 use crate::primitives::parse_form;
 use crate::reply::Reply;
 use crate::request::RequestHead;
 use crate::revocation::{CutoffKind, RevokeReason};
 use crate::routes::{DEFAULT_PAGE, MAX_PAGE};
-use crate::store::RevocationStore;
 use crate::token::TokenId;
-use crate::verify::SignatureVerifier;
 use serde_json::{json, Value};
 
 /// `limit` (1 to 1000, default 100), `cursor`, and any other single-valued
@@ -65,16 +62,16 @@ fn page_reply(items: Vec<Value>, cursor: Option<String>) -> Done {
     Done::reply(Reply::json(200, &body))
 }
 
-pub(super) async fn list<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(
+pub(super) async fn list<R: Runtime>(
     head: &RequestHead,
-    cx: &Context<'_, S, V, F>,
+    cx: &Context<'_, R>,
 ) -> Result<Done, Failure> {
     require_admin(head, cx).await?;
     let query = PageQuery::parse(head)?;
     let sub = query.one("sub")?;
     let page = cx
-        .services
-        .store
+        .rt
+        .store()
         .list(query.one("cursor")?, query.limit)
         .await
         .map_err(fail)?;
@@ -94,9 +91,9 @@ pub(super) async fn list<S: RevocationStore, V: SignatureVerifier, F: JwksFetche
 
 /// `GET /api/cutoffs?kind=subject|session` (default `subject`): one KV
 /// `list` call per page, like the revocation listing.
-pub(super) async fn list_cutoffs<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(
+pub(super) async fn list_cutoffs<R: Runtime>(
     head: &RequestHead,
-    cx: &Context<'_, S, V, F>,
+    cx: &Context<'_, R>,
 ) -> Result<Done, Failure> {
     require_admin(head, cx).await?;
     let query = PageQuery::parse(head)?;
@@ -106,8 +103,8 @@ pub(super) async fn list_cutoffs<S: RevocationStore, V: SignatureVerifier, F: Jw
         Some(_) => return Err(fail(RequestError::Malformed)),
     };
     let page = cx
-        .services
-        .store
+        .rt
+        .store()
         .list_cutoffs(kind, query.one("cursor")?, query.limit)
         .await
         .map_err(fail)?;
@@ -124,19 +121,20 @@ pub(super) async fn list_cutoffs<S: RevocationStore, V: SignatureVerifier, F: Jw
     Ok(page_reply(items, page.cursor))
 }
 
-pub(super) async fn restore<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(
+pub(super) async fn restore<R: Runtime>(
     head: &RequestHead,
     jti: &str,
-    cx: &Context<'_, S, V, F>,
+    cx: &Context<'_, R>,
 ) -> Result<Done, Failure> {
     let admin = require_admin(head, cx).await?;
     let id = TokenId::from_reference(jti).ok_or_else(|| fail(RequestError::UnknownToken))?;
-    let store = cx.services.store;
-    let existing = store.get(&id).await.map_err(fail)?;
+    let store = cx.rt.store();
+    let existing = store.record(&id).await.map_err(fail)?;
     if existing.is_none() {
         return Err((RequestError::UnknownToken.into(), Some(id)));
     }
-    with_retries(store, || store.delete(&id))
+    store
+        .restore(&id)
         .await
         .map_err(|e| (e.into(), Some(id.clone())))?;
     Ok(Done::Answered {
@@ -145,10 +143,10 @@ pub(super) async fn restore<S: RevocationStore, V: SignatureVerifier, F: JwksFet
     })
 }
 
-pub(super) async fn sign_out_subject<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(
+pub(super) async fn sign_out_subject<R: Runtime>(
     head: &RequestHead,
     sub: &str,
-    cx: &Context<'_, S, V, F>,
+    cx: &Context<'_, R>,
 ) -> Result<Done, Failure> {
     let admin = require_admin(head, cx).await?;
     let at = edge_cutoff(cx, None);

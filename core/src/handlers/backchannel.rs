@@ -6,18 +6,15 @@
 //! or a subject cutoff (`sub` only) at the token's `iat`.
 
 use super::steps::{cut_off, cut_off_session};
-use super::{fail, Context, Done, Failure};
+use super::{fail, Context, Done, Failure, Runtime};
 use crate::error::{LogoutError, Rejection};
 use crate::idp::{self, Effect};
-use crate::keys::JwksFetcher;
 use crate::log::Event;
 use crate::primitives::parse_form;
 use crate::reply::Reply;
 use crate::revocation::RevokeReason;
 use crate::routes::MAX_BODY;
-use crate::store::RevocationStore;
 use crate::token::{self, TokenId};
-use crate::verify::SignatureVerifier;
 
 /// Who a cutoff written from an identity provider's event names as `by`.
 pub(super) const BY_IDP: &str = "idp";
@@ -35,13 +32,13 @@ fn logout_token_param(body: Option<&[u8]>) -> Result<String, LogoutError> {
     }
 }
 
-pub(super) async fn logout<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(
+pub(super) async fn logout<R: Runtime>(
     body: Option<&[u8]>,
-    cx: &Context<'_, S, V, F>,
+    cx: &Context<'_, R>,
 ) -> Result<Done, Failure> {
     let raw = logout_token_param(body).map_err(fail)?;
     let rules = &cx.config.rules;
-    let verifier = cx.services.verifier;
+    let verifier = cx.rt.verifier();
     let signed = match token::verify_signature(&raw, &rules.algorithms, cx, verifier, cx.now).await
     {
         Ok(signed) => signed,

@@ -5,23 +5,19 @@
 
 use super::steps::{
     caller_name, require_admin, resolve_target, revocation_of, revoke_own_token, verified,
-    StoreFailure,
 };
-use super::{fail, proxy, Context, Done, Failure};
-use crate::error::{Rejection, RequestError, StoreError};
-use crate::keys::JwksFetcher;
+use super::{fail, proxy, Context, Done, Failure, Runtime};
+use crate::error::{Rejection, RequestError};
 use crate::reply::Reply;
 use crate::request::RequestHead;
 use crate::revocation::RevokeReason;
 use crate::routes::MAX_TOKEN_ID_BYTES;
-use crate::store::RevocationStore;
 use crate::token::{self, Reference, TokenId};
-use crate::verify::SignatureVerifier;
 
-pub(super) async fn revoke<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(
+pub(super) async fn revoke<R: Runtime>(
     head: &RequestHead,
     token_id: Option<&str>,
-    cx: &Context<'_, S, V, F>,
+    cx: &Context<'_, R>,
 ) -> Result<Done, Failure> {
     let Some(token_id) = token_id else {
         return revoke_own_token(head, cx).await;
@@ -39,11 +35,11 @@ pub(super) async fn revoke<S: RevocationStore, V: SignatureVerifier, F: JwksFetc
     Ok(Done::revoked(Reply::empty(204), reason, &id, cx))
 }
 
-pub(super) async fn validate<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(
+pub(super) async fn validate<R: Runtime>(
     head: &RequestHead,
     token_id: &str,
     with_params: Option<&str>,
-    cx: &Context<'_, S, V, F>,
+    cx: &Context<'_, R>,
 ) -> Result<Done, Failure> {
     // The validation call is an ordinary request first.
     let caller = proxy::check(head, cx).await?;
@@ -59,9 +55,9 @@ pub(super) async fn validate<S: RevocationStore, V: SignatureVerifier, F: JwksFe
 /// True when the edge knows the token `reference` names to be revoked: a
 /// JWT that verifies and is revoked, or a bare ID with a revocation. A JWT
 /// that does not verify is left to the origin to judge.
-async fn is_revoked_reference<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(
+async fn is_revoked_reference<R: Runtime>(
     reference: &str,
-    cx: &Context<'_, S, V, F>,
+    cx: &Context<'_, R>,
 ) -> Result<bool, Failure> {
     if reference.len() > MAX_TOKEN_ID_BYTES {
         return Ok(false);
@@ -72,13 +68,13 @@ async fn is_revoked_reference<S: RevocationStore, V: SignatureVerifier, F: JwksF
             Err(other) => Err(fail(other)),
             Ok(token) => match revocation_of(&token, cx).await {
                 Ok(revoked) => Ok(revoked.is_some()),
-                Err(StoreFailure) => Err(fail(StoreError::Unavailable)),
+                Err(e) => Err(fail(e)),
             },
         },
         Reference::BrokenJwt => Ok(false),
         Reference::Id => match TokenId::from_reference(reference) {
             None => Ok(false),
-            Some(id) => Ok(cx.services.store.get(&id).await.map_err(fail)?.is_some()),
+            Some(id) => Ok(cx.rt.store().record(&id).await.map_err(fail)?.is_some()),
         },
     }
 }

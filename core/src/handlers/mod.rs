@@ -32,13 +32,13 @@ pub use service::{parse_invalidate_body, INVALIDATE_SUCCESS};
 use crate::cache::TokenCache;
 use crate::config::{Config, DEFAULT_REALM};
 use crate::error::{ConfigError, Rejection, Render, VerifyError};
-use crate::keys::{Alg, JwksFetcher, Key, KeyLookup, KeySet, RemoteKeys};
+use crate::keys::{Alg, JwksFetcher, Key, KeyFamily, KeyLookup, RemoteKeys};
 use crate::log::Event;
 use crate::reply::Reply;
 use crate::request::RequestHead;
 use crate::revocation::RevokeReason;
+use crate::revocation::{Kv, Revocations};
 use crate::routes::{classify, Route, RouteError};
-use crate::store::RevocationStore;
 use crate::token::{self, TokenId, VerifiedToken};
 use crate::verify::SignatureVerifier;
 use std::rc::Rc;
@@ -71,10 +71,36 @@ pub struct Decision {
     pub event: Option<Event>,
 }
 
-/// The parts that do I/O or hold isolate state.
-pub struct Services<'a, S, V, F> {
+/// What a request is decided with besides its settings and the time: the
+/// parts that do I/O or hold isolate state. The worker supplies the
+/// runtime's (Workers KV, WebCrypto, `fetch`); tests supply memory and the
+/// native verifier.
+pub trait Runtime {
+    /// The key-value store revocations live in.
+    type Kv: Kv;
+    /// Signature checks.
+    type Verifier: SignatureVerifier;
+    /// Fetches remote key sets.
+    type Fetcher: JwksFetcher;
+    /// Revocations, as this isolate sees them now.
+    fn store(&self) -> &Revocations<'_, Self::Kv>;
+    /// Signature checks.
+    fn verifier(&self) -> &Self::Verifier;
+    /// Fetches `JWT_JWKS_URL` and `SSF_JWKS_URL`.
+    fn fetcher(&self) -> &Self::Fetcher;
+    /// The cached `JWT_JWKS_URL` key set.
+    fn remote_keys(&self) -> &RemoteKeys;
+    /// The cached `SSF_JWKS_URL` key set (a transmitter's keys).
+    fn ssf_remote_keys(&self) -> &RemoteKeys;
+    /// Verified tokens seen before.
+    fn cache(&self) -> &TokenCache;
+}
+
+/// A [`Runtime`] of parts: what the worker and the tests build for each
+/// request (see [`crate::isolate::Isolate::services`]).
+pub struct Services<'a, K, V, F> {
     /// Revocations.
-    pub store: &'a S,
+    pub store: Revocations<'a, K>,
     /// Signature checks.
     pub verifier: &'a V,
     /// Fetches `JWT_JWKS_URL`.
@@ -87,17 +113,42 @@ pub struct Services<'a, S, V, F> {
     pub cache: &'a TokenCache,
 }
 
-/// What a handler sees: the settings, the services, the time, and the name
+impl<K: Kv, V: SignatureVerifier, F: JwksFetcher> Runtime for Services<'_, K, V, F> {
+    type Kv = K;
+    type Verifier = V;
+    type Fetcher = F;
+    fn store(&self) -> &Revocations<'_, K> {
+        &self.store
+    }
+    fn verifier(&self) -> &V {
+        self.verifier
+    }
+    fn fetcher(&self) -> &F {
+        self.fetcher
+    }
+    fn remote_keys(&self) -> &RemoteKeys {
+        self.remote_keys
+    }
+    fn ssf_remote_keys(&self) -> &RemoteKeys {
+        self.ssf_remote_keys
+    }
+    fn cache(&self) -> &TokenCache {
+        self.cache
+    }
+}
+
+/// What a handler sees: the settings, the runtime, the time, and the name
 /// of the route it serves (for records and log lines).
-struct Context<'a, S, V, F> {
+struct Context<'a, R> {
     config: &'a Config,
-    services: &'a Services<'a, S, V, F>,
+    rt: &'a R,
     now: u64,
     route: &'static str,
 }
 
-/// Configured keys first, then `JWT_JWKS_URL`.
-impl<S, V, F: JwksFetcher> KeyLookup for Context<'_, S, V, F> {
+/// Access tokens and logout tokens: `JWT_SECRET` and `JWT_JWKS` first, then
+/// `JWT_JWKS_URL`.
+impl<R: Runtime> KeyLookup for Context<'_, R> {
     async fn key(
         &self,
         alg: Alg,
@@ -105,71 +156,37 @@ impl<S, V, F: JwksFetcher> KeyLookup for Context<'_, S, V, F> {
         now: u64,
     ) -> Result<Option<Rc<Key>>, VerifyError> {
         let config = self.config;
-        let keys = Keys {
+        let keys = KeyFamily {
             configured: &config.keys,
             url: config.jwks_url.as_deref(),
-            remote: self.services.remote_keys,
+            remote: self.rt.remote_keys(),
             max_age: config.jwks_cache_seconds,
-            fetcher: self.services.fetcher,
+            fetcher: self.rt.fetcher(),
         };
         keys.key(alg, kid, now).await
     }
 }
 
-/// One family of verification keys: the configured ones first, then a
-/// remote key set. Access tokens and logout tokens use `JWT_SECRET`,
-/// `JWT_JWKS` and `JWT_JWKS_URL`; security event tokens use `SSF_JWKS` and
-/// `SSF_JWKS_URL`, so neither kind passes for the other.
-struct Keys<'a, F> {
-    configured: &'a KeySet,
-    url: Option<&'a str>,
-    remote: &'a RemoteKeys,
-    max_age: u64,
-    fetcher: &'a F,
-}
-
-impl<F: JwksFetcher> KeyLookup for Keys<'_, F> {
-    async fn key(
-        &self,
-        alg: Alg,
-        kid: Option<&str>,
-        now: u64,
-    ) -> Result<Option<Rc<Key>>, VerifyError> {
-        if let Some(key) = self.configured.select(alg, kid) {
-            return Ok(Some(key.clone()));
-        }
-        match self.url {
-            Some(url) => {
-                let remote = self.remote;
-                remote
-                    .key(self.fetcher, url, self.max_age, alg, kid, now)
-                    .await
-            }
-            None => Ok(None),
-        }
-    }
-}
-
 /// Decides one request: [`classify`] it, then [`decide`].
-pub async fn handle<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(
+pub async fn handle<R: Runtime>(
     head: &RequestHead,
     body: Option<&[u8]>,
     config: Result<&Config, &ConfigError>,
-    services: &Services<'_, S, V, F>,
+    rt: &R,
     now: u64,
 ) -> Decision {
-    decide(head, classify(head), body, config, services, now).await
+    decide(head, classify(head), body, config, rt, now).await
 }
 
 /// Decides one request already classified: the worker classifies it first
 /// to know whether to read a body (see [`crate::isolate::Isolate::body_limit`]),
 /// and only then reads one, for routes that need it.
-pub async fn decide<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(
+pub async fn decide<R: Runtime>(
     head: &RequestHead,
     route: Result<Route, RouteError>,
     body: Option<&[u8]>,
     config: Result<&Config, &ConfigError>,
-    services: &Services<'_, S, V, F>,
+    rt: &R,
     now: u64,
 ) -> Decision {
     let plain_json = head.wants_plain_json();
@@ -200,7 +217,7 @@ pub async fn decide<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(
     let name = route.name();
     let cx = Context {
         config,
-        services,
+        rt,
         now,
         route: name,
     };
@@ -268,11 +285,11 @@ enum Done {
 
 impl Done {
     /// Answered `reply` after revoking `id` for `reason`.
-    fn revoked<S, V, F>(
+    fn revoked<R: Runtime>(
         reply: Reply,
         reason: RevokeReason,
         id: &TokenId,
-        cx: &Context<'_, S, V, F>,
+        cx: &Context<'_, R>,
     ) -> Done {
         Done::Answered {
             reply,

@@ -2,19 +2,16 @@
 //! clients authenticated with HTTP Basic against `OAUTH_CLIENTS`. Answers
 //! use the RFC 6749 §5.2 error shape.
 
-use super::steps::{revocation_of, verified, StoreFailure, Target};
-use super::{fail, Context, Done, Failure};
+use super::steps::{revocation_of, verified, Target};
+use super::{fail, Context, Done, Failure, Runtime};
 use crate::config::Config;
 use crate::error::{OAuthError, Rejection};
-use crate::keys::JwksFetcher;
 use crate::primitives::{base64_decode, constant_time_eq, parse_form, percent_decode};
 use crate::reply::Reply;
 use crate::request::RequestHead;
 use crate::revocation::RevokeReason;
 use crate::routes::MAX_BODY;
-use crate::store::RevocationStore;
 use crate::token::{is_jwt_reference, VerifiedToken};
-use crate::verify::SignatureVerifier;
 use serde_json::{json, Value};
 
 /// HTTP Basic client authentication (RFC 6749 §2.3.1) against
@@ -63,9 +60,9 @@ fn token_param(body: Option<&[u8]>) -> Result<String, Failure> {
 
 /// A token the OAuth routes recognise: a JWT that verifies. Anything else is
 /// "invalid or unknown". Store or key-set trouble is 503.
-async fn subject<S, V: SignatureVerifier, F: JwksFetcher>(
+async fn subject<R: Runtime>(
     token: &str,
-    cx: &Context<'_, S, V, F>,
+    cx: &Context<'_, R>,
 ) -> Result<Option<VerifiedToken>, Failure> {
     if !is_jwt_reference(token) {
         return Ok(None);
@@ -77,10 +74,10 @@ async fn subject<S, V: SignatureVerifier, F: JwksFetcher>(
     }
 }
 
-pub(super) async fn revoke<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(
+pub(super) async fn revoke<R: Runtime>(
     head: &RequestHead,
     body: Option<&[u8]>,
-    cx: &Context<'_, S, V, F>,
+    cx: &Context<'_, R>,
 ) -> Result<Done, Failure> {
     let client = client(head, cx.config)?;
     let raw = token_param(body)?;
@@ -105,10 +102,10 @@ pub(super) async fn revoke<S: RevocationStore, V: SignatureVerifier, F: JwksFetc
     Ok(Done::revoked(ok(), reason, &id, cx))
 }
 
-pub(super) async fn introspect<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(
+pub(super) async fn introspect<R: Runtime>(
     head: &RequestHead,
     body: Option<&[u8]>,
-    cx: &Context<'_, S, V, F>,
+    cx: &Context<'_, R>,
 ) -> Result<Done, Failure> {
     client(head, cx.config)?;
     let raw = token_param(body)?;
@@ -117,7 +114,7 @@ pub(super) async fn introspect<S: RevocationStore, V: SignatureVerifier, F: Jwks
         Some(token) => match revocation_of(&token, cx).await {
             Ok(Some(_)) => None,
             Ok(None) => Some(token),
-            Err(StoreFailure) => return Err(fail(OAuthError::Unavailable)),
+            Err(_) => return Err(fail(OAuthError::Unavailable)),
         },
     };
     let body = match active {

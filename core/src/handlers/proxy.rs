@@ -3,19 +3,16 @@
 //! here only.
 
 use super::steps::{caller, ensure_not_revoked};
-use super::{forward, reject, Action, Context, Decision, Failure};
+use super::{forward, reject, Action, Context, Decision, Failure, Runtime};
 use crate::error::{Render, TokenError};
-use crate::keys::JwksFetcher;
 use crate::log::Event;
 use crate::request::RequestHead;
-use crate::store::RevocationStore;
 use crate::token::VerifiedToken;
-use crate::verify::SignatureVerifier;
 
 /// The proxy path, where monitor mode (`ENFORCE=false`) applies.
-pub(super) async fn decide<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(
+pub(super) async fn decide<R: Runtime>(
     head: &RequestHead,
-    cx: &Context<'_, S, V, F>,
+    cx: &Context<'_, R>,
     render: Render<'_>,
 ) -> Decision {
     match check(head, cx).await {
@@ -31,9 +28,9 @@ pub(super) async fn decide<S: RevocationStore, V: SignatureVerifier, F: JwksFetc
     }
 }
 
-pub(super) async fn check<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(
+pub(super) async fn check<R: Runtime>(
     head: &RequestHead,
-    cx: &Context<'_, S, V, F>,
+    cx: &Context<'_, R>,
 ) -> Result<Option<VerifiedToken>, Failure> {
     if cx.config.is_public(&head.path) {
         return Ok(None);

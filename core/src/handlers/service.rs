@@ -3,25 +3,22 @@
 //! `resCode` shape of the published contract.
 
 use super::steps::{resolve_target, revoke};
-use super::{fail, Context, Done, Failure};
+use super::{fail, Context, Done, Failure, Runtime};
 use crate::error::ServiceError;
-use crate::keys::JwksFetcher;
 use crate::reply::Reply;
 use crate::request::RequestHead;
 use crate::revocation::RevokeReason;
 use crate::routes::MAX_BODY;
-use crate::store::RevocationStore;
-use crate::verify::SignatureVerifier;
 use serde_json::Value;
 
 /// Exact body of the invalidation route's success.
 pub const INVALIDATE_SUCCESS: &str =
     r#"{"resCode":200,"resDesc":"SUCCESS","data":{"resCode":100,"resDesc":"Success"}}"#;
 
-pub(super) async fn invalidate<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(
+pub(super) async fn invalidate<R: Runtime>(
     head: &RequestHead,
     body: Option<&[u8]>,
-    cx: &Context<'_, S, V, F>,
+    cx: &Context<'_, R>,
 ) -> Result<Done, Failure> {
     let presented = head.header("x-api-key").unwrap_or_default().as_bytes();
     // Compare against every key, without stopping early.

@@ -12,21 +12,18 @@
 use super::steps::{
     caller_name, cut_off, cut_off_session, edge_cutoff, live_caller, revoke_own_token,
 };
-use super::{Context, Done, Failure};
+use super::{Context, Done, Failure, Runtime};
 use crate::error::RequestError;
-use crate::keys::JwksFetcher;
 use crate::log::Event;
 use crate::reply::Reply;
 use crate::request::RequestHead;
 use crate::revocation::RevokeReason;
 use crate::routes::Scope;
-use crate::store::RevocationStore;
-use crate::verify::SignatureVerifier;
 
-pub(super) async fn sign_out<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(
+pub(super) async fn sign_out<R: Runtime>(
     head: &RequestHead,
     scope: Scope,
-    cx: &Context<'_, S, V, F>,
+    cx: &Context<'_, R>,
 ) -> Result<Done, Failure> {
     let (keep_caller, reason) = match scope {
         Scope::Local => return revoke_own_token(head, cx).await,
@@ -54,9 +51,9 @@ pub(super) async fn sign_out<S: RevocationStore, V: SignatureVerifier, F: JwksFe
 }
 
 /// `scope=session`: every token of the caller's session.
-async fn sign_out_session<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(
+async fn sign_out_session<R: Runtime>(
     head: &RequestHead,
-    cx: &Context<'_, S, V, F>,
+    cx: &Context<'_, R>,
 ) -> Result<Done, Failure> {
     let token = live_caller(head, cx).await?;
     // A session-wide sign-out needs a session.

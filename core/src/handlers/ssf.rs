@@ -7,19 +7,17 @@
 
 use super::backchannel::BY_IDP;
 use super::steps::{cut_off, cut_off_session};
-use super::{fail, Context, Done, Failure, Keys};
+use super::{fail, Context, Done, Failure, Runtime};
 use crate::config::SsfConfig;
 use crate::error::{Rejection, SsfError, SsfErrorCode, TokenError};
 use crate::idp::{self, Effect};
-use crate::keys::JwksFetcher;
+use crate::keys::KeyFamily;
 use crate::log::{Event, Reason, Verdict};
 use crate::reply::Reply;
 use crate::request::RequestHead;
 use crate::revocation::RevokeReason;
 use crate::routes::MAX_BODY;
-use crate::store::RevocationStore;
 use crate::token::{self, TokenId};
-use crate::verify::SignatureVerifier;
 
 /// The media type of a pushed SET (RFC 8935 §2).
 const SET_MEDIA_TYPE: &str = "application/secevent+jwt";
@@ -78,10 +76,10 @@ fn token_error(e: TokenError) -> SsfError {
     }
 }
 
-pub(super) async fn events<S: RevocationStore, V: SignatureVerifier, F: JwksFetcher>(
+pub(super) async fn events<R: Runtime>(
     head: &RequestHead,
     body: Option<&[u8]>,
-    cx: &Context<'_, S, V, F>,
+    cx: &Context<'_, R>,
 ) -> Result<Done, Failure> {
     // Served only with a receiver configured (see Config::serves).
     let Some(ssf) = &cx.config.ssf else {
@@ -97,7 +95,7 @@ pub(super) async fn events<S: RevocationStore, V: SignatureVerifier, F: JwksFetc
         }));
     }
     let keys = transmitter_keys(ssf, cx);
-    let verifier = cx.services.verifier;
+    let verifier = cx.rt.verifier();
     let algorithms = &ssf.rules.algorithms;
     let signed = match token::verify_signature(raw, algorithms, &keys, verifier, cx.now).await {
         Ok(signed) => signed,
@@ -147,12 +145,15 @@ pub(super) async fn events<S: RevocationStore, V: SignatureVerifier, F: JwksFetc
 }
 
 /// The transmitter's keys: `SSF_JWKS`, then `SSF_JWKS_URL`.
-fn transmitter_keys<'a, S, V, F>(ssf: &'a SsfConfig, cx: &'a Context<'_, S, V, F>) -> Keys<'a, F> {
-    Keys {
+fn transmitter_keys<'a, R: Runtime>(
+    ssf: &'a SsfConfig,
+    cx: &'a Context<'_, R>,
+) -> KeyFamily<'a, R::Fetcher> {
+    KeyFamily {
         configured: &ssf.keys,
         url: ssf.jwks_url.as_deref(),
-        remote: cx.services.ssf_remote_keys,
+        remote: cx.rt.ssf_remote_keys(),
         max_age: cx.config.jwks_cache_seconds,
-        fetcher: cx.services.fetcher,
+        fetcher: cx.rt.fetcher(),
     }
 }

@@ -1,11 +1,9 @@
 //! How records and cutoffs are written to, and read back from, a key-value
-//! store such as Workers KV. The worker's KV binding moves text; what the
-//! text means, and what an entry we cannot read counts as, is decided here.
+//! store such as Workers KV: the value and metadata texts, what an entry we
+//! cannot read counts as, and KV's list answers.
 
+use super::{Cutoff, CutoffKind, CutoffPage, Listed, Page, Record, KEY_PREFIX};
 use crate::error::StoreError;
-use crate::revocation::{
-    AnyCutoff, Cutoff, CutoffKind, CutoffPage, Listed, Page, Record, SessionCutoff, KEY_PREFIX,
-};
 use crate::token::TokenId;
 use serde::Deserialize;
 
@@ -18,9 +16,13 @@ pub fn record_entry(record: &Record) -> Result<(String, String), StoreError> {
     Ok((value, metadata))
 }
 
-/// The value written for a subject or session cutoff: its JSON.
-pub fn cutoff_entry<T: serde::Serialize>(cutoff: &T) -> Result<String, StoreError> {
-    serde_json::to_string(cutoff).map_err(|_| StoreError::Unavailable)
+/// The value and the metadata written for a cutoff: its JSON, and a copy
+/// with its names cut to fit KV's metadata limit.
+pub fn cutoff_entry(cutoff: &Cutoff) -> Result<(String, String), StoreError> {
+    let value = serde_json::to_string(cutoff).map_err(|_| StoreError::Unavailable)?;
+    let metadata =
+        serde_json::to_string(&cutoff.for_metadata()).map_err(|_| StoreError::Unavailable)?;
+    Ok((value, metadata))
 }
 
 /// The longest stored value read: ours stay under a few KiB. A longer one is
@@ -33,11 +35,35 @@ pub const MAX_VALUE_BYTES: usize = 64 * 1024;
 /// write is never answered as a success.
 pub const STORE_TIMEOUT_MS: u64 = 2_000;
 
-/// True when the error a store write failed with says the key was written
-/// too recently (Workers KV answers HTTP 429 and the binding's error message
-/// carries the status).
-pub fn is_rate_limited(message: &str) -> bool {
-    message.contains("429")
+/// What a failed store call's error message means: the key was written too
+/// recently ([`StoreError::RateLimited`], worth a retry: Workers KV answers
+/// HTTP 429 and the binding's error message carries the status), or the
+/// store is unavailable.
+pub fn write_error(message: &str) -> StoreError {
+    if message.contains("429") {
+        StoreError::RateLimited
+    } else {
+        StoreError::Unavailable
+    }
+}
+
+/// The binding's bulk-read answer: a JSON array with one member per key
+/// asked, in order: the value as a string, `null` when missing, `true` when
+/// longer than [`MAX_VALUE_BYTES`] (never copied in). Anything else is an
+/// unusable answer, so the read failed.
+pub fn read_texts(text: &str) -> Result<Vec<Option<Stored>>, StoreError> {
+    let Ok(serde_json::Value::Array(values)) = serde_json::from_str(text) else {
+        return Err(StoreError::Unavailable);
+    };
+    values
+        .into_iter()
+        .map(|value| match value {
+            serde_json::Value::String(text) => Ok(Some(Stored::Text(text))),
+            serde_json::Value::Bool(true) => Ok(Some(Stored::Oversized)),
+            serde_json::Value::Null => Ok(None),
+            _ => Err(StoreError::Unavailable),
+        })
+        .collect()
 }
 
 /// What the store binding found under a key.
@@ -56,12 +82,17 @@ pub fn read_record(id: &TokenId, stored: &Stored) -> Record {
         .unwrap_or_else(|| Record::unreadable(id.to_string()))
 }
 
-/// The cutoff stored under `subject:<sub>`. One this version cannot read
-/// revokes every token of `sub` ([`Cutoff::unreadable`]); so does one
-/// stored for another subject.
-pub fn read_cutoff(sub: &str, stored: &Stored) -> Cutoff {
-    read_named(stored, |cutoff: &Cutoff| cutoff.sub == sub)
-        .unwrap_or_else(|| Cutoff::unreadable(sub))
+/// The cutoff of `kind` stored for `name`. One this version cannot read
+/// revokes every token of `name` ([`Cutoff::unreadable`]); so does one
+/// stored for another name.
+pub fn read_cutoff(kind: CutoffKind, name: &str, stored: &Stored) -> Cutoff {
+    let text = match stored {
+        Stored::Text(text) => Some(text.as_str()),
+        Stored::Oversized => None,
+    };
+    text.and_then(|text| Cutoff::from_json(kind, text))
+        .filter(|cutoff| cutoff.name == name)
+        .unwrap_or_else(|| Cutoff::unreadable(kind, name))
 }
 
 /// A stored JSON value of type `T` that `belongs`, or `None` for anything
@@ -74,14 +105,6 @@ fn read_named<T: serde::de::DeserializeOwned>(
         Stored::Text(text) => serde_json::from_str::<T>(text).ok().filter(belongs),
         Stored::Oversized => None,
     }
-}
-
-/// The cutoff stored under `session:<sid>`. One this version cannot read,
-/// or one stored for another session, revokes every token of `sid`
-/// ([`SessionCutoff::unreadable`]).
-pub fn read_session(sid: &str, stored: &Stored) -> SessionCutoff {
-    read_named(stored, |cutoff: &SessionCutoff| cutoff.sid == sid)
-        .unwrap_or_else(|| SessionCutoff::unreadable(sid))
 }
 
 /// The JSON shape of a KV `list()` result.
@@ -119,26 +142,15 @@ pub fn read_list(text: &str) -> Result<Page, StoreError> {
     Ok(Page { items, cursor })
 }
 
-/// The metadata written with a cutoff: the cutoff, its names cut to fit.
-pub fn cutoff_metadata(cutoff: &AnyCutoff) -> Result<String, StoreError> {
-    serde_json::to_string(&cutoff.for_metadata()).map_err(|_| StoreError::Unavailable)
-}
-
 /// One page of a `list({prefix: "subject:" | "session:"})` result. An entry
 /// without readable metadata is listed as unreadable (it still revokes).
 pub fn read_cutoff_list(kind: CutoffKind, text: &str) -> Result<CutoffPage, StoreError> {
     let (items, cursor) = read_keys(text, |key| {
         let name = key.name.strip_prefix(kind.prefix()).unwrap_or(&key.name);
-        let metadata = key.metadata.unwrap_or_default();
-        let cutoff = match kind {
-            CutoffKind::Subject => AnyCutoff::Subject(
-                serde_json::from_value(metadata).unwrap_or_else(|_| Cutoff::unreadable(name)),
-            ),
-            CutoffKind::Session => AnyCutoff::Session(
-                serde_json::from_value(metadata)
-                    .unwrap_or_else(|_| SessionCutoff::unreadable(name)),
-            ),
-        };
+        let cutoff = key
+            .metadata
+            .and_then(|metadata| Cutoff::from_value(kind, metadata))
+            .unwrap_or_else(|| Cutoff::unreadable(kind, name));
         (cutoff, key.expiration)
     })?;
     Ok(CutoffPage { items, cursor })
@@ -193,49 +205,86 @@ mod tests {
 
     #[test]
     fn unreadable_cutoffs_revoke_the_whole_subject() {
-        let cutoff = Cutoff::all("alice", 5, "alice".into(), "DELETE /api/tokens".into());
-        let stored = text(&cutoff_entry(&cutoff).unwrap());
-        assert_eq!(read_cutoff("alice", &stored), cutoff);
-        // Another subject's value under this key is not this subject's cutoff.
-        assert!(read_cutoff("bob", &stored).is_unreadable());
+        let subject = CutoffKind::Subject;
+        let cutoff = Cutoff::all(
+            subject,
+            "alice",
+            5,
+            "alice".into(),
+            "DELETE /api/tokens".into(),
+        );
+        let stored = text(&cutoff_entry(&cutoff).unwrap().0);
+        assert_eq!(read_cutoff(subject, "alice", &stored), cutoff);
+        // Another subject's value under this key is not this subject's cutoff,
+        // nor is a session's.
+        assert!(read_cutoff(subject, "bob", &stored).is_unreadable());
+        assert!(read_cutoff(CutoffKind::Session, "alice", &stored).is_unreadable());
         let id = TokenId::from_reference("any").unwrap();
         for garbage in ["", "{", "null", "{\"sub\":\"alice\"}"] {
-            let read = read_cutoff("alice", &text(garbage));
+            let read = read_cutoff(subject, "alice", &text(garbage));
             assert!(read.is_unreadable(), "{garbage:?}");
             assert!(read.revokes(Some(u64::MAX - 1), &id), "every token");
         }
-        assert!(read_cutoff("alice", &Stored::Oversized).is_unreadable());
+        assert!(read_cutoff(subject, "alice", &Stored::Oversized).is_unreadable());
         // A new sign-out replaces the unreadable entry instead of merging with it.
-        let repaired = Cutoff::merge(Some(Cutoff::unreadable("alice")), cutoff.clone());
+        let unreadable = Cutoff::unreadable(subject, "alice");
+        let repaired = Cutoff::merge(Some(unreadable), cutoff.clone());
         assert_eq!(repaired, cutoff);
     }
 
     #[test]
     fn cutoff_listings_read_their_metadata() {
         let cutoff = Cutoff::all(
+            CutoffKind::Subject,
             &"a".repeat(300),
             5,
             "root".into(),
             "DELETE /api/users/{sub}/tokens".into(),
         );
-        let metadata = cutoff_metadata(&AnyCutoff::Subject(cutoff.clone())).unwrap();
+        let metadata = cutoff_entry(&cutoff).unwrap().1;
         assert!(metadata.len() < 1024, "fits KV's metadata limit");
         let text = format!(
             r#"{{"keys":[{{"name":"subject:x","expiration":9,"metadata":{metadata}}},{{"name":"subject:y"}}],"list_complete":true}}"#
         );
         let page = read_cutoff_list(CutoffKind::Subject, &text).unwrap();
-        let AnyCutoff::Subject(listed) = &page.items[0].0 else {
-            panic!("a subject cutoff");
-        };
+        let listed = &page.items[0].0;
         assert_eq!(
-            (listed.sub.len(), listed.cutoff, page.items[0].1),
+            (listed.name.len(), listed.cutoff, page.items[0].1),
             (256, Some(5), Some(9))
         );
-        assert_eq!(page.items[1].0, AnyCutoff::Subject(Cutoff::unreadable("y")));
+        assert_eq!(
+            page.items[1].0,
+            Cutoff::unreadable(CutoffKind::Subject, "y")
+        );
         let sessions = r#"{"keys":[{"name":"session:s1","metadata":{"sid":"s1","cutoff":7,"by":"idp","route":"r"}}],"list_complete":false,"cursor":"c"}"#;
         let page = read_cutoff_list(CutoffKind::Session, sessions).unwrap();
-        assert!(matches!(&page.items[0].0, AnyCutoff::Session(s) if s.cutoff == 7));
+        let session = &page.items[0].0;
+        assert_eq!(
+            (session.kind, session.cutoff),
+            (CutoffKind::Session, Some(7))
+        );
         assert_eq!(page.cursor.as_deref(), Some("c"));
+    }
+
+    #[test]
+    fn the_bulk_read_answer_and_write_errors_are_read_here() {
+        assert_eq!(
+            read_texts(r#"["a",null,true]"#),
+            Ok(vec![
+                Some(Stored::Text("a".into())),
+                None,
+                Some(Stored::Oversized)
+            ])
+        );
+        for bad in ["", "{}", "[1]", "[false]", "[[]]", "null"] {
+            assert_eq!(read_texts(bad), Err(StoreError::Unavailable), "{bad:?}");
+        }
+        assert_eq!(
+            write_error("KV PUT failed: 429 Too Many Requests"),
+            StoreError::RateLimited
+        );
+        assert_eq!(write_error("KV PUT failed: 500"), StoreError::Unavailable);
+        assert_eq!(write_error(""), StoreError::Unavailable);
     }
 
     #[test]

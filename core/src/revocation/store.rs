@@ -1,0 +1,531 @@
+//! [`Revocations`]: the rules of reading and writing revocations in a
+//! key-value store ([`Kv`]), for one request of one isolate. One bulk read
+//! per check; every write retried while the store refuses it as too
+//! frequent; cutoffs merged with the stored one before they are written;
+//! this isolate's own writes seen at once ([`RecentRevocations`]).
+
+use super::recent::RecentRevocations;
+use super::stored::{self, Stored};
+use super::{
+    cutoff_expires_at, cutoff_key, expires_at, store_key, Cutoff, CutoffKind, CutoffPage, Kv, Page,
+    Record, KEY_PREFIX,
+};
+use crate::error::StoreError;
+use crate::token::TokenId;
+use std::future::Future;
+
+/// Waits before each retry of a write the store refused as too frequent
+/// ([`StoreError::RateLimited`]): Workers KV takes one write per second to a
+/// key, so each wait is a little over a second. After the last one the
+/// request fails (`503`), never answering success for a write that was not
+/// stored. At most 3.6 s are spent waiting.
+pub const WRITE_BACKOFF_MS: [u64; 3] = [1_100, 1_200, 1_300];
+
+/// How long the tokens a revocation names can live, which fixes how long
+/// the revocation is kept (see [`expires_at`] and [`cutoff_expires_at`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lifetimes {
+    /// `JWT_LEEWAY_SECONDS`.
+    pub leeway: u64,
+    /// `MAX_TOKEN_LIFETIME_SECONDS`.
+    pub max_token_lifetime: u64,
+}
+
+/// Everything that can revoke one token, found by [`Revocations::check`]:
+/// its record, its subject's cutoff and its session's cutoff.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Found {
+    /// `revoked:<id>`.
+    pub record: Option<Record>,
+    /// `subject:<sub>`; `None` for a token without `sub`.
+    pub subject: Option<Cutoff>,
+    /// `session:<sid>`; `None` for a token without `sid`.
+    pub session: Option<Cutoff>,
+}
+
+/// Revocations as one isolate sees them at one instant: the store, with this
+/// isolate's own recent writes over it.
+pub struct Revocations<'a, K> {
+    kv: K,
+    recent: &'a RecentRevocations,
+    now: u64,
+    lifetimes: Lifetimes,
+}
+
+impl<'a, K: Kv> Revocations<'a, K> {
+    /// The store `kv`, with `recent` over it, at `now`.
+    pub fn new(kv: K, recent: &'a RecentRevocations, now: u64, lifetimes: Lifetimes) -> Self {
+        Revocations {
+            kv,
+            recent,
+            now,
+            lifetimes,
+        }
+    }
+
+    /// The store underneath.
+    pub fn kv(&self) -> &K {
+        &self.kv
+    }
+
+    /// Everything that can revoke the token `id` of subject `sub` and
+    /// session `sid`, in one store operation: a bulk read of `revoked:<id>`,
+    /// `subject:<sub>` and `session:<sid>`. Within the recheck window of a
+    /// clean check the store is not asked: only this isolate's own writes
+    /// apply. An entry this version cannot read counts as a revocation
+    /// (see [`stored`]).
+    pub async fn check(
+        &self,
+        id: &TokenId,
+        sub: Option<&str>,
+        sid: Option<&str>,
+    ) -> Result<Found, StoreError> {
+        let (recent, now) = (self.recent, self.now);
+        let names = [(CutoffKind::Subject, sub), (CutoffKind::Session, sid)];
+        let stored = if recent.is_clean(id, now) {
+            Found::default()
+        } else {
+            let mut keys = vec![store_key(id)];
+            keys.extend(
+                names
+                    .iter()
+                    .filter_map(|(kind, name)| Some(cutoff_key(*kind, (*name)?))),
+            );
+            let mut values = self.kv.get_many(&keys).await?.into_iter();
+            let record = values.next().flatten().map(|s| stored::read_record(id, &s));
+            let mut cutoffs = names.iter().map(|(kind, name)| {
+                let name = (*name)?;
+                let value = values.next().flatten()?;
+                Some(stored::read_cutoff(*kind, name, &value))
+            });
+            let (subject, session) = (cutoffs.next().flatten(), cutoffs.next().flatten());
+            let found = Found {
+                record,
+                subject,
+                session,
+            };
+            if found == Found::default() {
+                recent.checked_clean(id, now);
+            }
+            found
+        };
+        let own = |kind, name: Option<&str>, stored| {
+            name.and_then(|name| recent.cutoff(kind, name, stored, now))
+        };
+        Ok(Found {
+            record: recent.record(id, stored.record, now),
+            subject: own(CutoffKind::Subject, sub, stored.subject),
+            session: own(CutoffKind::Session, sid, stored.session),
+        })
+    }
+
+    /// The revocation record of `id`, if it is revoked.
+    pub async fn record(&self, id: &TokenId) -> Result<Option<Record>, StoreError> {
+        let stored = self.read_one(store_key(id)).await?;
+        let record = stored.map(|stored| stored::read_record(id, &stored));
+        Ok(self.recent.record(id, record, self.now))
+    }
+
+    /// The cutoff of `kind` for `name`, if one is stored.
+    pub async fn cutoff(&self, kind: CutoffKind, name: &str) -> Result<Option<Cutoff>, StoreError> {
+        let stored = self.read_one(cutoff_key(kind, name)).await?;
+        let cutoff = stored.map(|stored| stored::read_cutoff(kind, name, &stored));
+        Ok(self.recent.cutoff(kind, name, cutoff, self.now))
+    }
+
+    async fn read_one(&self, key: String) -> Result<Option<Stored>, StoreError> {
+        let mut found = self.kv.get_many(&[key]).await?;
+        Ok(found.pop().flatten())
+    }
+
+    /// Writes the revocation of `id` until its token would be rejected
+    /// anyway ([`expires_at`]). Writing the same ID again replaces the
+    /// entry: one entry per token.
+    pub async fn revoke(&self, id: &TokenId, record: &Record) -> Result<(), StoreError> {
+        let Lifetimes {
+            leeway,
+            max_token_lifetime,
+        } = self.lifetimes;
+        let until = expires_at(record.exp, leeway, max_token_lifetime, self.now);
+        let (value, metadata) = stored::record_entry(record)?;
+        let key = store_key(id);
+        self.with_retries(|| self.kv.put(&key, &value, until, &metadata))
+            .await?;
+        self.recent.revoked(id, record, until, self.now);
+        Ok(())
+    }
+
+    /// Removes the revocation of `id` (restores the token).
+    pub async fn restore(&self, id: &TokenId) -> Result<(), StoreError> {
+        let key = store_key(id);
+        self.with_retries(|| self.kv.delete(&key)).await?;
+        self.recent.restored(id, self.now);
+        Ok(())
+    }
+
+    /// Writes `new` merged with the stored cutoff of its name (see
+    /// [`Cutoff::merge`]), until every token it revokes would be rejected
+    /// anyway ([`cutoff_expires_at`]). A cutoff already in force is not
+    /// written again. Every try reads and merges afresh: another writer's
+    /// cutoff (the reason for a refused write) is merged, never overwritten.
+    pub async fn cut_off(&self, new: Cutoff) -> Result<(), StoreError> {
+        let Lifetimes {
+            leeway,
+            max_token_lifetime,
+        } = self.lifetimes;
+        let key = new.key();
+        let write = || async {
+            let stored = self.cutoff(new.kind, &new.name).await?;
+            let merged = Cutoff::merge(stored.clone(), new.clone());
+            if stored.as_ref() == Some(&merged) {
+                return Ok(()); // Already in force: a replay, or a second sign-out.
+            }
+            let until = cutoff_expires_at(merged.latest(), leeway, max_token_lifetime, self.now);
+            let (value, metadata) = stored::cutoff_entry(&merged)?;
+            self.kv.put(&key, &value, until, &metadata).await?;
+            self.recent.cut_off(&merged, until, self.now);
+            Ok(())
+        };
+        self.with_retries(write).await
+    }
+
+    /// One page of revocation records, `limit` at most, from `cursor`.
+    pub async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError> {
+        stored::read_list(&self.kv.list(KEY_PREFIX, cursor, limit).await?)
+    }
+
+    /// One page of subject or session cutoffs, `limit` at most, from
+    /// `cursor`.
+    pub async fn list_cutoffs(
+        &self,
+        kind: CutoffKind,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<CutoffPage, StoreError> {
+        let text = self.kv.list(kind.prefix(), cursor, limit).await?;
+        stored::read_cutoff_list(kind, &text)
+    }
+
+    /// Runs `write` until the store takes it. While the store refuses it as
+    /// too frequent ([`StoreError::RateLimited`]), waits [`WRITE_BACKOFF_MS`]
+    /// and tries again; any other answer, and the last try's, is final.
+    async fn with_retries<T, W: Future<Output = Result<T, StoreError>>>(
+        &self,
+        mut write: impl FnMut() -> W,
+    ) -> Result<T, StoreError> {
+        for wait in WRITE_BACKOFF_MS {
+            match write().await {
+                Err(StoreError::RateLimited) => self.kv.sleep(wait).await,
+                done => return done,
+            }
+        }
+        write().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::memory::MemoryKv;
+    use super::*;
+    use crate::block_on;
+
+    const LIFETIMES: Lifetimes = Lifetimes {
+        leeway: 60,
+        max_token_lifetime: 86_400,
+    };
+
+    fn id(s: &str) -> TokenId {
+        TokenId::from_reference(s).unwrap()
+    }
+
+    /// A record of `jti`, revoked at `at`.
+    fn revoked_at(jti: &str, at: u64) -> Record {
+        Record {
+            jti: jti.into(),
+            revoked_at: at,
+            exp: Some(5000),
+            sub: Some("alice".into()),
+            reason: "sign_out".into(),
+            by: "alice".into(),
+            route: "DELETE /api/tokens".into(),
+        }
+    }
+
+    /// A store whose reads answer `reads` whatever was written (a stale edge
+    /// cache, or one that never refreshes), and whose writes go to `writes`.
+    struct Stale<'a> {
+        reads: Option<Record>,
+        writes: &'a MemoryKv,
+    }
+
+    impl Kv for Stale<'_> {
+        async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Stored>>, StoreError> {
+            let record = self
+                .reads
+                .as_ref()
+                .map(|record| Stored::Text(stored::record_entry(record).unwrap().0));
+            Ok(keys
+                .iter()
+                .map(|key| record.clone().filter(|_| key.starts_with(KEY_PREFIX)))
+                .collect())
+        }
+        async fn put(&self, k: &str, v: &str, e: u64, m: &str) -> Result<(), StoreError> {
+            self.writes.put(k, v, e, m).await
+        }
+        async fn delete(&self, key: &str) -> Result<(), StoreError> {
+            self.writes.delete(key).await
+        }
+        async fn list(&self, p: &str, c: Option<&str>, l: usize) -> Result<String, StoreError> {
+            self.writes.list(p, c, l).await
+        }
+        async fn sleep(&self, _: u64) {}
+    }
+
+    fn stale(writes: &MemoryKv, reads: Option<Record>) -> Stale<'_> {
+        Stale { reads, writes }
+    }
+
+    fn at<'a, K: Kv>(kv: K, recent: &'a RecentRevocations, now: u64) -> Revocations<'a, K> {
+        Revocations::new(kv, recent, now, LIFETIMES)
+    }
+
+    #[test]
+    fn the_check_is_one_bulk_read_of_the_tokens_keys() {
+        let kv = MemoryKv::new(0);
+        let recent = RecentRevocations::new(8, 60);
+        let store = at(&kv, &recent, 100);
+        block_on(store.check(&id("t"), Some("alice"), Some("s-1"))).unwrap();
+        block_on(store.check(&id("u"), None, None)).unwrap();
+        assert_eq!(
+            kv.reads(),
+            [
+                vec!["revoked:t", "subject:alice", "session:s-1"],
+                vec!["revoked:u"]
+            ]
+        );
+    }
+
+    #[test]
+    fn read_your_writes_hides_a_stale_cache() {
+        let memory = MemoryKv::new(0);
+        let recent = RecentRevocations::new(2, 10_000);
+        let store = at(stale(&memory, None), &recent, 100);
+        let ids = [id("a"), id("b"), id("c")];
+        let record = |jti, exp| Record {
+            exp: Some(exp),
+            ..revoked_at(jti, 100)
+        };
+        block_on(store.revoke(&ids[0], &record("a", 440))).unwrap();
+        assert!(block_on(store.record(&ids[0])).unwrap().is_some());
+        // Bounded: the entry expiring first is dropped.
+        block_on(store.revoke(&ids[1], &record("b", 840))).unwrap();
+        block_on(store.revoke(&ids[2], &record("c", 740))).unwrap();
+        assert!(block_on(store.record(&ids[0])).unwrap().is_none());
+        assert!(block_on(store.record(&ids[1])).unwrap().is_some());
+        // Expired entries are forgotten.
+        let later = at(stale(&memory, None), &recent, 900);
+        assert!(block_on(later.record(&ids[1])).unwrap().is_none());
+    }
+
+    #[test]
+    fn recent_writes_last_at_most_the_cache_ttl() {
+        let memory = MemoryKv::new(0);
+        let recent = RecentRevocations::new(8, 60);
+        let via = |now| at(stale(&memory, None), &recent, now);
+        block_on(via(100).revoke(&id("a"), &revoked_at("a", 100))).unwrap();
+        assert!(block_on(via(159).record(&id("a"))).unwrap().is_some());
+        assert!(
+            block_on(via(160).record(&id("a"))).unwrap().is_none(),
+            "the store is current again"
+        );
+    }
+
+    #[test]
+    fn a_restore_is_seen_at_once_here() {
+        let recent = RecentRevocations::new(8, 60);
+        let memory = MemoryKv::new(0);
+        block_on(at(&memory, &recent, 50).revoke(&id("a"), &revoked_at("a", 50))).unwrap();
+        // Another isolate's cache would still say "revoked"; this one knows.
+        // The stale answer is the revocation the restore removed: older.
+        let store = at(stale(&memory, Some(revoked_at("a", 50))), &recent, 100);
+        block_on(store.restore(&id("a"))).unwrap();
+        assert!(block_on(store.record(&id("a"))).unwrap().is_none());
+        assert!(memory.entries().is_empty());
+    }
+
+    /// Isolate A restores a token; isolate B, sharing the store, revokes it
+    /// again. A must see B's revocation on its next request, whatever it
+    /// remembers of its own restore.
+    #[test]
+    fn a_restore_never_masks_a_later_revocation_from_another_isolate() {
+        let memory = MemoryKv::new(0);
+        let (a, b) = (RecentRevocations::new(8, 60), RecentRevocations::new(8, 60));
+        let t = id("t");
+        let via = |recent, now| at(&memory, recent, now);
+        block_on(via(&a, 90).revoke(&t, &revoked_at("t", 90))).unwrap();
+        block_on(via(&a, 100).restore(&t)).unwrap();
+        assert!(block_on(via(&a, 100).record(&t)).unwrap().is_none());
+        // B revokes one second later, well inside A's memory of the restore.
+        block_on(via(&b, 101).revoke(&t, &revoked_at("t", 101))).unwrap();
+        for now in [101, 102, 159, 160, 161, 4_000] {
+            assert!(
+                block_on(via(&a, now).record(&t)).unwrap().is_some(),
+                "isolate A forwards a token B revoked (now = {now})"
+            );
+            let found = block_on(via(&a, now).check(&t, None, None)).unwrap();
+            assert!(found.record.is_some(), "check, now = {now}");
+        }
+    }
+
+    #[test]
+    fn a_revocation_in_the_second_of_a_restore_counts() {
+        let memory = MemoryKv::new(0);
+        let (a, b) = (RecentRevocations::new(8, 60), RecentRevocations::new(8, 60));
+        let t = id("t");
+        block_on(at(&memory, &a, 100).restore(&t)).unwrap();
+        block_on(at(&memory, &b, 100).revoke(&t, &revoked_at("t", 100))).unwrap();
+        assert!(block_on(at(&memory, &a, 100).record(&t)).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_remembered_restore_ends_after_the_ttl() {
+        let scratch = MemoryKv::new(0);
+        let recent = RecentRevocations::new(8, 60);
+        let via = |now| at(stale(&scratch, Some(revoked_at("t", 50))), &recent, now);
+        block_on(via(100).restore(&id("t"))).unwrap();
+        assert!(
+            block_on(via(159).record(&id("t"))).unwrap().is_none(),
+            "hidden"
+        );
+        // Past the TTL the store is the authority again, whatever it says.
+        assert!(block_on(via(160).record(&id("t"))).unwrap().is_some());
+        assert!(block_on(via(10_000).record(&id("t"))).unwrap().is_some());
+    }
+
+    #[test]
+    fn restores_are_bounded_like_revocations() {
+        let scratch = MemoryKv::new(0);
+        let recent = RecentRevocations::new(2, 60);
+        let via = |now| at(stale(&scratch, Some(revoked_at("x", 0))), &recent, now);
+        block_on(via(100).restore(&id("a"))).unwrap();
+        block_on(via(101).restore(&id("b"))).unwrap();
+        block_on(via(102).restore(&id("c"))).unwrap();
+        assert_eq!(recent.token_writes(), 2);
+        // The restore ending first made room: the store answers for it again.
+        assert!(block_on(via(103).record(&id("a"))).unwrap().is_some());
+        assert!(block_on(via(103).record(&id("c"))).unwrap().is_none());
+    }
+
+    #[test]
+    fn session_cutoffs_are_read_back_through_check_and_remembered() {
+        let memory = MemoryKv::new(0);
+        let recent = RecentRevocations::new(8, 60);
+        let cutoff = Cutoff::all(
+            CutoffKind::Session,
+            "s-1",
+            100,
+            "idp".into(),
+            "POST /oidc/backchannel-logout".into(),
+        );
+        // Written through a stale view: the next check here still sees it.
+        let here = at(stale(&memory, None), &recent, 100);
+        block_on(here.cut_off(cutoff.clone())).unwrap();
+        let found = block_on(here.check(&id("t"), None, Some("s-1"))).unwrap();
+        assert_eq!(found.session, Some(cutoff.clone()));
+        assert_eq!(memory.sessions()["session:s-1"].0, cutoff);
+        // Straight from the store too, from another isolate.
+        let other = RecentRevocations::new(8, 60);
+        let direct =
+            block_on(at(&memory, &other, 100).check(&id("t"), Some("nobody"), Some("s-1")))
+                .unwrap();
+        assert_eq!(direct.session, Some(cutoff));
+        assert_eq!((direct.record, direct.subject), (None, None));
+        let none = block_on(at(&memory, &other, 100).check(&id("t"), None, None)).unwrap();
+        assert_eq!(none.session, None);
+    }
+
+    /// With a recheck window, a clean check is not repeated within it: the
+    /// store is not asked, this isolate's own writes still count at once, and
+    /// another isolate's revocation is seen when the window ends.
+    #[test]
+    fn a_recheck_window_skips_the_store_but_never_this_isolates_writes() {
+        let memory = MemoryKv::new(0);
+        let a = RecentRevocations::new(8, 60).with_recheck(5);
+        let b = RecentRevocations::new(8, 60);
+        let via = |recent, now| at(&memory, recent, now);
+        let revoked = |recent, now, t: &TokenId| {
+            block_on(via(recent, now).check(t, Some("alice"), Some("s-1")))
+                .unwrap()
+                .record
+                .is_some()
+        };
+        assert!(
+            !revoked(&a, 100, &id("t")),
+            "clean, and remembered as clean"
+        );
+        // B revokes: A does not read the store again until the window ends.
+        block_on(via(&b, 101).revoke(&id("t"), &revoked_at("t", 101))).unwrap();
+        let reads = memory.reads().len();
+        assert!(!revoked(&a, 104, &id("t")), "inside the window");
+        assert_eq!(memory.reads().len(), reads, "the store was not asked");
+        assert!(
+            revoked(&a, 105, &id("t")),
+            "the window ended: checked again"
+        );
+        // A's own revocation counts on its very next request.
+        assert!(!revoked(&a, 200, &id("u")));
+        block_on(via(&a, 201).revoke(&id("u"), &revoked_at("u", 201))).unwrap();
+        assert!(revoked(&a, 201, &id("u")));
+        // So do its own cutoffs, for a token it checked clean a second ago.
+        let v = id("v");
+        let clean = block_on(via(&a, 300).check(&v, Some("carol"), None)).unwrap();
+        assert_eq!(clean.subject, None);
+        let cutoff = Cutoff::all(
+            CutoffKind::Subject,
+            "carol",
+            301,
+            "carol".into(),
+            "DELETE /api/tokens".into(),
+        );
+        block_on(via(&a, 301).cut_off(cutoff.clone())).unwrap();
+        let after = block_on(via(&a, 301).check(&v, Some("carol"), None)).unwrap();
+        assert_eq!(after.subject, Some(cutoff));
+        // Without a window every check reads the store.
+        let plain = RecentRevocations::new(8, 60);
+        revoked(&plain, 400, &id("t"));
+        assert_eq!(plain.clean_tokens(), 0);
+    }
+
+    #[test]
+    fn a_failed_write_is_not_remembered() {
+        let memory = MemoryKv::new(0);
+        memory.fail_writes(true);
+        let recent = RecentRevocations::new(8, 60);
+        let store = at(&memory, &recent, 0);
+        assert!(block_on(store.revoke(&id("a"), &revoked_at("a", 0))).is_err());
+        memory.fail_writes(false);
+        assert!(block_on(store.record(&id("a"))).unwrap().is_none());
+    }
+
+    #[test]
+    fn listing_pages_with_a_cursor() {
+        let memory = MemoryKv::new(0);
+        let recent = RecentRevocations::new(8, 60);
+        let store = at(&memory, &recent, 0);
+        for n in 0..5 {
+            let jti = format!("t{n}");
+            block_on(store.revoke(&id(&jti), &revoked_at(&jti, 0))).unwrap();
+        }
+        let first = block_on(store.list(None, 2)).unwrap();
+        assert_eq!(first.items.len(), 2);
+        let second = block_on(store.list(first.cursor.as_deref(), 2)).unwrap();
+        let third = block_on(store.list(second.cursor.as_deref(), 2)).unwrap();
+        assert_eq!(third.items.len(), 1);
+        assert_eq!(third.cursor, None);
+        let all: Vec<_> = [first, second, third]
+            .iter()
+            .flat_map(|p| p.items.iter().map(|i| i.record.jti.clone()))
+            .collect();
+        assert_eq!(all, ["t0", "t1", "t2", "t3", "t4"]);
+    }
+}

@@ -6,8 +6,8 @@
 
 use crate::entry::State;
 use crate::http::to_response;
-use edge_revoke_core::reply::Reply;
-use edge_revoke_core::request::RequestHead;
+use edge_revoke_core::http::reply::Reply;
+use edge_revoke_core::http::request::RequestHead;
 use worker::web_sys;
 
 pub(crate) async fn verify(

@@ -2,8 +2,8 @@
 //! [`Reply`] out.
 
 use crate::js::{head_lines, settle};
-use edge_revoke_core::reply::Reply;
-use edge_revoke_core::request::RequestHead;
+use edge_revoke_core::http::reply::Reply;
+use edge_revoke_core::http::request::RequestHead;
 use worker::js_sys::{Reflect, Uint8Array};
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::web_sys;

@@ -21,7 +21,7 @@
 //! reported as the runtime reports it (the worker shim watches for a wasm
 //! `RuntimeError` there).
 
-use edge_revoke_core::request::READ_HEADERS;
+use edge_revoke_core::http::request::READ_HEADERS;
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;

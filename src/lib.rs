@@ -6,7 +6,7 @@
 //! | file | binds |
 //! |---|---|
 //! | `lib.rs` | the fetch event, `Env` settings, `Date`, per-isolate state, log lines |
-//! | `http.rs` | the runtime's request head and body in, [`Reply`](edge_revoke_core::reply::Reply) out |
+//! | `http.rs` | the runtime's request head and body in, [`Reply`](edge_revoke_core::http::reply::Reply) out |
 //! | `kv.rs` | the Workers KV namespace `REVOKED_TOKENS` |
 //! | `webcrypto.rs` | SubtleCrypto `importKey`/`verify` |
 //! | `origin.rs` | `fetch` to the origin, with the response-headers timeout |
@@ -36,8 +36,8 @@ mod webcrypto;
 mod entry {
     use crate::{http, jwks::FetchJwks, kv::WorkersKv, origin, webcrypto::WebCrypto};
     use edge_revoke_core::handlers::{self, Action, Decision};
+    use edge_revoke_core::http::routes;
     use edge_revoke_core::isolate::Isolate;
-    use edge_revoke_core::routes;
     use std::cell::RefCell;
     use std::convert::Infallible;
     use std::rc::Rc;

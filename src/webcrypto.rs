@@ -1,12 +1,14 @@
 //! The runtime's SubtleCrypto: `importKey` once per key and algorithm (kept
 //! for the isolate's life) and `verify` per token. Which parameters each
 //! algorithm takes, and what is decided without the runtime, is the core's
-//! (`edge_revoke_core::verify`).
+//! (`edge_revoke_core::token::signature`).
 
 use crate::js::{object, settle};
 use edge_revoke_core::error::VerifyError;
 use edge_revoke_core::keys::{Alg, Key};
-use edge_revoke_core::verify::{subtle_params, verify_common, SignatureVerifier, SubtleParams};
+use edge_revoke_core::token::signature::{
+    subtle_params, verify_common, SignatureVerifier, SubtleParams,
+};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;

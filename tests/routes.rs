@@ -5,7 +5,7 @@
 use edge_revoke_core::block_on;
 use edge_revoke_core::error::ConfigError;
 use edge_revoke_core::handlers::{handle, Decision, INVALIDATE_SUCCESS};
-use edge_revoke_core::request::RequestHead;
+use edge_revoke_core::http::request::RequestHead;
 use edge_revoke_core::revocation::Record;
 use edge_revoke_test_support::*;
 use serde_json::json;

@@ -4,9 +4,9 @@
 use edge_revoke_core::block_on;
 use edge_revoke_core::config::Config;
 use edge_revoke_core::error::{Rejection, TokenError};
-use edge_revoke_core::request::RequestHead;
+use edge_revoke_core::http::request::RequestHead;
+use edge_revoke_core::token::signature::{HmacOnly, RustCrypto};
 use edge_revoke_core::token::{self, extract, TokenId, VerifiedToken, MAX_TOKEN_BYTES};
-use edge_revoke_core::verify::{HmacOnly, RustCrypto};
 use edge_revoke_test_support::*;
 use serde_json::{json, Value};
 

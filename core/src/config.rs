@@ -3,8 +3,8 @@
 
 use crate::error::ConfigError;
 use crate::keys::{Alg, KeySet};
-use crate::rules::{Rules, DEFAULT_LEEWAY, MAX_LEEWAY};
 use crate::secret::Secret;
+use crate::token::rules::{Rules, DEFAULT_LEEWAY, MAX_LEEWAY};
 
 /// The worker's configuration. Each field names its environment variable and
 /// default.
@@ -178,8 +178,14 @@ pub fn documented_defaults() -> Vec<(&'static str, Option<String>)> {
         ("FORWARD_CLAIMS", None),
         ("ENFORCE", value(&DEFAULT_ENFORCE)),
         ("ORIGIN_TIMEOUT_SECONDS", value(&DEFAULT_ORIGIN_TIMEOUT)),
-        ("TOKEN_CACHE_ENTRIES", value(&crate::cache::DEFAULT_ENTRIES)),
-        ("TOKEN_CACHE_BYTES", value(&crate::cache::DEFAULT_BYTES)),
+        (
+            "TOKEN_CACHE_ENTRIES",
+            value(&crate::token::cache::DEFAULT_ENTRIES),
+        ),
+        (
+            "TOKEN_CACHE_BYTES",
+            value(&crate::token::cache::DEFAULT_BYTES),
+        ),
         ("AUTH_REALM", value(&DEFAULT_REALM)),
         ("BACKCHANNEL_LOGOUT_AUDIENCE", None),
         ("SSF_ISSUER", None),
@@ -309,12 +315,12 @@ impl Config {
         let token_cache_entries = parse_count(
             get("TOKEN_CACHE_ENTRIES"),
             "TOKEN_CACHE_ENTRIES",
-            crate::cache::DEFAULT_ENTRIES,
+            crate::token::cache::DEFAULT_ENTRIES,
         )?;
         let token_cache_bytes = parse_count(
             get("TOKEN_CACHE_BYTES"),
             "TOKEN_CACHE_BYTES",
-            crate::cache::DEFAULT_BYTES,
+            crate::token::cache::DEFAULT_BYTES,
         )?;
         let ssf = match get("SSF_ISSUER") {
             None => None,
@@ -383,8 +389,8 @@ impl Config {
 
     /// False for a receiver route whose settings are unset: its path is then
     /// the origin's like any other.
-    pub fn serves(&self, route: &crate::routes::Route) -> bool {
-        use crate::routes::Route;
+    pub fn serves(&self, route: &crate::http::routes::Route) -> bool {
+        use crate::http::routes::Route;
         match route {
             Route::BackchannelLogout => !self.backchannel_logout_audience.is_empty(),
             Route::SsfEvents => self.ssf.is_some(),

@@ -3,7 +3,7 @@
 //!
 //! Public messages never carry internal detail; the log line carries the rest.
 
-use crate::reply::Reply;
+use crate::http::reply::Reply;
 use std::fmt;
 
 /// The configuration cannot be used. Every request gets 500, naming the setting.

@@ -3,17 +3,17 @@
 //! parsed once; remembered writes, fetched key sets and verified tokens are
 //! kept beside them.
 
-use crate::cache::TokenCache;
 use crate::config::{Config, DEFAULT_CACHE_TTL, DEFAULT_MAX_TOKEN_LIFETIME, DEFAULT_REALM};
 use crate::error::{ConfigError, Rejection, Render};
 use crate::handlers::Services;
+use crate::http::reply::Reply;
+use crate::http::request::RequestHead;
+use crate::http::routes::{Route, RouteError};
 use crate::keys::RemoteKeys;
-use crate::reply::Reply;
-use crate::request::RequestHead;
 use crate::revocation::{Kv, Lifetimes, RecentRevocations, Revocations};
-use crate::routes::{Route, RouteError};
-use crate::rules::DEFAULT_LEEWAY;
-use crate::verify::SignatureVerifier;
+use crate::token::cache::TokenCache;
+use crate::token::rules::DEFAULT_LEEWAY;
+use crate::token::signature::SignatureVerifier;
 use serde_json::{json, Value};
 
 /// Writes of each kind (token, cutoff) an isolate remembers for
@@ -91,7 +91,7 @@ impl Isolate {
     /// untouched.
     pub fn body_limit(&self, route: &Result<Route, RouteError>) -> Option<usize> {
         let route = route.as_ref().ok()?;
-        let limit = crate::routes::body_limit(route)?;
+        let limit = crate::http::routes::body_limit(route)?;
         let config = self.config.as_ref().ok()?;
         config.serves(route).then_some(limit)
     }
@@ -228,7 +228,7 @@ mod tests {
     }
 
     fn head(method: &str, path: &str) -> Result<Route, RouteError> {
-        crate::routes::classify(&RequestHead::new(
+        crate::http::routes::classify(&RequestHead::new(
             method,
             &format!("https://edge.test{path}"),
             Vec::<(String, String)>::new(),

@@ -1,46 +1,61 @@
 //! # edge-revoke-core
 //!
-//! A Cloudflare Worker that makes sign-out real in front of an origin that
-//! accepts JWT bearer tokens. It verifies every request's token, rejects
-//! revoked ones, and forwards the rest to the origin unchanged.
+//! Every decision of the edge-revoke worker, a Cloudflare Worker that makes
+//! sign-out real in front of an origin that accepts JWT bearer tokens: it
+//! verifies every request's token, rejects revoked ones, and forwards the
+//! rest to the origin unchanged. This crate has no runtime dependency and is
+//! tested natively; the worker crate binds the Workers runtime to it and
+//! decides nothing.
 //!
-//! ## Routes the worker answers itself
+//! ## One request's path
 //!
-//! | method and path | what it does |
+//! The worker reads the request's head ([`http::request::RequestHead`]),
+//! [`http::routes::classify`]s it once, reads a body only for the routes
+//! that take one, and awaits [`handlers::decide`] with the isolate's
+//! [`isolate::Isolate::services`]. The answer is a [`handlers::Decision`]:
+//! a reply, or a [`handlers::Forward`] that names the URL, the timeout, the
+//! header changes and the replies for a failed forward.
+//!
+//! ## Where each thing is decided
+//!
+//! | module | holds |
 //! |---|---|
-//! | `DELETE /api/tokens` | revokes the caller's own token; 204 |
-//! | `DELETE /v2.0/tokens` | Identity style: revokes the caller's token (`X-Auth-Token`), or with `?tokenId=` / `/{tokenId}` and an admin role, another token; 204 |
-//! | `GET`, `HEAD /v2.0/tokens/{tokenId}` | 404 at the edge when that token is revoked; otherwise forwarded |
-//! | `POST /token-service/client/server/invalidate/token` | service-to-service, `X-API-KEY`; body `{"tokenReferenceId": ...}`; 200 |
+//! | [`config`] | every setting, read once, each named once with its default |
+//! | [`token`] | extraction, the header and claim rules ([`token::rules`]), the untrusted → verified step, signature checks ([`token::signature`]), the token cache ([`token::cache`]) |
+//! | [`keys`] | algorithms, key sets and key selection; remote key sets ([`keys::RemoteKeys`]) |
+//! | [`revocation`] | records and cutoffs, their stored form, the store rules ([`revocation::Revocations`]) over a KV-shaped binding ([`revocation::Kv`]) |
+//! | [`idp`] | the identity provider's announcements: back-channel logout tokens, security event tokens, and what each revokes |
+//! | [`http`] | the request head, the route table ([`http::routes::Route`]), replies |
+//! | [`handlers`] | the dispatcher over `Route`, one module per route family, and the steps they share |
+//! | [`error`] | one error enum per concern, and the one place each becomes a status, headers and a body |
+//! | [`log`] | typed log events |
+//! | [`isolate`] | what an isolate keeps between requests |
+//! | [`secret`], [`primitives`] | secrets that never print; SHA-256, base64 and strict percent decoding |
 //!
-//! Every other request is checked (`Authorization: Bearer` or `X-Auth-Token`)
-//! and forwarded; see [`app::handle`].
+//! ## The worker's own routes
 //!
-//! ## Layout
-//!
-//! The decisions live in plain modules that take time and storage as
-//! parameters and are tested natively: [`config`], [`keys`], [`token`],
-//! [`verify`], [`revocation`], [`routes`], [`error`] and [`app`]. The `glue`
-//! module (wasm32 only) binds `Env`, Workers KV, WebCrypto, `Date` and `fetch`
-//! to them.
+//! Sign-out (`DELETE /api/tokens` and its scopes), Identity v2.0
+//! (`DELETE /v2.0/tokens`, `GET`/`HEAD /v2.0/tokens/{id}`), service
+//! invalidation (`POST /token-service/client/server/invalidate/token`),
+//! OAuth revocation and introspection (`POST /oauth/revoke`,
+//! `POST /oauth/introspect`), the admin routes (`/api/revocations`,
+//! `/api/cutoffs`, `DELETE /api/users/{sub}/tokens`) and the identity
+//! provider's receivers (`POST /oidc/backchannel-logout`,
+//! `POST /ssf/events`): see [`http::routes::Route`] and the README. Every
+//! other request is checked and forwarded.
 
-pub mod cache;
 pub mod config;
 pub mod error;
 pub mod handlers;
+pub mod http;
 pub mod idp;
 pub mod isolate;
 pub mod keys;
 pub mod log;
 pub mod primitives;
-pub mod reply;
-pub mod request;
 pub mod revocation;
-pub mod routes;
-pub mod rules;
 pub mod secret;
 pub mod token;
-pub mod verify;
 
 /// Runs a future that never waits on I/O (the in-memory store and the
 /// native verifier) to completion: for native tests, benches and fuzzing.

@@ -80,7 +80,7 @@ pub struct Event {
     /// Anything else the line should say, for example the part of an
     /// event's subject that was left out.
     pub note: Option<&'static str>,
-    /// The route's name (see [`crate::routes::Route::name`]).
+    /// The route's name (see [`crate::http::routes::Route::name`]).
     pub route: &'static str,
 }
 

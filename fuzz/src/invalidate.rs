@@ -6,8 +6,8 @@
 
 use crate::fixtures::{self, API_KEY};
 use edge_revoke_core::handlers::{parse_invalidate_body, Action, INVALIDATE_SUCCESS};
-use edge_revoke_core::request::RequestHead;
-use edge_revoke_core::routes::MAX_BODY;
+use edge_revoke_core::http::request::RequestHead;
+use edge_revoke_core::http::routes::MAX_BODY;
 use edge_revoke_core::token::Reference;
 use edge_revoke_test_support::World;
 use serde_json::Value;

@@ -8,9 +8,9 @@
 //! is the whole URL; without a space the method is `GET`. Every further line
 //! is a header, `name: value`.
 
+use edge_revoke_core::http::request::RequestHead;
+use edge_revoke_core::http::routes::{body_limit, classify, Route, Scope};
 use edge_revoke_core::primitives::{parse_form, percent_decode};
-use edge_revoke_core::request::RequestHead;
-use edge_revoke_core::routes::{body_limit, classify, Route, Scope};
 
 // The route table's paths, written out again on purpose: a reference model
 // must not take them from the code it checks.

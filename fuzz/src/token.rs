@@ -8,10 +8,10 @@
 
 use crate::fixtures::{self, AUDIENCE, AUDIENCE_2, ISSUER, LEEWAY, NOW, SECRET};
 use base64ct::{Base64UrlUnpadded, Encoding};
+use edge_revoke_core::http::request::RequestHead;
 use edge_revoke_core::keys::Alg;
-use edge_revoke_core::request::RequestHead;
+use edge_revoke_core::token::signature::RustCrypto;
 use edge_revoke_core::token::{self, VerifiedToken};
-use edge_revoke_core::verify::RustCrypto;
 use jwt_compact::alg::{Ed25519, Es256, Hs256, Hs256Key, Hs384, Hs384Key, Hs512, Hs512Key, Rsa};
 use jwt_compact::{AlgorithmExt, UntrustedToken};
 use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};

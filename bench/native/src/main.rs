@@ -1,12 +1,12 @@
-//! Native floor: microseconds per `edge_revoke_core::token::verify` for HS256,
+//! Native floor: microseconds per `edge_revoke_core::token::signature` for HS256,
 //! RS256, ES256 and EdDSA with the fixture keys of edge-revoke-test-support,
 //! and per `TokenCache::get` hit. Prints one JSON object.
 //!
 //! Each figure is the median of 7 batches; a batch runs as many iterations
 //! as fit in about 100 ms (calibrated once per algorithm).
 
-use edge_revoke_core::cache::TokenCache;
-use edge_revoke_core::verify::RustCrypto;
+use edge_revoke_core::token::cache::TokenCache;
+use edge_revoke_core::token::signature::RustCrypto;
 use edge_revoke_test_support::{config_with, mint};
 use serde_json::json;
 use std::hint::black_box;

@@ -5,12 +5,12 @@
 use super::steps::{caller_name, cut_off, edge_cutoff, require_admin};
 use super::{fail, Context, Done, Failure, Runtime};
 use crate::error::RequestError;
+use crate::http::reply::Reply;
+use crate::http::request::RequestHead;
+use crate::http::routes::{DEFAULT_PAGE, MAX_PAGE};
 use crate::log::Event;
 use crate::primitives::parse_form;
-use crate::reply::Reply;
-use crate::request::RequestHead;
 use crate::revocation::{CutoffKind, RevokeReason};
-use crate::routes::{DEFAULT_PAGE, MAX_PAGE};
 use crate::token::TokenId;
 use serde_json::{json, Value};
 

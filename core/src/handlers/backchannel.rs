@@ -8,12 +8,12 @@
 use super::steps::{cut_off, cut_off_session};
 use super::{fail, Context, Done, Failure, Runtime};
 use crate::error::{LogoutError, Rejection};
+use crate::http::reply::Reply;
+use crate::http::routes::MAX_BODY;
 use crate::idp::{self, Effect};
 use crate::log::Event;
 use crate::primitives::parse_form;
-use crate::reply::Reply;
 use crate::revocation::RevokeReason;
-use crate::routes::MAX_BODY;
 use crate::token::{self, TokenId};
 
 /// Who a cutoff written from an identity provider's event names as `by`.

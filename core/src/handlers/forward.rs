@@ -5,7 +5,7 @@
 
 use super::Forward;
 use crate::config::Config;
-use crate::request::RequestHead;
+use crate::http::request::RequestHead;
 use crate::token::VerifiedToken;
 use serde_json::Value;
 

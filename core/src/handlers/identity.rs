@@ -8,10 +8,10 @@ use super::steps::{
 };
 use super::{fail, proxy, Context, Done, Failure, Runtime};
 use crate::error::{Rejection, RequestError};
-use crate::reply::Reply;
-use crate::request::RequestHead;
+use crate::http::reply::Reply;
+use crate::http::request::RequestHead;
+use crate::http::routes::MAX_TOKEN_ID_BYTES;
 use crate::revocation::RevokeReason;
-use crate::routes::MAX_TOKEN_ID_BYTES;
 use crate::token::{self, Reference, TokenId};
 
 pub(super) async fn revoke<R: Runtime>(

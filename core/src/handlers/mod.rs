@@ -29,18 +29,18 @@ mod steps;
 
 pub use service::{parse_invalidate_body, INVALIDATE_SUCCESS};
 
-use crate::cache::TokenCache;
 use crate::config::{Config, DEFAULT_REALM};
 use crate::error::{ConfigError, Rejection, Render, VerifyError};
+use crate::http::reply::Reply;
+use crate::http::request::RequestHead;
+use crate::http::routes::{classify, Route, RouteError};
 use crate::keys::{Alg, JwksFetcher, Key, KeyFamily, KeyLookup, RemoteKeys};
 use crate::log::Event;
-use crate::reply::Reply;
-use crate::request::RequestHead;
 use crate::revocation::RevokeReason;
 use crate::revocation::{Kv, Revocations};
-use crate::routes::{classify, Route, RouteError};
+use crate::token::cache::TokenCache;
+use crate::token::signature::SignatureVerifier;
 use crate::token::{self, TokenId, VerifiedToken};
-use crate::verify::SignatureVerifier;
 use std::rc::Rc;
 
 /// Headers to change on a forwarded request.

@@ -6,11 +6,11 @@ use super::steps::{revocation_of, verified, Target};
 use super::{fail, Context, Done, Failure, Runtime};
 use crate::config::Config;
 use crate::error::{OAuthError, Rejection};
+use crate::http::reply::Reply;
+use crate::http::request::RequestHead;
+use crate::http::routes::MAX_BODY;
 use crate::primitives::{base64_decode, constant_time_eq, parse_form, percent_decode};
-use crate::reply::Reply;
-use crate::request::RequestHead;
 use crate::revocation::RevokeReason;
-use crate::routes::MAX_BODY;
 use crate::token::{is_jwt_reference, VerifiedToken};
 use serde_json::{json, Value};
 

@@ -5,8 +5,8 @@
 use super::steps::{caller, ensure_not_revoked};
 use super::{forward, reject, Action, Context, Decision, Failure, Runtime};
 use crate::error::{Render, TokenError};
+use crate::http::request::RequestHead;
 use crate::log::Event;
-use crate::request::RequestHead;
 use crate::token::VerifiedToken;
 
 /// The proxy path, where monitor mode (`ENFORCE=false`) applies.

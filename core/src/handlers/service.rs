@@ -5,10 +5,10 @@
 use super::steps::{resolve_target, revoke};
 use super::{fail, Context, Done, Failure, Runtime};
 use crate::error::ServiceError;
-use crate::reply::Reply;
-use crate::request::RequestHead;
+use crate::http::reply::Reply;
+use crate::http::request::RequestHead;
+use crate::http::routes::MAX_BODY;
 use crate::revocation::RevokeReason;
-use crate::routes::MAX_BODY;
 use serde_json::Value;
 
 /// Exact body of the invalidation route's success.

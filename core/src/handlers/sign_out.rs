@@ -14,11 +14,11 @@ use super::steps::{
 };
 use super::{Context, Done, Failure, Runtime};
 use crate::error::RequestError;
+use crate::http::reply::Reply;
+use crate::http::request::RequestHead;
+use crate::http::routes::Scope;
 use crate::log::Event;
-use crate::reply::Reply;
-use crate::request::RequestHead;
 use crate::revocation::RevokeReason;
-use crate::routes::Scope;
 
 pub(super) async fn sign_out<R: Runtime>(
     head: &RequestHead,

@@ -10,13 +10,13 @@ use super::steps::{cut_off, cut_off_session};
 use super::{fail, Context, Done, Failure, Runtime};
 use crate::config::SsfConfig;
 use crate::error::{Rejection, SsfError, SsfErrorCode, TokenError};
+use crate::http::reply::Reply;
+use crate::http::request::RequestHead;
+use crate::http::routes::MAX_BODY;
 use crate::idp::{self, Effect};
 use crate::keys::KeyFamily;
 use crate::log::{Event, Reason, Verdict};
-use crate::reply::Reply;
-use crate::request::RequestHead;
 use crate::revocation::RevokeReason;
-use crate::routes::MAX_BODY;
 use crate::token::{self, TokenId};
 
 /// The media type of a pushed SET (RFC 8935 §2).

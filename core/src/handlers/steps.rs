@@ -4,9 +4,9 @@
 
 use super::{fail, Context, Done, Failure, Runtime};
 use crate::error::{Rejection, RequestError, StoreError, TokenError};
+use crate::http::reply::Reply;
+use crate::http::request::RequestHead;
 use crate::log::Event;
-use crate::reply::Reply;
-use crate::request::RequestHead;
 use crate::revocation::{Cutoff, CutoffKind, Record, RevokeReason};
 use crate::token::{self, Reference, TokenId, VerifiedToken};
 

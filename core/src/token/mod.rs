@@ -1,7 +1,7 @@
 //! Bearer tokens: where they come from, how an untrusted token becomes a
 //! [`VerifiedToken`], and how a token is named in the revocation store.
 //!
-//! The only way to get a [`VerifiedToken`] is [`verify`], and the only way to
+//! The only way to get a [`VerifiedToken`] is [`verify()`], and the only way to
 //! get any token's claims is [`verify_signature`]: it checks the header
 //! policy, chooses a configured key, verifies the signature through a
 //! [`SignatureVerifier`], and only then decodes and checks the claims. No
@@ -16,13 +16,17 @@
 //! decodes the claims only after the signature checks, and insists on integer
 //! NumericDates.
 
+pub mod cache;
+pub mod rules;
+pub mod signature;
+
 use crate::error::{Rejection, TokenError};
+use crate::http::request::RequestHead;
 use crate::keys::{Alg, KeyLookup};
 use crate::primitives::{base64url_decode, base64url_encode, sha256};
-use crate::request::RequestHead;
-use crate::rules::Rules;
-pub use crate::rules::MAX_TOKEN_BYTES;
-use crate::verify::SignatureVerifier;
+use crate::token::rules::Rules;
+pub use crate::token::rules::MAX_TOKEN_BYTES;
+use crate::token::signature::SignatureVerifier;
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -484,7 +488,7 @@ mod tests {
     use super::*;
     use crate::block_on;
     use crate::keys::{Alg, KeySet};
-    use crate::verify::HmacOnly;
+    use crate::token::signature::HmacOnly;
 
     fn head(headers: &[(&str, &str)]) -> RequestHead {
         RequestHead::new("GET", "https://edge.test/x", headers.iter().copied())

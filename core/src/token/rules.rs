@@ -1,6 +1,6 @@
 //! The rules a token must pass, in one place, in the spirit of
 //! jsonwebtoken's `Validation`. [`crate::config::Config`] embeds one, built
-//! from the settings; [`crate::token::verify`] takes it.
+//! from the settings; [`crate::token::signature`] takes it.
 //!
 //! Fixed rules (no setting changes them): the token is at most
 //! [`MAX_TOKEN_BYTES`]; the algorithm comes from [`Rules::algorithms`] and the

@@ -146,7 +146,7 @@ mod tests {
     use crate::block_on;
     use crate::config::Config;
     use crate::primitives::base64url_encode;
-    use crate::verify::HmacOnly;
+    use crate::token::signature::HmacOnly;
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
 

@@ -7,8 +7,8 @@
 //! dot segments, other letter case) is that route, and is never forwarded.
 
 use crate::error::RequestError;
+use crate::http::request::RequestHead;
 use crate::primitives::percent_decode;
-use crate::request::RequestHead;
 use std::borrow::Cow;
 
 /// Largest body read for the routes that take one.
@@ -240,8 +240,9 @@ fn segment_ids(segment: &Segment<'_>) -> Option<(String, Option<String>)> {
     Some((id, whole))
 }
 
-/// Classifies a request by its method and canonical path (see
-/// [`canonical`]): every spelling of one of the worker's routes is that
+/// Classifies a request by its method and canonical path (repeated and
+/// trailing slashes merged, percent-encoded unreserved characters decoded,
+/// `;` parameters dropped, dot segments resolved): every spelling of one of the worker's routes is that
 /// route, answered by the worker and never forwarded. Query parameter
 /// names of the worker's routes match without regard to case.
 pub fn classify(head: &RequestHead) -> Result<Route, RouteError> {

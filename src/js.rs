@@ -81,23 +81,20 @@ export function head(request, names, all) {
   return text;
 }
 
-export function forward(request, url, remove, set, ms, slot, done) {
+export function fetchWithin(request, url, remove, set, ms, slot, done) {
   const controller = new AbortController();
   let response;
   try {
-    let headers = request.headers;
+    let headers = request === undefined ? new Headers() : request.headers;
     if (remove !== undefined) {
       headers = new Headers(headers);
       for (const name of remove) headers.delete(name);
       for (let i = 0; i + 1 < set.length; i += 2) headers.set(set[i], set[i + 1]);
     }
-    response = fetch(new Request(url, {
-      method: request.method,
-      headers,
-      body: request.body,
-      redirect: 'manual',
-      signal: controller.signal,
-    }));
+    const init = request === undefined
+      ? { method: 'GET', headers, signal: controller.signal }
+      : { method: request.method, headers, body: request.body, redirect: 'manual', signal: controller.signal };
+    response = fetch(new Request(url, init));
   } catch (error) {
     response = Promise.reject(error);
   }
@@ -111,10 +108,10 @@ extern "C" {
     #[wasm_bindgen(js_name = head)]
     fn head_js(request: &web_sys::Request, names: &JsValue, all: bool) -> String;
 
-    #[wasm_bindgen(js_name = forward)]
+    #[wasm_bindgen(js_name = fetchWithin)]
     #[allow(clippy::too_many_arguments)]
-    fn forward_js(
-        request: &web_sys::Request,
+    fn fetch_within_js(
+        request: Option<&web_sys::Request>,
         url: &str,
         remove: &JsValue,
         set: &JsValue,
@@ -281,18 +278,23 @@ pub(crate) fn settle_within(promise: &JsValue, timeout_ms: Option<u64>) -> Settl
     start(|slot, done| settle_js(promise, ms, slot, done))
 }
 
-/// `fetch(new Request(url, request))` with the same method, headers (less
-/// `remove`, plus the `set` name/value pairs; both `undefined` to keep the
-/// headers as they are), streamed body and manual redirects, aborted when no response headers arrive within `timeout_ms`.
-/// A fetch that throws settles as rejected.
-pub(crate) fn forward_within(
-    request: &web_sys::Request,
+/// The one fetch of this worker, in one JS call: `fetch(new Request(url,
+/// init))`, aborted when no response headers arrive within `timeout_ms`
+/// (the timer covers the headers only, so a long streamed body is never
+/// cut). With `request`, the same method, headers (less `remove`, plus the
+/// `set` name/value pairs; both `undefined` to keep the headers as they
+/// are), streamed body, and redirects returned as they are: a forward.
+/// Without, a `GET` with the `set` headers. A fetch that throws settles as
+/// rejected.
+pub(crate) fn fetch_within(
+    request: Option<&web_sys::Request>,
     url: &str,
     remove: &JsValue,
     set: &JsValue,
     timeout_ms: u64,
 ) -> Settle {
-    start(|slot, done| forward_js(request, url, remove, set, timeout_ms as f64, slot, done))
+    let ms = timeout_ms as f64;
+    start(|slot, done| fetch_within_js(request, url, remove, set, ms, slot, done))
 }
 
 /// Awaits a promise from a call that may have thrown; `Err(())` for either

@@ -1,10 +1,9 @@
-//! `fetch` of `JWT_JWKS_URL`. When to fetch, and which answers count, is
-//! the core's (`edge_revoke_core::keys`).
+//! `fetch` of `JWT_JWKS_URL` and `SSF_JWKS_URL`. When to fetch, and which
+//! answers count, is the core's (`edge_revoke_core::keys`).
 
-use crate::js::settle;
-use crate::origin::fetch_within;
+use crate::js::{fetch_within, settle, strings, Outcome};
 use edge_revoke_core::keys::{accept_jwks_response, JwksFetcher, JWKS_FETCH_TIMEOUT_SECONDS};
-use std::time::Duration;
+use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::web_sys;
 
 /// Fetches a remote key set with the runtime's `fetch`.
@@ -12,16 +11,15 @@ pub(crate) struct FetchJwks;
 
 impl JwksFetcher for FetchJwks {
     async fn fetch(&self, url: &str) -> Result<String, ()> {
-        let init = web_sys::RequestInit::new();
-        init.set_method("GET");
-        let controller = web_sys::AbortController::new().map_err(|_| ())?;
-        init.set_signal(Some(&controller.signal()));
-        let request = web_sys::Request::new_with_str_and_init(url, &init).map_err(|_| ())?;
-        let _ = request.headers().set("accept", "application/json");
-        let timeout = Duration::from_secs(JWKS_FETCH_TIMEOUT_SECONDS);
-        let response = fetch_within(&request, &controller, timeout)
-            .await
-            .map_err(|_| ())?;
+        let remove: JsValue = strings([]).into();
+        let accept: JsValue = strings(["accept", "application/json"]).into();
+        let timeout_ms = JWKS_FETCH_TIMEOUT_SECONDS * 1000;
+        let response = match fetch_within(None, url, &remove, &accept, timeout_ms).await {
+            Outcome::Resolved(response) => {
+                response.dyn_into::<web_sys::Response>().map_err(|_| ())?
+            }
+            Outcome::Rejected(_) | Outcome::TimedOut => return Err(()),
+        };
         let text = settle(response.text()).await?.as_string().ok_or(())?;
         accept_jwks_response(response.status(), text).ok_or(())
     }

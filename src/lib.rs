@@ -66,7 +66,7 @@ mod entry {
             }
             let state = Rc::new(State {
                 isolate,
-                crypto: WebCrypto::default(),
+                crypto: WebCrypto,
             });
             *cell.borrow_mut() = Some(state.clone());
             state
@@ -120,15 +120,7 @@ mod entry {
         }
         Ok(match action {
             Action::Reply(reply) => http::to_response(&reply),
-            Action::Forward(plan) => match isolate.upstream(&head.url) {
-                Some(upstream) => match origin::forward(&request, &upstream, &plan).await {
-                    Ok(response) => response,
-                    Err(failure) => {
-                        http::to_response(&isolate.forward_failed(&head, Some(failure)))
-                    }
-                },
-                None => http::to_response(&isolate.forward_failed(&head, None)),
-            },
+            Action::Forward(plan) => origin::forward(&request, &plan).await,
         })
     }
 }

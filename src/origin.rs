@@ -2,63 +2,33 @@
 //! URL the core chose, with the claim headers the core planned. Redirects
 //! come back to the client as they are.
 
-use crate::js::{forward_within, settle_within, strings, Outcome};
-use edge_revoke_core::error::Rejection;
+use crate::http::to_response;
+use crate::js::{fetch_within, strings, Outcome};
 use edge_revoke_core::handlers::Forward;
-use edge_revoke_core::isolate::Upstream;
-use std::time::Duration;
-use worker::js_sys::Promise;
-use worker::wasm_bindgen::{prelude::*, JsCast};
+use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::web_sys;
 
-#[wasm_bindgen]
-extern "C" {
-    #[wasm_bindgen(js_name = fetch, catch)]
-    fn global_fetch(request: &web_sys::Request) -> Result<Promise, JsValue>;
-}
-
-/// `fetch`, giving up when no response headers arrive within `timeout`. The
-/// timer covers the headers only, so a long streamed body is never cut.
-pub(crate) async fn fetch_within(
-    request: &web_sys::Request,
-    controller: &web_sys::AbortController,
-    timeout: Duration,
-) -> Result<web_sys::Response, Rejection> {
-    let promise = global_fetch(request).map_err(|_| Rejection::OriginUnreachable)?;
-    match settle_within(&promise, Some(timeout.as_millis() as u64)).await {
-        Outcome::Resolved(response) => response
-            .dyn_into::<web_sys::Response>()
-            .map_err(|_| Rejection::OriginUnreachable),
-        Outcome::Rejected(_) => Err(Rejection::OriginUnreachable),
-        Outcome::TimedOut => {
-            controller.abort();
-            Err(Rejection::OriginTimeout)
-        }
-    }
-}
-
-/// Sends the request on to `upstream`, with only the headers of `plan`
-/// changed, in one JS call (see `js::forward_within`).
-pub(crate) async fn forward(
-    request: &web_sys::Request,
-    upstream: &Upstream,
-    plan: &Forward,
-) -> Result<web_sys::Response, Rejection> {
-    // Most plans change nothing: then no array is made.
+/// Carries out `plan` for `request`, in one JS call (see
+/// `js::fetch_within`): the origin's response, or the plan's own answer
+/// when the origin cannot be reached or does not answer in time.
+pub(crate) async fn forward(request: &web_sys::Request, plan: &Forward) -> web_sys::Response {
+    // Most plans change no header: then no array is made.
     let (remove, set) = if plan.remove.is_empty() && plan.set.is_empty() {
         (JsValue::UNDEFINED, JsValue::UNDEFINED)
     } else {
+        let pairs = plan.set.iter().flat_map(|(n, v)| [n.as_str(), v.as_str()]);
         (
             strings(plan.remove.iter().map(String::as_str)).into(),
-            strings(plan.set.iter().flat_map(|(n, v)| [n.as_str(), v.as_str()])).into(),
+            strings(pairs).into(),
         )
     };
-    let timeout_ms = upstream.timeout_seconds.saturating_mul(1000);
-    match forward_within(request, &upstream.url, &remove, &set, timeout_ms).await {
-        Outcome::Resolved(response) => response
-            .dyn_into::<web_sys::Response>()
-            .map_err(|_| Rejection::OriginUnreachable),
-        Outcome::Rejected(_) => Err(Rejection::OriginUnreachable),
-        Outcome::TimedOut => Err(Rejection::OriginTimeout),
+    let fetched = fetch_within(Some(request), &plan.url, &remove, &set, plan.timeout_ms);
+    match fetched.await {
+        Outcome::Resolved(response) => match response.dyn_into::<web_sys::Response>() {
+            Ok(response) => response,
+            Err(_) => to_response(plan.unreachable),
+        },
+        Outcome::Rejected(_) => to_response(plan.unreachable),
+        Outcome::TimedOut => to_response(plan.timed_out),
     }
 }

@@ -1,5 +1,6 @@
 //! The runtime's SubtleCrypto: `importKey` once per key and algorithm (kept
-//! for the isolate's life) and `verify` per token. Which parameters each
+//! in the key's own imports, so a key dropped from a replaced key set takes
+//! its import with it) and `verify` per token. Which parameters each
 //! algorithm takes, and what is decided without the runtime, is the core's
 //! (`edge_revoke_core::token::signature`).
 
@@ -9,8 +10,6 @@ use edge_revoke_core::keys::{Alg, Key};
 use edge_revoke_core::token::signature::{
     subtle_params, verify_common, SignatureVerifier, SubtleParams,
 };
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 use worker::js_sys::{self, Promise};
 use worker::wasm_bindgen::prelude::*;
@@ -35,7 +34,8 @@ extern "C" {
     ) -> Result<Promise, JsValue>;
 }
 
-/// A WebCrypto key imported for one algorithm, with its verify parameters.
+/// A WebCrypto key imported for one algorithm, with its verify parameters,
+/// kept in the key's own imports (so it goes when the key does).
 struct Imported {
     key: JsValue,
     params: JsValue,
@@ -43,9 +43,7 @@ struct Imported {
 
 /// HS* in Rust (cheap), everything else through the runtime's SubtleCrypto.
 #[derive(Default)]
-pub(crate) struct WebCrypto {
-    imported: RefCell<HashMap<(u64, Alg), Rc<Imported>>>,
-}
+pub(crate) struct WebCrypto;
 
 /// A SubtleCrypto algorithm dictionary.
 fn dictionary(params: &SubtleParams) -> JsValue {
@@ -64,9 +62,8 @@ fn dictionary(params: &SubtleParams) -> JsValue {
 
 impl WebCrypto {
     async fn import(&self, key: &Key, alg: Alg) -> Result<Rc<Imported>, VerifyError> {
-        let cache_key = (key.serial, alg);
-        if let Some(imported) = self.imported.borrow().get(&cache_key) {
-            return Ok(imported.clone());
+        if let Some(imported) = key.imports.get::<Imported>(alg) {
+            return Ok(imported);
         }
         let (import, verify) = subtle_params(key.kind, alg).ok_or(VerifyError::KeyRejected)?;
         let jwk = js_sys::JSON::parse(&key.public_jwk).map_err(|_| VerifyError::KeyRejected)?;
@@ -79,9 +76,7 @@ impl WebCrypto {
             key: crypto_key,
             params: dictionary(&verify),
         });
-        self.imported
-            .borrow_mut()
-            .insert(cache_key, imported.clone());
+        key.imports.insert(alg, imported.clone());
         Ok(imported)
     }
 }

@@ -554,13 +554,26 @@ fn verified_claims_are_forwarded_and_spoofs_removed() {
     ]);
     let d = open.send("GET", "/data", &[("x-user-id", "admin")], None);
     assert_eq!(plan_of(&d), (vec!["x-user-id".to_string()], vec![]));
-    // Without the option nothing is touched.
+    // Without the option nothing is touched, and the plan names the request's
+    // own URL (no ORIGIN_URL: route mode) and the default timeout.
     let plain = world();
-    assert_eq!(plan(&plain.get(&token)), &Forward::default());
+    let forward = plan(&plain.get(&token)).clone();
+    assert_eq!(plan_of_forward(&forward), (vec![], vec![]));
+    assert_eq!(
+        (forward.url.as_str(), forward.timeout_ms),
+        ("https://edge.test/data", 100_000)
+    );
+    assert_eq!(
+        (forward.unreachable.status, forward.timed_out.status),
+        (502, 504)
+    );
 }
 
 fn plan_of(d: &Decision) -> (Vec<String>, Vec<(String, String)>) {
-    let p = plan(d);
+    plan_of_forward(plan(d))
+}
+
+fn plan_of_forward(p: &Forward) -> (Vec<String>, Vec<(String, String)>) {
     (p.remove.clone(), p.set.clone())
 }
 

@@ -15,7 +15,7 @@ fn check_with(token: &str, config: &Config, now: u64) -> Result<VerifiedToken, R
         token,
         &config.rules,
         &config.keys,
-        &RustCrypto::default(),
+        &RustCrypto,
         now,
     ))
 }

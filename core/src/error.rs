@@ -542,6 +542,29 @@ impl Rejection {
         reply
     }
 
+    /// The reply of a rejection that depends on nothing but the media type
+    /// asked for (the origin's failures, `502` and `504`), built once per
+    /// isolate and shared by every forwarded request that may need it.
+    /// Any other rejection is built by [`Rejection::reply`] as usual.
+    pub fn static_reply(&self, plain_json: bool) -> &'static Reply {
+        use std::sync::OnceLock;
+        static REPLIES: OnceLock<[Reply; 4]> = OnceLock::new();
+        let replies = REPLIES.get_or_init(|| {
+            let render = |plain_json| Render {
+                realm: crate::config::DEFAULT_REALM,
+                plain_json,
+            };
+            [
+                Rejection::OriginUnreachable.reply(render(false)),
+                Rejection::OriginUnreachable.reply(render(true)),
+                Rejection::OriginTimeout.reply(render(false)),
+                Rejection::OriginTimeout.reply(render(true)),
+            ]
+        });
+        let timed_out = matches!(self, Rejection::OriginTimeout);
+        &replies[usize::from(timed_out) * 2 + usize::from(plain_json)]
+    }
+
     /// The RFC 6750 §3 challenge for 400 and 401 token errors.
     fn challenge(&self, realm: &str) -> Option<String> {
         let Rejection::Token(e) = self else {
@@ -727,6 +750,21 @@ mod tests {
                 serde_json::json!({"err": name, "description": "why"})
             );
             assert_eq!(Rejection::Ssf(e).reason(), name);
+        }
+    }
+
+    #[test]
+    fn the_origins_failures_are_built_once_and_match_the_map() {
+        for rejection in [Rejection::OriginUnreachable, Rejection::OriginTimeout] {
+            for plain_json in [false, true] {
+                let render = Render {
+                    realm: "any",
+                    plain_json,
+                };
+                let shared = rejection.static_reply(plain_json);
+                assert_eq!(*shared, rejection.reply(render), "{rejection:?}");
+                assert!(std::ptr::eq(shared, rejection.static_reply(plain_json)));
+            }
         }
     }
 

@@ -3,17 +3,14 @@
 //! parsed once; remembered writes, fetched key sets and verified tokens are
 //! kept beside them.
 
-use crate::config::{Config, DEFAULT_CACHE_TTL, DEFAULT_MAX_TOKEN_LIFETIME, DEFAULT_REALM};
-use crate::error::{ConfigError, Rejection, Render};
+use crate::config::{Config, DEFAULT_CACHE_TTL, DEFAULT_MAX_TOKEN_LIFETIME};
+use crate::error::ConfigError;
 use crate::handlers::Services;
-use crate::http::reply::Reply;
-use crate::http::request::RequestHead;
 use crate::http::routes::{Route, RouteError};
 use crate::keys::RemoteKeys;
 use crate::revocation::{Kv, Lifetimes, RecentRevocations, Revocations};
 use crate::token::cache::TokenCache;
 use crate::token::rules::DEFAULT_LEEWAY;
-use crate::token::signature::SignatureVerifier;
 use serde_json::{json, Value};
 
 /// Writes of each kind (token, cutoff) an isolate remembers for
@@ -32,15 +29,6 @@ pub struct Isolate {
     pub ssf_remote_keys: RemoteKeys,
     /// Verified tokens seen before.
     pub cache: TokenCache,
-}
-
-/// Where and how a forwarded request goes.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Upstream {
-    /// `ORIGIN_URL` plus the request's path and query, or the request's URL.
-    pub url: String,
-    /// Seconds to wait for the origin's response headers.
-    pub timeout_seconds: u64,
 }
 
 impl Isolate {
@@ -143,38 +131,9 @@ impl Isolate {
             cache: &self.cache,
         }
     }
-
-    /// Where a request the core forwards goes. `None` without a usable
-    /// configuration, where nothing is ever forwarded.
-    pub fn upstream(&self, request_url: &str) -> Option<Upstream> {
-        let config = self.config.as_ref().ok()?;
-        Some(Upstream {
-            url: config.forward_url(request_url),
-            timeout_seconds: config.origin_timeout,
-        })
-    }
-
-    /// The answer when forwarding failed (`OriginUnreachable` or
-    /// `OriginTimeout`), or when there was nothing to forward to.
-    pub fn forward_failed(&self, head: &RequestHead, failure: Option<Rejection>) -> Reply {
-        let plain_json = head.wants_plain_json();
-        match (&self.config, failure) {
-            (Ok(config), Some(failure)) => failure.reply(Render {
-                realm: &config.realm,
-                plain_json,
-            }),
-            (Ok(config), None) => Rejection::OriginUnreachable.reply(Render {
-                realm: &config.realm,
-                plain_json,
-            }),
-            (Err(e), _) => Rejection::Config(e.clone()).reply(Render {
-                realm: DEFAULT_REALM,
-                plain_json: false,
-            }),
-        }
-    }
 }
 
+#[cfg(feature = "bench")]
 impl Isolate {
     /// The benchmark's verification loop (the worker's `bench` feature):
     /// verifies the request's token `iterations` times. Without `cached`
@@ -182,9 +141,9 @@ impl Isolate {
     /// token cache as requests do. The status to answer: 204 when every
     /// check passed, 401 when one failed, 400 without a token, 500 without a
     /// usable configuration.
-    pub async fn verify_repeatedly<V: SignatureVerifier>(
+    pub async fn verify_repeatedly<V: crate::token::signature::SignatureVerifier>(
         &self,
-        head: &RequestHead,
+        head: &crate::http::request::RequestHead,
         iterations: u32,
         cached: bool,
         verifier: &V,
@@ -228,7 +187,7 @@ mod tests {
     }
 
     fn head(method: &str, path: &str) -> Result<Route, RouteError> {
-        crate::http::routes::classify(&RequestHead::new(
+        crate::http::routes::classify(&crate::http::request::RequestHead::new(
             method,
             &format!("https://edge.test{path}"),
             Vec::<(String, String)>::new(),

@@ -73,7 +73,7 @@ impl World {
             now: Cell::new(NOW),
             isolate: Isolate::new(Ok(config)),
             store: MemoryKv::new(NOW),
-            verifier: RustCrypto::default(),
+            verifier: RustCrypto,
         }
     }
 }

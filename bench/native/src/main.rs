@@ -60,7 +60,7 @@ fn time_us(mut f: impl FnMut()) -> f64 {
 fn main() {
     // The fixture keys and secret; no issuer or audience to check.
     let config = config_with(&[("JWT_ISSUER", ""), ("JWT_AUDIENCE", "")]);
-    let crypto = RustCrypto::default();
+    let crypto = RustCrypto;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()

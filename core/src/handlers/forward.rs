@@ -5,6 +5,7 @@
 
 use super::Forward;
 use crate::config::Config;
+use crate::error::Rejection;
 use crate::http::request::RequestHead;
 use crate::token::VerifiedToken;
 use serde_json::Value;
@@ -26,10 +27,11 @@ pub fn spells(name: &str, header: &str) -> bool {
             .all(|(a, b)| fold(a) == fold(b))
 }
 
-/// Claim headers for the origin: strip every client header that spells a
-/// configured header (see [`spells`]; `head.names` lists the request's
-/// header names when claim headers are configured), then set those whose
-/// claims the verified caller has.
+/// How to forward `head`: to the configured origin, with its claim headers.
+/// Every client header that spells a configured header is stripped (see
+/// [`spells`]; `head.names` lists the request's header names when claim
+/// headers are configured), then those whose claims the verified caller has
+/// are set.
 pub(super) fn plan(config: &Config, head: &RequestHead, caller: Option<&VerifiedToken>) -> Forward {
     let claimed = || config.forward_claims.iter().map(|(_, header)| header);
     let mut remove: Vec<String> = claimed().cloned().collect();
@@ -48,7 +50,15 @@ pub(super) fn plan(config: &Config, head: &RequestHead, caller: Option<&Verified
             })
             .collect()
     });
-    Forward { remove, set }
+    let plain_json = head.wants_plain_json();
+    Forward {
+        url: config.forward_url(&head.url),
+        timeout_ms: config.origin_timeout.saturating_mul(1000),
+        remove,
+        set,
+        unreachable: Rejection::OriginUnreachable.static_reply(plain_json),
+        timed_out: Rejection::OriginTimeout.static_reply(plain_json),
+    }
 }
 
 /// A claim as a header value: strings as they are, arrays of strings joined

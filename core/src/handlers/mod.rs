@@ -43,14 +43,26 @@ use crate::token::signature::SignatureVerifier;
 use crate::token::{self, TokenId, VerifiedToken};
 use std::rc::Rc;
 
-/// Headers to change on a forwarded request.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// How to forward a request: where, for how long, with which headers
+/// changed, and what to answer when the origin cannot be reached or does not
+/// answer in time. The worker carries it out as it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Forward {
-    /// Removed first: every `FORWARD_CLAIMS` header, so a client cannot
-    /// spoof one.
+    /// `ORIGIN_URL` plus the request's path and query, or the request's own
+    /// URL (route mode).
+    pub url: String,
+    /// How long to wait for the origin's response headers
+    /// (`ORIGIN_TIMEOUT_SECONDS`), in milliseconds.
+    pub timeout_ms: u64,
+    /// Removed first: every client spelling of a `FORWARD_CLAIMS` header, so
+    /// a client cannot spoof one.
     pub remove: Vec<String>,
     /// Then set: verified claims, `(lower-case name, value)`.
     pub set: Vec<(String, String)>,
+    /// The answer when the origin cannot be reached or resets (`502`).
+    pub unreachable: &'static Reply,
+    /// The answer when no response headers arrive in time (`504`).
+    pub timed_out: &'static Reply,
 }
 
 /// What to do with the request.

@@ -7,6 +7,9 @@
 //! construction: an RSA, EC or OKP key is never used as an HMAC secret.
 
 use crate::error::{ConfigError, VerifyError};
+use std::any::Any;
+use std::cell::RefCell;
+use std::fmt;
 
 mod remote;
 use crate::primitives::base64url_decode;
@@ -122,12 +125,58 @@ pub enum KeyKind {
     Ed25519,
 }
 
+/// What a signature verifier made of a key (WebCrypto's imported
+/// `CryptoKey`, a parsed public key), per algorithm, kept with the key so
+/// that it lives exactly as long: a key dropped from a replaced key set
+/// takes its imports with it, and an isolate's imports never grow past the
+/// keys it holds.
+#[derive(Default)]
+pub struct Imports(RefCell<Vec<(Alg, Rc<dyn Any>)>>);
+
+impl Imports {
+    /// The import made for `alg`, when there is one of type `T`.
+    pub fn get<T: 'static>(&self, alg: Alg) -> Option<Rc<T>> {
+        let imports = self.0.borrow();
+        let (_, import) = imports.iter().find(|(a, _)| *a == alg)?;
+        import.clone().downcast().ok()
+    }
+
+    /// Keeps `import` for `alg`, replacing any earlier one.
+    pub fn insert<T: 'static>(&self, alg: Alg, import: Rc<T>) {
+        let mut imports = self.0.borrow_mut();
+        imports.retain(|(a, _)| *a != alg);
+        imports.push((alg, import));
+    }
+
+    /// How many imports are kept.
+    pub fn len(&self) -> usize {
+        self.0.borrow().len()
+    }
+
+    /// True when nothing is imported yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A copy of a key starts with no imports: they are a cache.
+impl Clone for Imports {
+    fn clone(&self) -> Imports {
+        Imports::default()
+    }
+}
+
+impl fmt::Debug for Imports {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Imports({})", self.len())
+    }
+}
+
 /// One configured verification key.
 #[derive(Clone, Debug)]
 pub struct Key {
-    /// Unique per parsed key, for the life of the isolate: a cheap handle for
-    /// caches of imported keys (a rotated key set gets new serials).
-    pub serial: u64,
+    /// What verifiers made of this key; see [`Imports`].
+    pub imports: Imports,
     /// The `kid` that selects this key; `None` for `JWT_SECRET`.
     pub kid: Option<String>,
     /// The key's own `alg`, when the JWK names one: then only that algorithm.
@@ -147,18 +196,6 @@ impl Key {
     pub fn allows(&self, alg: Alg) -> bool {
         alg.key_kind() == self.kind && self.alg.is_none_or(|own| own == alg)
     }
-}
-
-thread_local! {
-    static SERIALS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
-}
-
-fn next_serial() -> u64 {
-    SERIALS.with(|next| {
-        let serial = next.get();
-        next.set(serial + 1);
-        serial
-    })
 }
 
 /// Smallest RSA modulus accepted, in bytes (2048 bits, per RFC 7518 §3.3).
@@ -185,7 +222,7 @@ impl KeySet {
                 ));
             }
             set.keys.push(Rc::new(Key {
-                serial: next_serial(),
+                imports: Imports::default(),
                 kid: None,
                 alg: None,
                 kind: KeyKind::Secret,
@@ -370,7 +407,7 @@ fn parse_jwk(jwk: &Map<String, Value>, setting: &'static str) -> Result<Option<K
     };
     // Keys are usable only through a kid (or as the JWKS's only key).
     Ok(Some(Key {
-        serial: next_serial(),
+        imports: Imports::default(),
         kid,
         alg,
         kind,

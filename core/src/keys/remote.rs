@@ -164,6 +164,29 @@ mod tests {
         ))
     }
 
+    /// What a verifier imports for a key lives with the key: however often
+    /// the remote set is replaced, only the keys held now keep imports.
+    #[test]
+    fn imports_go_with_the_key_set_that_held_them() {
+        struct Import;
+        let fake = Fake {
+            body: RefCell::new(Ok(set_of(&["a"]))),
+            calls: Cell::new(0),
+        };
+        let remote = RemoteKeys::default();
+        let mut imports = Vec::new();
+        for refresh in 0..100u64 {
+            let now = 1000 + refresh * 600;
+            let key = lookup(&remote, &fake, "a", now).unwrap().unwrap();
+            let import = Rc::new(Import);
+            key.imports.insert(Alg::ES256, import.clone());
+            imports.push(Rc::downgrade(&import));
+        }
+        assert_eq!(fake.calls.get(), 100, "replaced 100 times");
+        let live = imports.iter().filter(|w| w.upgrade().is_some()).count();
+        assert_eq!(live, 1, "only the set held now keeps an import");
+    }
+
     #[test]
     fn fetched_once_and_cached() {
         let fake = Fake {

@@ -218,8 +218,6 @@ mod native {
     use super::*;
     use jwt_compact::alg::{Ed25519, Es256, Rsa, RsaPublicKey};
     use jwt_compact::jwk::JsonWebKey;
-    use std::cell::RefCell;
-    use std::collections::HashMap;
 
     type EsKey = <Es256 as Algorithm>::VerifyingKey;
     type EdKey = <Ed25519 as Algorithm>::VerifyingKey;
@@ -231,16 +229,14 @@ mod native {
     }
 
     /// Pure-Rust verification of every algorithm with jwt-compact. Parsed keys
-    /// are cached by [`Key::serial`].
+    /// are kept in each key's [`crate::keys::Imports`].
     #[derive(Default)]
-    pub struct RustCrypto {
-        parsed: RefCell<HashMap<u64, std::rc::Rc<Parsed>>>,
-    }
+    pub struct RustCrypto;
 
     impl RustCrypto {
-        fn parse(&self, key: &Key) -> Result<std::rc::Rc<Parsed>, VerifyError> {
-            if let Some(parsed) = self.parsed.borrow().get(&key.serial) {
-                return Ok(parsed.clone());
+        fn parse(&self, key: &Key, alg: Alg) -> Result<std::rc::Rc<Parsed>, VerifyError> {
+            if let Some(parsed) = key.imports.get::<Parsed>(alg) {
+                return Ok(parsed);
             }
             let jwk: JsonWebKey<'_> =
                 serde_json::from_str(&key.public_jwk).map_err(|_| VerifyError::KeyRejected)?;
@@ -257,7 +253,7 @@ mod native {
                 KeyKind::Secret => return Err(VerifyError::KeyRejected),
             };
             let parsed = std::rc::Rc::new(parsed);
-            self.parsed.borrow_mut().insert(key.serial, parsed.clone());
+            key.imports.insert(alg, parsed.clone());
             Ok(parsed)
         }
     }
@@ -273,7 +269,7 @@ mod native {
             if let Some(decided) = verify_common(key, alg, message, signature) {
                 return Ok(decided);
             }
-            let parsed = self.parse(key)?;
+            let parsed = self.parse(key, alg)?;
             Ok(match (&*parsed, alg) {
                 (Parsed::Rsa(k), Alg::RS256) => verify_with(&Rsa::rs256(), k, message, signature),
                 (Parsed::Rsa(k), Alg::RS384) => verify_with(&Rsa::rs384(), k, message, signature),

@@ -20,6 +20,10 @@
 //                        read "section not run")
 //   BENCH_VARIANT_DIR=D  serve /__bench/verify from another `--features bench`
 //                        build (default bench/.build/edge-revoke-bench)
+//   BENCH_COMPARE_DIR=D  also measure another production-like build (in its
+//                        directory D) in the end-to-end rounds beside ours,
+//                        named by BENCH_COMPARE_LABEL: for deciding a change
+//                        by measurement (derived compare_* figures)
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync, rmSync, readdirSync, statSync, existsSync } from "node:fs";
 import os from "node:os";
@@ -49,6 +53,10 @@ const SELECTED = process.env.BENCH_ONLY
   : SECTIONS;
 // The build with `--features bench` that serves /__bench/verify.
 const VARIANT_DIR = path.resolve(process.env.BENCH_VARIANT_DIR ?? path.join(BUILD, "edge-revoke-bench"));
+// Another production-like build to measure beside ours, in the same rounds
+// (for deciding a change by measurement): BENCH_COMPARE_DIR names its build
+// directory, BENCH_COMPARE_LABEL what it is.
+const COMPARE_DIR = process.env.BENCH_COMPARE_DIR ? path.resolve(process.env.BENCH_COMPARE_DIR) : null;
 
 const CONFIG = {
   wrkConnections: 16,
@@ -79,6 +87,7 @@ const PORTS = {
   peer: 18650,
   oursBench: 18660,
   oursRecheck: 18670,
+  oursCompare: 18675,
   peer1: 18680,
   profiled: 18690,
   inspector: 18695,
@@ -295,6 +304,16 @@ function setups({ jwksFile }) {
       worker: js(path.join(BUILD, "workers/jose-peer.js")),
       bindings: { ...auth, KV_READS: "1" },
     },
+    ...(COMPARE_DIR
+      ? {
+          oursCompare: {
+            label: `(c*) ${process.env.BENCH_COMPARE_LABEL ?? "compared build"}, repeat token`,
+            port: PORTS.oursCompare,
+            worker: { kind: "rust", dir: COMPARE_DIR },
+            bindings: auth,
+          },
+        }
+      : {}),
     oursBench: {
       label: "edge-revoke bench build (/__bench/verify)",
       port: PORTS.oursBench,
@@ -317,7 +336,7 @@ function configFor(name, setup, port = setup.port) {
 
 const bearer = (token) => ({ Authorization: `Bearer ${token}` });
 /** The setups that check tokens (every one must reject a forged token). */
-const CHECKING = ["ours", "oursNoCache", "oursRecheck", "peer", "peer1"];
+const CHECKING = ["ours", "oursNoCache", "oursRecheck", "peer", "peer1", ...(COMPARE_DIR ? ["oursCompare"] : [])];
 
 async function sanity(all, tokens) {
   for (const name of ["passthrough", "floor", "floor2", "floorBulk", ...CHECKING]) {
@@ -697,6 +716,14 @@ async function endToEnd(all, procs, tokens) {
     added_cpu_us_per_request_over_floor2: round(s.ours.workerd_cpu_us_per_request - s.floor2.workerd_cpu_us_per_request, 1),
     nocache_added_cpu_us_per_request_over_floor: round(s.oursNoCache.workerd_cpu_us_per_request - s.floor.workerd_cpu_us_per_request, 1),
     peer_added_cpu_us_per_request_over_floor: round(s.peer.workerd_cpu_us_per_request - s.floor.workerd_cpu_us_per_request, 1),
+    ...(s.oursCompare
+      ? {
+          compare_over_ours_throughput: ratio(s.oursCompare.rps, s.ours.rps),
+          compare_over_ours_throughput_by_round: s.oursCompare.runs.map((r, i) => ratio(r.rps, s.ours.runs[i].rps)),
+          compare_minus_ours_cpu_us_per_request: round(s.oursCompare.workerd_cpu_us_per_request - s.ours.workerd_cpu_us_per_request, 1),
+          compare_minus_ours_cpu_by_round: s.oursCompare.runs.map((r, i) => round(r.workerd_cpu_us_per_request - s.ours.runs[i].workerd_cpu_us_per_request, 1)),
+        }
+      : {}),
   };
   return {
     config: {

@@ -66,14 +66,13 @@ rm -rf "$OUT/edge-revoke"
 mkdir -p "$OUT/edge-revoke"
 cp -R build/. "$OUT/edge-revoke/"
 
-# 4. The bench variant. worker-build with the same tool variables as
-#    scripts/build.sh; its own target dir so the two feature sets do not
-#    rebuild each other. Only /__bench/verify timings use it.
+# 4. The bench variant (`--features bench`, its own target dir; see
+#    scripts/build.sh --bench). Only /__bench/verify timings use it.
 log "bench build (--features bench)"
+bash scripts/build.sh --bench
 export WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-wasm-bindgen}"
 export WASM_OPT_BIN="${WASM_OPT_BIN:-$BIN/wasm-opt}"
 export ESBUILD_BIN="${ESBUILD_BIN:-$BIN/esbuild}"
-CARGO_TARGET_DIR="$OUT/target" worker-build --release --out-dir bench/.build/edge-revoke-bench . --features bench
 
 # 5. Hello-world Rust baseline (same worker and wasm-bindgen versions).
 log "hello-world Rust build"

@@ -1,5 +1,10 @@
 #!/usr/bin/env bash
 # Builds the worker (build/index.js + build/index_bg.wasm) fully offline.
+#
+# `--bench` builds the bench variant instead (`--features bench`: adds
+# GET /__bench/verify and GET /__bench/panic) into bench/.build/edge-revoke-bench,
+# with its own target dir so the two feature sets do not rebuild each other.
+# The bench and the recovery e2e test use it; it keeps the wasm name section.
 # worker-build would otherwise download wasm-bindgen, wasm-opt and esbuild; these
 # variables point it at the versions installed by scripts/setup.sh instead.
 set -euo pipefail
@@ -9,6 +14,11 @@ export PATH="$BIN:$HOME/.cargo/bin:$PATH"
 export WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-wasm-bindgen}"
 export WASM_OPT_BIN="${WASM_OPT_BIN:-$BIN/wasm-opt}"
 export ESBUILD_BIN="${ESBUILD_BIN:-$BIN/esbuild}"
+if [ "${1:-}" = --bench ]; then
+  CARGO_TARGET_DIR="$PWD/bench/.build/target" worker-build --release \
+    --out-dir bench/.build/edge-revoke-bench . --features bench
+  exit 0
+fi
 # Always into build/ (wrangler.toml's main); the passes below work there.
 worker-build --release
 

@@ -10,8 +10,9 @@ start=$(date +%s)
 echo "== native tests (cargo test: core, scenarios, fuzz replays, test support)"
 cargo test --workspace --locked
 
-echo "== build (worker-build --release)"
+echo "== build (worker-build --release), and the bench variant (tests/e2e/recovery)"
 bash scripts/build.sh
+bash scripts/build.sh --bench
 
 echo "== API contract: lint docs/openapi.yaml"
 REDOCLY_SUPPRESS_UPDATE_NOTICE=true redocly lint --config docs/redocly.yaml docs/openapi.yaml

@@ -2,7 +2,8 @@
 //! verifies the request's token `X-Bench-Iterations` times (default 1, at
 //! most 100000) inside workerd, so the harness can time verification from
 //! outside. `X-Bench-Cache: 1` sends every iteration through the token
-//! cache, as requests go.
+//! cache, as requests go. `GET /__bench/panic` panics, so that the tests
+//! can see the instance recover (tests/e2e/recovery.test.mjs).
 
 use crate::entry::State;
 use crate::http::to_response;
@@ -29,4 +30,10 @@ pub(crate) async fn verify(
         .verify_repeatedly(head, iterations, cached, &state.crypto, now)
         .await;
     to_response(&Reply::empty(status))
+}
+
+/// Panics on purpose: the worker must answer the next request as if nothing
+/// happened.
+pub(crate) fn panic() -> ! {
+    panic!("GET /__bench/panic")
 }

@@ -7,44 +7,28 @@
 //! afterwards), and a timeout beside it needs a timer closure of its own.
 //! [`settle`] makes none: one JS call hands the promise, an optional timeout
 //! and a slot number to a snippet that calls one callback, made once per
-//! isolate, exactly once. The slot holds the outcome and the waiting task's
-//! waker until the future takes it.
+//! isolate, exactly once. The slot ([`crate::slots`]) holds the outcome and
+//! the waiting task's waker until the future takes it.
 //!
-//! The same module replaces `queueMicrotask` in this worker's global scope.
-//! wasm-bindgen's executor calls it once per wake of a task (about three
-//! times per request), and the runtime's own version costs more than a
-//! reaction on a resolved promise, which runs at the same point of the same
-//! microtask queue (a V8 CPU profile under load, 2026-12-02: 38 us per
-//! request in `queueMicrotask`; workerd CPU per request 348 -> 319 us with
-//! this in place, in one short run). A callback that throws is
-//! rethrown through the runtime's own `queueMicrotask`, so an error is still
-//! reported as the runtime reports it (the worker shim watches for a wasm
-//! `RuntimeError` there).
+//! The runtime's own `queueMicrotask` stays as it is. An earlier version
+//! replaced it for a few percent of CPU per request; measured again on
+//! 2026-12-04 in one bench run with alternating rounds (RS256 repeat token,
+//! 16 connections), the build without the replacement did 0.975x the req/s
+//! (rounds 0.94, 1.00, 0.88) at +14.5 us CPU per request (rounds +36, +2,
+//! +70 over 565): within the run's noise, and not worth a global change to
+//! every script in the isolate that rests on wasm-bindgen's internals.
 
+use crate::slots::Slots;
 use edge_revoke_core::http::request::READ_HEADERS;
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use worker::js_sys::{Array, Object, Promise, Reflect};
 use worker::wasm_bindgen::prelude::*;
 use worker::web_sys;
 
 #[wasm_bindgen(inline_js = "
-const resolved = Promise.resolve();
-const nativeQueueMicrotask = globalThis.queueMicrotask;
-globalThis.queueMicrotask = (callback) => {
-  resolved.then(() => {
-    try {
-      callback();
-    } catch (error) {
-      nativeQueueMicrotask(() => {
-        throw error;
-      });
-    }
-  });
-};
-
 function settleWith(promise, ms, slot, done, onTimeout) {
   let fired = false;
   let timer;
@@ -138,39 +122,8 @@ pub(crate) enum Outcome {
     TimedOut,
 }
 
-#[derive(Default)]
-struct Slot {
-    waker: Option<Waker>,
-    outcome: Option<Outcome>,
-    /// The future was dropped first: free the slot when the snippet calls.
-    abandoned: bool,
-}
-
-#[derive(Default)]
-struct Slots {
-    slots: Vec<Slot>,
-    free: Vec<u32>,
-}
-
-impl Slots {
-    fn take(&mut self) -> u32 {
-        match self.free.pop() {
-            Some(index) => index,
-            None => {
-                self.slots.push(Slot::default());
-                (self.slots.len() - 1) as u32
-            }
-        }
-    }
-
-    fn release(&mut self, index: u32) {
-        self.slots[index as usize] = Slot::default();
-        self.free.push(index);
-    }
-}
-
 thread_local! {
-    static SLOTS: RefCell<Slots> = RefCell::new(Slots::default());
+    static SLOTS: RefCell<Slots<Outcome>> = RefCell::new(Slots::default());
     /// The one callback every settle calls: `(slot, kind, value)`.
     static DONE: Closure<dyn FnMut(u32, u32, JsValue)> = Closure::new(done);
     /// `READ_HEADERS` as a JS array, made once.
@@ -194,21 +147,12 @@ pub(crate) fn head_lines(request: &web_sys::Request, all: bool) -> String {
 
 /// Called by the snippet exactly once per [`settle`].
 fn done(index: u32, kind: u32, value: JsValue) {
-    let waker = SLOTS.with(|cell| {
-        let mut slots = cell.borrow_mut();
-        let slot = slots.slots.get_mut(index as usize)?;
-        if slot.abandoned {
-            slots.release(index);
-            return None;
-        }
-        slot.outcome = Some(match kind {
-            1 => Outcome::Resolved(value),
-            2 => Outcome::TimedOut,
-            _ => Outcome::Rejected(value),
-        });
-        slot.waker.take()
-    });
-    if let Some(waker) = waker {
+    let outcome = match kind {
+        1 => Outcome::Resolved(value),
+        2 => Outcome::TimedOut,
+        _ => Outcome::Rejected(value),
+    };
+    if let Some(waker) = SLOTS.with(|cell| cell.borrow_mut().fill(index, outcome)) {
         waker.wake();
     }
 }
@@ -226,20 +170,7 @@ impl Future for Settle {
             // Polled after it finished: a caller bug, answered as a timeout.
             return Poll::Ready(Outcome::TimedOut);
         };
-        let ready = SLOTS.with(|cell| {
-            let mut slots = cell.borrow_mut();
-            let slot = &mut slots.slots[index as usize];
-            match slot.outcome.take() {
-                Some(outcome) => {
-                    slots.release(index);
-                    Some(outcome)
-                }
-                None => {
-                    slot.waker = Some(cx.waker().clone());
-                    None
-                }
-            }
-        });
+        let ready = SLOTS.with(|cell| cell.borrow_mut().poll(index, cx.waker()));
         match ready {
             Some(outcome) => {
                 self.slot = None;
@@ -252,15 +183,9 @@ impl Future for Settle {
 
 impl Drop for Settle {
     fn drop(&mut self) {
-        let Some(index) = self.slot else { return };
-        SLOTS.with(|cell| {
-            let mut slots = cell.borrow_mut();
-            if slots.slots[index as usize].outcome.is_some() {
-                slots.release(index);
-            } else {
-                slots.slots[index as usize].abandoned = true;
-            }
-        });
+        if let Some(index) = self.slot {
+            SLOTS.with(|cell| cell.borrow_mut().abandon(index));
+        }
     }
 }
 

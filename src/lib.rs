@@ -12,10 +12,12 @@
 //! | `origin.rs` | `fetch` to the origin, with the response-headers timeout |
 //! | `jwks.rs` | `fetch` of `JWT_JWKS_URL` |
 //! | `js.rs` | small JS value helpers shared by the bindings |
-//! | `bench.rs` | `GET /__bench/verify`, with the `bench` feature only |
+//! | `slots.rs` | the bookkeeping of awaited promises (plain Rust, tested natively) |
+//! | `bench.rs` | `GET /__bench/verify` and `GET /__bench/panic`, with the `bench` feature only |
 //!
-//! Natively this crate is empty: the core is tested on its own, and the
-//! scenario tests in `tests/` drive it through whole stories.
+//! Natively only `slots.rs` is compiled (and unit tested): the core is
+//! tested on its own, and the scenario tests in `tests/` drive it through
+//! whole stories.
 
 #[cfg(all(target_arch = "wasm32", feature = "bench"))]
 mod bench;
@@ -29,6 +31,8 @@ mod jwks;
 mod kv;
 #[cfg(target_arch = "wasm32")]
 mod origin;
+#[cfg(any(target_arch = "wasm32", test))]
+mod slots;
 #[cfg(target_arch = "wasm32")]
 mod webcrypto;
 
@@ -60,6 +64,7 @@ mod entry {
             if let Some(state) = cell.borrow().as_ref() {
                 return state.clone();
             }
+            install_panic_hook();
             let isolate = Isolate::from_lookup(|name| setting(env, name));
             if let Some(line) = isolate.startup_log() {
                 log_json(&line);
@@ -71,6 +76,20 @@ mod entry {
             *cell.borrow_mut() = Some(state.clone());
             state
         })
+    }
+
+    /// Panics, which this worker is built never to have, are reported by two
+    /// hooks in turn. The `worker` crate sets its own when the module starts:
+    /// it logs `Critical` and marks the instance, so the worker's JS shim
+    /// starts a fresh one for the next request (recovery; tests/e2e/recovery).
+    /// `console_error_panic_hook` then logs the panic's message and location
+    /// with a stack trace. Installed once per instance, after the crate's.
+    fn install_panic_hook() {
+        let worker_hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            worker_hook(info);
+            console_error_panic_hook::hook(info);
+        }));
     }
 
     /// A var or secret by name; both appear as strings on `env`.
@@ -93,15 +112,18 @@ mod entry {
         env: Env,
         _ctx: Context,
     ) -> Result<web_sys::Response, Infallible> {
-        console_error_panic_hook::set_once();
         let started = worker::Date::now().as_millis();
         let now = started / 1000;
         let state = state(&env);
         let head = http::head(&request, state.isolate.reads_header_names());
         #[cfg(feature = "bench")]
-        if head.path == "/__bench/verify" {
+        match head.path.as_str() {
             // Not reachable in production builds: the `bench` feature is off there.
-            return Ok(crate::bench::verify(&request, &head, &state, now).await);
+            "/__bench/verify" => {
+                return Ok(crate::bench::verify(&request, &head, &state, now).await)
+            }
+            "/__bench/panic" => crate::bench::panic(),
+            _ => {}
         }
         let route = routes::classify(&head);
         let body = match state.isolate.body_limit(&route) {

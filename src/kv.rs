@@ -69,7 +69,7 @@ impl WorkersKv {
     /// `REVOKED_TOKENS` from `env`, read through the edge cache for
     /// `cache_ttl` seconds.
     pub(crate) fn from_env(env: &Env, cache_ttl: u64) -> WorkersKv {
-        let kv = Reflect::get(env, &JsValue::from_str(KV_BINDING))
+        let kv = Reflect::get(env, &JsValue::from_str(KV_BINDING.name))
             .ok()
             .filter(|binding| binding.is_object())
             .map(JsCast::unchecked_into);

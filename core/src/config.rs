@@ -1,103 +1,69 @@
-//! Every setting, parsed once from a lookup function (the worker's `Env` in
-//! production, a map in tests). An empty value counts as unset.
+//! Every setting the worker reads, each declared once below as a
+//! [`Setting`]: its name, how it is set, and its default as the README's
+//! configuration table shows it. [`Config::from_lookup`] reads them all once
+//! through a lookup function (the worker's `Env` in production, a map in
+//! tests). An empty value counts as unset, and an unset setting reads as its
+//! default's text, parsed like any value: the documented default is the
+//! effective one.
 
 use crate::error::ConfigError;
-use crate::keys::{Alg, KeySet};
+use crate::keys::{Alg, KeyKind, KeySet};
 use crate::secret::Secret;
-use crate::token::rules::{Rules, DEFAULT_LEEWAY, MAX_LEEWAY};
+use crate::token::rules::{Rules, MAX_LEEWAY};
 
-/// The worker's configuration. Each field names its environment variable and
-/// default.
+/// The worker's configuration, read from the [`Setting`]s each field names.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// `ORIGIN_URL`: base URL of the origin; the request's path and query are
-    /// appended. Default: unset, meaning the request goes to its own URL (route
-    /// mode in front of a Cloudflare origin).
+    /// [`ORIGIN_URL`], without a trailing `/`.
     pub origin_url: Option<String>,
-    /// `JWT_SECRET` and `JWT_JWKS`: the verification keys. Default: none, which
-    /// is a configuration error.
+    /// [`JWT_SECRET`] and [`JWT_JWKS`].
     pub keys: KeySet,
-    /// `JWT_JWKS_URL`: a key set fetched over HTTPS (for example an IdP's
-    /// `/.well-known/jwks.json`), combined with the keys above. Default: unset.
+    /// [`JWT_JWKS_URL`].
     pub jwks_url: Option<String>,
-    /// `JWKS_CACHE_SECONDS`: how long a fetched key set is used before it is
-    /// fetched again. Default: 600.
+    /// [`JWKS_CACHE_SECONDS`].
     pub jwks_cache_seconds: u64,
-    /// `JWT_ALGORITHMS`, `JWT_ISSUER`, `JWT_AUDIENCE` and
-    /// `JWT_LEEWAY_SECONDS`: what a token must satisfy (see [`Rules`]).
+    /// [`JWT_ALGORITHMS`], [`JWT_ISSUER`], [`JWT_AUDIENCE`] and
+    /// [`JWT_LEEWAY_SECONDS`].
     pub rules: Rules,
-    /// `REQUIRE_TOKEN`: when true, a request without a token gets 401; when
-    /// false it passes unchecked (a present token is still checked).
-    /// Default: true.
+    /// [`REQUIRE_TOKEN`].
     pub require_token: bool,
-    /// `PUBLIC_PATHS`: comma list of path prefixes that pass without any token
-    /// check. A prefix matches whole segments: `/public` covers `/public` and
-    /// `/public/x`, not `/publicity`. Default: none.
+    /// [`PUBLIC_PATHS`].
     pub public_paths: Vec<String>,
-    /// `MAX_TOKEN_LIFETIME_SECONDS`: how long a revocation lasts when the
-    /// token's `exp` is unknown (a bare token ID). Default: 86400.
+    /// [`MAX_TOKEN_LIFETIME_SECONDS`].
     pub max_token_lifetime: u64,
-    /// `REVOCATION_CACHE_TTL_SECONDS`: KV `cacheTtl` for revocation reads; the
-    /// bound on how stale another location's view can be. Default: 60; KV's
-    /// minimum is 30.
+    /// [`REVOCATION_CACHE_TTL_SECONDS`].
     pub revocation_cache_ttl: u64,
-    /// `CUTOFF_SKEW_SECONDS`: how far past the edge's clock a sign-out of a
-    /// subject or session made at the edge reaches (`scope=global`,
-    /// `others`, `session`, the admin's sign-out of a user), so that a token
-    /// from an identity provider whose clock runs ahead (its `iat` up to the
-    /// leeway in the future) cannot outlive a sign-out made after it was
-    /// issued. A new sign-in works once the provider's clock passes the
-    /// cutoff: up to this long after the sign-out. Default:
-    /// `JWT_LEEWAY_SECONDS`; at most 3600.
+    /// [`CUTOFF_SKEW_SECONDS`].
     pub cutoff_skew: u64,
-    /// `REVOCATION_RECHECK_SECONDS`: an isolate skips the KV read for a token
-    /// whose last check, at most this many seconds ago, found nothing.
-    /// Revocations written through the same isolate still count on its very
-    /// next request; one written elsewhere is seen up to this much later
-    /// (on top of KV's propagation). Default: 0, every request is checked;
-    /// at most `REVOCATION_CACHE_TTL_SECONDS`.
+    /// [`REVOCATION_RECHECK_SECONDS`].
     pub revocation_recheck: u64,
-    /// `ROLES_CLAIM`: the claim holding the caller's roles (a string of
-    /// space- or comma-separated roles, or an array). Default: `roles`.
+    /// [`REVOCATION_SYNC_SECONDS`].
+    pub revocation_sync: u64,
+    /// [`KV_PROPAGATION_SECONDS`].
+    pub kv_propagation: u64,
+    /// [`ROLES_CLAIM`].
     pub roles_claim: String,
-    /// `ADMIN_ROLES`: comma list; any of them may revoke other tokens.
-    /// Default: `identity:admin,identity:user-admin`.
+    /// [`ADMIN_ROLES`].
     pub admin_roles: Vec<String>,
-    /// `INVALIDATE_API_KEYS` (secret): comma list of API keys accepted by the
-    /// service invalidation route. Default: none, so that route answers 401.
+    /// [`INVALIDATE_API_KEYS`].
     pub invalidate_api_keys: Vec<Secret>,
-    /// `AUTH_REALM`: the `realm` of `WWW-Authenticate`. Default: `api`.
+    /// [`AUTH_REALM`].
     pub realm: String,
-    /// `ORIGIN_TIMEOUT_SECONDS`: how long to wait for the origin's response
-    /// headers before answering 504. Default: 100 (Cloudflare's own origin
-    /// timeout); at most 600.
+    /// [`ORIGIN_TIMEOUT_SECONDS`].
     pub origin_timeout: u64,
-    /// `TOKEN_CACHE_ENTRIES`: verified tokens kept per isolate (0 disables).
-    /// Default: 10000.
+    /// [`TOKEN_CACHE_ENTRIES`].
     pub token_cache_entries: usize,
-    /// `TOKEN_CACHE_BYTES`: approximate memory bound of that cache.
-    /// Default: 16777216 (16 MiB).
+    /// [`TOKEN_CACHE_BYTES`].
     pub token_cache_bytes: usize,
-    /// `OAUTH_CLIENTS` (secret): comma list of `client_id:client_secret` for
-    /// HTTP Basic authentication on `/oauth/revoke` and `/oauth/introspect`.
-    /// Default: none, so those routes answer 401 `invalid_client`.
+    /// [`OAUTH_CLIENTS`], as `(client_id, client_secret)`.
     pub oauth_clients: Vec<(String, Secret)>,
-    /// `FORWARD_CLAIMS`: comma list of `claim:Header-Name`; verified claims
-    /// are sent to the origin in those headers, and any copy of those headers
-    /// from the client is removed first. Default: none.
+    /// [`FORWARD_CLAIMS`], as `(claim, lower-case header name)`.
     pub forward_claims: Vec<(String, String)>,
-    /// `ENFORCE`: when `false` (monitor mode), a request that would be
-    /// rejected is logged and forwarded anyway. Revocation routes still
-    /// answer as usual. Default: true.
+    /// [`ENFORCE`].
     pub enforce: bool,
-    /// `BACKCHANNEL_LOGOUT_AUDIENCE`: comma list of the client IDs this
-    /// worker is registered as at the identity provider. When set, the worker
-    /// answers `POST /oidc/backchannel-logout` (OpenID Connect Back-Channel
-    /// Logout 1.0); logout tokens are checked with the access-token keys,
-    /// `JWT_ISSUER` and [`Rules`], and their `aud` must contain one of these.
-    /// Default: unset, and that path is the origin's like any other.
+    /// [`BACKCHANNEL_LOGOUT_AUDIENCE`].
     pub backchannel_logout_audience: Vec<String>,
-    /// The Shared Signals receiver (`POST /ssf/events`), when `SSF_ISSUER`
+    /// The Shared Signals receiver (`POST /ssf/events`) when [`SSF_ISSUER`]
     /// is set. Default: unset, and that path is the origin's.
     pub ssf: Option<SsfConfig>,
 }
@@ -107,232 +73,363 @@ pub struct Config {
 /// access-token keys, so neither kind of token passes for the other.
 #[derive(Clone, Debug)]
 pub struct SsfConfig {
-    /// `SSF_ISSUER` (the SET's `iss`), `SSF_AUDIENCE` (comma list; its `aud`
-    /// must contain one), the algorithms `SSF_JWKS` and `SSF_JWKS_URL`
-    /// support, and `JWT_LEEWAY_SECONDS`.
+    /// [`SSF_ISSUER`] (the SET's `iss`), [`SSF_AUDIENCE`], the algorithms
+    /// the keys support, and [`JWT_LEEWAY_SECONDS`].
     pub rules: Rules,
-    /// `SSF_JWKS`: the transmitter's public keys as JSON text (shared
-    /// secrets are not accepted). Default: none.
+    /// [`SSF_JWKS`].
     pub keys: KeySet,
-    /// `SSF_JWKS_URL`: the transmitter's key set, fetched and cached like
-    /// `JWT_JWKS_URL`. Default: unset. One of the two is required.
+    /// [`SSF_JWKS_URL`].
     pub jwks_url: Option<String>,
 }
 
-/// Default of `MAX_TOKEN_LIFETIME_SECONDS`.
-pub const DEFAULT_MAX_TOKEN_LIFETIME: u64 = 86_400;
-/// Default of `REVOCATION_CACHE_TTL_SECONDS`.
-pub const DEFAULT_CACHE_TTL: u64 = 60;
-/// Default of `AUTH_REALM`.
-pub const DEFAULT_REALM: &str = "api";
-/// Default of `JWKS_CACHE_SECONDS`.
-pub const DEFAULT_JWKS_CACHE_SECONDS: u64 = 600;
-/// Default of `ORIGIN_TIMEOUT_SECONDS`: Cloudflare's own origin timeout.
-pub const DEFAULT_ORIGIN_TIMEOUT: u64 = 100;
-/// Largest `ORIGIN_TIMEOUT_SECONDS`.
-pub const MAX_ORIGIN_TIMEOUT: u64 = 600;
-/// Default of `ROLES_CLAIM`.
-pub const DEFAULT_ROLES_CLAIM: &str = "roles";
-/// Default of `ADMIN_ROLES`.
-pub const DEFAULT_ADMIN_ROLES: &[&str] = &["identity:admin", "identity:user-admin"];
-/// Default of `REQUIRE_TOKEN`.
-pub const DEFAULT_REQUIRE_TOKEN: bool = true;
-/// Default of `ENFORCE`.
-pub const DEFAULT_ENFORCE: bool = true;
-/// The Workers KV namespace binding that holds revocations and cutoffs.
-pub const KV_BINDING: &str = "REVOKED_TOKENS";
-/// Default of `REVOCATION_RECHECK_SECONDS`: every request is checked.
-pub const DEFAULT_RECHECK: u64 = 0;
-/// KV's smallest accepted `cacheTtl`.
-pub const MIN_CACHE_TTL: u64 = 30;
-
-/// Every setting and binding the worker reads, with its default as the
-/// README's configuration table shows it: `None` where there is no fixed
-/// value (unset, required, or computed from other settings). Built from the
-/// constants above, so the README is checked against the code, not a copy.
-pub fn documented_defaults() -> Vec<(&'static str, Option<String>)> {
-    let value = |v: &dyn std::fmt::Display| Some(v.to_string());
-    vec![
-        ("ORIGIN_URL", None),
-        ("JWT_SECRET", None),
-        ("JWT_JWKS", None),
-        ("JWT_JWKS_URL", None),
-        ("JWKS_CACHE_SECONDS", value(&DEFAULT_JWKS_CACHE_SECONDS)),
-        ("JWT_ALGORITHMS", None),
-        ("JWT_ISSUER", None),
-        ("JWT_AUDIENCE", None),
-        ("JWT_LEEWAY_SECONDS", value(&DEFAULT_LEEWAY)),
-        ("REQUIRE_TOKEN", value(&DEFAULT_REQUIRE_TOKEN)),
-        ("PUBLIC_PATHS", None),
-        (
-            "MAX_TOKEN_LIFETIME_SECONDS",
-            value(&DEFAULT_MAX_TOKEN_LIFETIME),
-        ),
-        ("REVOCATION_CACHE_TTL_SECONDS", value(&DEFAULT_CACHE_TTL)),
-        ("REVOCATION_RECHECK_SECONDS", value(&DEFAULT_RECHECK)),
-        ("CUTOFF_SKEW_SECONDS", None),
-        ("ROLES_CLAIM", value(&DEFAULT_ROLES_CLAIM)),
-        ("ADMIN_ROLES", value(&DEFAULT_ADMIN_ROLES.join(","))),
-        ("INVALIDATE_API_KEYS", None),
-        ("OAUTH_CLIENTS", None),
-        ("FORWARD_CLAIMS", None),
-        ("ENFORCE", value(&DEFAULT_ENFORCE)),
-        ("ORIGIN_TIMEOUT_SECONDS", value(&DEFAULT_ORIGIN_TIMEOUT)),
-        (
-            "TOKEN_CACHE_ENTRIES",
-            value(&crate::token::cache::DEFAULT_ENTRIES),
-        ),
-        (
-            "TOKEN_CACHE_BYTES",
-            value(&crate::token::cache::DEFAULT_BYTES),
-        ),
-        ("AUTH_REALM", value(&DEFAULT_REALM)),
-        ("BACKCHANNEL_LOGOUT_AUDIENCE", None),
-        ("SSF_ISSUER", None),
-        ("SSF_AUDIENCE", None),
-        ("SSF_JWKS", None),
-        ("SSF_JWKS_URL", None),
-        (KV_BINDING, None),
-    ]
+/// One setting or binding: what it is called, how it is set, and what it is
+/// when unset. [`ALL`] lists every one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Setting {
+    /// The name in the environment (and in errors and the README).
+    pub name: &'static str,
+    /// How it is set (the README's "Kind").
+    pub kind: Kind,
+    /// What it is when unset or empty (the README's "Default").
+    pub default: Fallback,
 }
+
+/// How a setting reaches the worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A plain variable: `[vars]` in `wrangler.toml`, or `--var`.
+    Var,
+    /// A secret: `wrangler secret put`, or `.dev.vars` locally.
+    Secret,
+    /// Either, as the value holds secrets or not.
+    SecretOrVar,
+    /// A Workers KV namespace binding.
+    KvBinding,
+    /// A Durable Object namespace binding.
+    DurableObjectBinding,
+}
+
+/// What an unset setting is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fallback {
+    /// Nothing: what it configures is off, or not checked.
+    Unset,
+    /// Nothing, and the worker cannot work without it.
+    Required,
+    /// This text, read exactly as a value that is set.
+    Value(&'static str),
+    /// Whatever that other setting is.
+    SameAs(&'static Setting),
+    /// Worked out from other settings, as this text says.
+    Derived(&'static str),
+}
+
+impl Setting {
+    const fn new(name: &'static str, kind: Kind) -> Setting {
+        Setting {
+            name,
+            kind,
+            default: Fallback::Unset,
+        }
+    }
+
+    const fn var(name: &'static str) -> Setting {
+        Setting::new(name, Kind::Var)
+    }
+
+    const fn secret(name: &'static str) -> Setting {
+        Setting::new(name, Kind::Secret)
+    }
+
+    const fn with(self, default: Fallback) -> Setting {
+        Setting { default, ..self }
+    }
+
+    const fn default(self, text: &'static str) -> Setting {
+        self.with(Fallback::Value(text))
+    }
+
+    /// The error for a value of this setting that cannot be used.
+    pub fn invalid(&self, reason: impl Into<String>) -> ConfigError {
+        ConfigError::invalid(self.name, reason)
+    }
+}
+
+/// Base URL of the origin; the request's path and query are appended.
+/// Default: unset, meaning the request goes to its own URL (route mode in
+/// front of a Cloudflare origin).
+pub const ORIGIN_URL: Setting = Setting::var("ORIGIN_URL");
+/// HMAC key for HS256/384/512, as UTF-8 bytes; at least 32. Default: unset.
+/// When this, [`JWT_JWKS`] and [`JWT_JWKS_URL`] are all unset, there is no
+/// key, which is a configuration error.
+pub const JWT_SECRET: Setting = Setting::secret("JWT_SECRET");
+/// A JWKS document as JSON text; keys of other uses or unsupported types are
+/// skipped and logged. Default: unset.
+pub const JWT_JWKS: Setting = Setting::new("JWT_JWKS", Kind::SecretOrVar);
+/// A key set fetched over HTTP(S) (for example an IdP's
+/// `/.well-known/jwks.json`), combined with the keys above. Default: unset.
+pub const JWT_JWKS_URL: Setting = Setting::var("JWT_JWKS_URL");
+/// How long a fetched key set is used before it is fetched again.
+/// Default: 600.
+pub const JWKS_CACHE_SECONDS: Setting = Setting::var("JWKS_CACHE_SECONDS").default("600");
+/// Comma list of the accepted algorithms; one without a key is an error.
+/// Default: every algorithm the configured keys support, plus RS*, PS*,
+/// ES256 and EdDSA when [`JWT_JWKS_URL`] is set.
+pub const JWT_ALGORITHMS: Setting =
+    Setting::var("JWT_ALGORITHMS").with(Fallback::Derived("what the keys support"));
+/// Required `iss`. Default: unset, `iss` not checked.
+pub const JWT_ISSUER: Setting = Setting::var("JWT_ISSUER");
+/// Comma list; `aud` must contain one. Default: unset, `aud` not checked.
+pub const JWT_AUDIENCE: Setting = Setting::var("JWT_AUDIENCE");
+/// Clock skew allowed on `exp`, `nbf` and `iat`. Default: 60
+/// ([`DEFAULT_LEEWAY`](crate::token::rules::DEFAULT_LEEWAY)); at most 3600
+/// ([`MAX_LEEWAY`]).
+pub const JWT_LEEWAY_SECONDS: Setting = Setting::var("JWT_LEEWAY_SECONDS").default("60");
+/// When true, a request without a token gets 401; when false it passes
+/// unchecked (a present token is still checked). Default: true.
+pub const REQUIRE_TOKEN: Setting = Setting::var("REQUIRE_TOKEN").default("true");
+/// Comma list of path prefixes that pass without any token check. A prefix
+/// matches whole segments: `/public` covers `/public` and `/public/x`, not
+/// `/publicity`. Default: none.
+pub const PUBLIC_PATHS: Setting = Setting::var("PUBLIC_PATHS");
+/// How long a revocation lasts when the token's `exp` is unknown (a bare
+/// token ID). Default: 86400 ([`DEFAULT_MAX_TOKEN_LIFETIME`]); must be
+/// positive.
+pub const MAX_TOKEN_LIFETIME_SECONDS: Setting =
+    Setting::var("MAX_TOKEN_LIFETIME_SECONDS").default("86400");
+/// KV `cacheTtl` for revocation reads; the bound on how stale another
+/// location's view can be. Default: 60 ([`DEFAULT_CACHE_TTL`]); KV's minimum
+/// is 30.
+pub const REVOCATION_CACHE_TTL_SECONDS: Setting =
+    Setting::var("REVOCATION_CACHE_TTL_SECONDS").default("60");
+/// An isolate skips the KV read for a token whose last check, at most this
+/// many seconds ago, found nothing. Revocations written through the same
+/// isolate still count on its very next request; one written elsewhere is
+/// seen up to this much later (on top of KV's propagation). Default: 0,
+/// every request is checked; at most [`REVOCATION_CACHE_TTL_SECONDS`].
+pub const REVOCATION_RECHECK_SECONDS: Setting =
+    Setting::var("REVOCATION_RECHECK_SECONDS").default("0");
+/// How old an isolate's copy of the revocation journal may be when it
+/// decides a request. Default: 2; 1 to 60.
+pub const REVOCATION_SYNC_SECONDS: Setting = Setting::var("REVOCATION_SYNC_SECONDS").default("2");
+/// The longest time Workers KV takes to show a write at every location, its
+/// read cache ([`REVOCATION_CACHE_TTL_SECONDS`]) included: the revocation
+/// journal keeps an entry this long after KV took it, and an isolate reuses
+/// a KV answer at most this long. Default: `REVOCATION_CACHE_TTL_SECONDS` +
+/// 60 (KV's documented propagation), so 120; at least
+/// `REVOCATION_CACHE_TTL_SECONDS`, at most 86400.
+pub const KV_PROPAGATION_SECONDS: Setting = Setting::var("KV_PROPAGATION_SECONDS")
+    .with(Fallback::Derived("`REVOCATION_CACHE_TTL_SECONDS` + 60"));
+/// How far past the edge's clock a sign-out of a subject or session made at
+/// the edge reaches (`scope=global`, `others`, `session`, the admin's
+/// sign-out of a user), so that a token from an identity provider whose
+/// clock runs ahead (its `iat` up to the leeway in the future) cannot
+/// outlive a sign-out made after it was issued. A new sign-in works once the
+/// provider's clock passes the cutoff: up to this long after the sign-out.
+/// Default: [`JWT_LEEWAY_SECONDS`]; at most 3600.
+pub const CUTOFF_SKEW_SECONDS: Setting =
+    Setting::var("CUTOFF_SKEW_SECONDS").with(Fallback::SameAs(&JWT_LEEWAY_SECONDS));
+/// The claim holding the caller's roles (a string of space- or
+/// comma-separated roles, or an array). Default: `roles`.
+pub const ROLES_CLAIM: Setting = Setting::var("ROLES_CLAIM").default("roles");
+/// Comma list; any of them may revoke other tokens.
+/// Default: `identity:admin,identity:user-admin`.
+pub const ADMIN_ROLES: Setting =
+    Setting::var("ADMIN_ROLES").default("identity:admin,identity:user-admin");
+/// Comma list of API keys accepted by the service invalidation route.
+/// Default: none, so that route answers 401.
+pub const INVALIDATE_API_KEYS: Setting = Setting::secret("INVALIDATE_API_KEYS");
+/// Comma list of `client_id:client_secret` for HTTP Basic authentication on
+/// `/oauth/revoke` and `/oauth/introspect`. Default: none, so those routes
+/// answer 401 `invalid_client`.
+pub const OAUTH_CLIENTS: Setting = Setting::secret("OAUTH_CLIENTS");
+/// Comma list of `claim:Header-Name`; verified claims are sent to the origin
+/// in those headers, and any copy of those headers from the client is
+/// removed first. Default: none.
+pub const FORWARD_CLAIMS: Setting = Setting::var("FORWARD_CLAIMS");
+/// When `false` (monitor mode), a request that would be rejected is logged
+/// and forwarded anyway. Revocation routes still answer as usual.
+/// Default: true.
+pub const ENFORCE: Setting = Setting::var("ENFORCE").default("true");
+/// How long to wait for the origin's response headers before answering 504.
+/// Default: 100 (Cloudflare's own origin timeout); 1 to 600.
+pub const ORIGIN_TIMEOUT_SECONDS: Setting = Setting::var("ORIGIN_TIMEOUT_SECONDS").default("100");
+/// Verified tokens kept per isolate (0 disables). Default: 10000.
+pub const TOKEN_CACHE_ENTRIES: Setting = Setting::var("TOKEN_CACHE_ENTRIES").default("10000");
+/// Approximate memory bound of that cache. Default: 16777216 (16 MiB).
+pub const TOKEN_CACHE_BYTES: Setting = Setting::var("TOKEN_CACHE_BYTES").default("16777216");
+/// The `realm` of `WWW-Authenticate`. Default: [`DEFAULT_REALM`].
+pub const AUTH_REALM: Setting = Setting::var("AUTH_REALM").default(DEFAULT_REALM);
+/// Comma list of the client IDs this worker is registered as at the identity
+/// provider. When set, the worker answers `POST /oidc/backchannel-logout`
+/// (OpenID Connect Back-Channel Logout 1.0); logout tokens are checked with
+/// the access-token keys, [`JWT_ISSUER`] and [`Rules`], and their `aud`
+/// must contain one of these. Default: unset, and that path is the origin's
+/// like any other.
+pub const BACKCHANNEL_LOGOUT_AUDIENCE: Setting = Setting::var("BACKCHANNEL_LOGOUT_AUDIENCE");
+/// The Shared Signals transmitter's issuer (a SET's `iss`). When set, the
+/// worker answers `POST /ssf/events`. Default: unset, and that path is the
+/// origin's.
+pub const SSF_ISSUER: Setting = Setting::var("SSF_ISSUER");
+/// Comma list; a SET's `aud` must contain one. Required with [`SSF_ISSUER`].
+pub const SSF_AUDIENCE: Setting = Setting::var("SSF_AUDIENCE");
+/// The transmitter's public keys as JSON text (shared secrets are not
+/// accepted). Default: none.
+pub const SSF_JWKS: Setting = Setting::var("SSF_JWKS");
+/// The transmitter's key set, fetched and cached like [`JWT_JWKS_URL`].
+/// Default: unset. It or [`SSF_JWKS`] is required with [`SSF_ISSUER`].
+pub const SSF_JWKS_URL: Setting = Setting::var("SSF_JWKS_URL");
+/// The Workers KV namespace binding that holds revocations and cutoffs.
+pub const KV_BINDING: Setting =
+    Setting::new("REVOKED_TOKENS", Kind::KvBinding).with(Fallback::Required);
+/// The Durable Object namespace of the revocation journal (class
+/// `RevocationJournal`). Unbound, revocations live in KV alone.
+pub const JOURNAL_BINDING: Setting =
+    Setting::new("REVOCATION_JOURNAL", Kind::DurableObjectBinding).with(Fallback::Unset);
+
+/// Every setting and binding, in the order of the README's configuration
+/// table (which a test checks against this list).
+pub const ALL: &[&Setting] = &[
+    &ORIGIN_URL,
+    &JWT_SECRET,
+    &JWT_JWKS,
+    &JWT_JWKS_URL,
+    &JWKS_CACHE_SECONDS,
+    &JWT_ALGORITHMS,
+    &JWT_ISSUER,
+    &JWT_AUDIENCE,
+    &JWT_LEEWAY_SECONDS,
+    &REQUIRE_TOKEN,
+    &PUBLIC_PATHS,
+    &MAX_TOKEN_LIFETIME_SECONDS,
+    &REVOCATION_CACHE_TTL_SECONDS,
+    &REVOCATION_RECHECK_SECONDS,
+    &REVOCATION_SYNC_SECONDS,
+    &KV_PROPAGATION_SECONDS,
+    &CUTOFF_SKEW_SECONDS,
+    &ROLES_CLAIM,
+    &ADMIN_ROLES,
+    &INVALIDATE_API_KEYS,
+    &OAUTH_CLIENTS,
+    &FORWARD_CLAIMS,
+    &ENFORCE,
+    &ORIGIN_TIMEOUT_SECONDS,
+    &TOKEN_CACHE_ENTRIES,
+    &TOKEN_CACHE_BYTES,
+    &AUTH_REALM,
+    &BACKCHANNEL_LOGOUT_AUDIENCE,
+    &SSF_ISSUER,
+    &SSF_AUDIENCE,
+    &SSF_JWKS,
+    &SSF_JWKS_URL,
+    &KV_BINDING,
+    &JOURNAL_BINDING,
+];
+
+// Typed defaults for code without a `Config`; a test checks each is what its
+// setting declares.
+
+/// [`MAX_TOKEN_LIFETIME_SECONDS`]'s default, for code without a [`Config`].
+pub const DEFAULT_MAX_TOKEN_LIFETIME: u64 = 86_400;
+/// [`REVOCATION_CACHE_TTL_SECONDS`]'s default, for code without a [`Config`].
+pub const DEFAULT_CACHE_TTL: u64 = 60;
+/// [`AUTH_REALM`]'s default, for replies without a [`Config`].
+pub const DEFAULT_REALM: &str = "api";
 
 impl Config {
     /// Reads every setting through `lookup` (name → value).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let env = Settings { lookup: &lookup };
 
-        let origin_url = get("ORIGIN_URL")
-            .map(|url| parse_url(&url, "ORIGIN_URL", false))
-            .transpose()?;
-        let keys = KeySet::from_config(get("JWT_SECRET").as_deref(), get("JWT_JWKS").as_deref())?;
-        let jwks_url = get("JWT_JWKS_URL")
-            .map(|url| parse_url(&url, "JWT_JWKS_URL", true))
-            .transpose()?;
+        let origin_url = env.base_url(&ORIGIN_URL)?;
+        let keys = KeySet::from_config(
+            env.verbatim(&JWT_SECRET).as_deref(),
+            env.verbatim(&JWT_JWKS).as_deref(),
+        )?;
+        let jwks_url = env.url(&JWT_JWKS_URL)?;
         if keys.is_empty() && jwks_url.is_none() {
             return Err(ConfigError::NoKey);
         }
-        let jwks_cache_seconds = parse_seconds(
-            get("JWKS_CACHE_SECONDS"),
-            "JWKS_CACHE_SECONDS",
-            DEFAULT_JWKS_CACHE_SECONDS,
-        )?;
-        let mut supported = keys.supported_algs();
-        if jwks_url.is_some() {
-            supported.extend(
-                Alg::ALL
-                    .into_iter()
-                    .filter(|alg| alg.key_kind() != crate::keys::KeyKind::Secret),
-            );
-            supported.sort();
-            supported.dedup();
-        }
-        let algorithms = match get("JWT_ALGORITHMS") {
+        let jwks_cache_seconds = env.seconds(&JWKS_CACHE_SECONDS)?;
+        let supported = supported_algorithms(&keys, jwks_url.is_some());
+        let algorithms = match env.optional(&JWT_ALGORITHMS) {
             None => supported,
             Some(list) => parse_algorithms(&list, &supported)?,
         };
-        let leeway = parse_seconds(
-            get("JWT_LEEWAY_SECONDS"),
-            "JWT_LEEWAY_SECONDS",
-            DEFAULT_LEEWAY,
+        let leeway = env.seconds(&JWT_LEEWAY_SECONDS)?;
+        ensure(leeway <= MAX_LEEWAY, &JWT_LEEWAY_SECONDS, &over(MAX_LEEWAY))?;
+        let max_token_lifetime = env.seconds(&MAX_TOKEN_LIFETIME_SECONDS)?;
+        ensure(
+            max_token_lifetime > 0,
+            &MAX_TOKEN_LIFETIME_SECONDS,
+            "must be positive",
         )?;
-        if leeway > MAX_LEEWAY {
-            return Err(ConfigError::invalid("JWT_LEEWAY_SECONDS", "over 3600"));
-        }
-        let max_token_lifetime = parse_seconds(
-            get("MAX_TOKEN_LIFETIME_SECONDS"),
-            "MAX_TOKEN_LIFETIME_SECONDS",
-            DEFAULT_MAX_TOKEN_LIFETIME,
+        let revocation_cache_ttl = env.seconds(&REVOCATION_CACHE_TTL_SECONDS)?;
+        ensure(
+            revocation_cache_ttl >= 30,
+            &REVOCATION_CACHE_TTL_SECONDS,
+            "below KV's minimum of 30",
         )?;
-        if max_token_lifetime == 0 {
-            return Err(ConfigError::invalid(
-                "MAX_TOKEN_LIFETIME_SECONDS",
-                "must be positive",
-            ));
-        }
-        let revocation_cache_ttl = parse_seconds(
-            get("REVOCATION_CACHE_TTL_SECONDS"),
-            "REVOCATION_CACHE_TTL_SECONDS",
-            DEFAULT_CACHE_TTL,
+        let revocation_recheck = env.seconds(&REVOCATION_RECHECK_SECONDS)?;
+        ensure(
+            revocation_recheck <= revocation_cache_ttl,
+            &REVOCATION_RECHECK_SECONDS,
+            &over(REVOCATION_CACHE_TTL_SECONDS.name),
         )?;
-        if revocation_cache_ttl < MIN_CACHE_TTL {
-            return Err(ConfigError::invalid(
-                "REVOCATION_CACHE_TTL_SECONDS",
-                "below KV's minimum of 30",
-            ));
-        }
-        let revocation_recheck = parse_seconds(
-            get("REVOCATION_RECHECK_SECONDS"),
-            "REVOCATION_RECHECK_SECONDS",
-            DEFAULT_RECHECK,
+        let revocation_sync = env.seconds(&REVOCATION_SYNC_SECONDS)?;
+        ensure(
+            (1..=60).contains(&revocation_sync),
+            &REVOCATION_SYNC_SECONDS,
+            "not between 1 and 60",
         )?;
-        if revocation_recheck > revocation_cache_ttl {
-            return Err(ConfigError::invalid(
-                "REVOCATION_RECHECK_SECONDS",
-                "over REVOCATION_CACHE_TTL_SECONDS",
-            ));
-        }
-        let cutoff_skew = parse_seconds(get("CUTOFF_SKEW_SECONDS"), "CUTOFF_SKEW_SECONDS", leeway)?;
-        if cutoff_skew > MAX_LEEWAY {
-            return Err(ConfigError::invalid("CUTOFF_SKEW_SECONDS", "over 3600"));
-        }
-        let require_token =
-            parse_bool(get("REQUIRE_TOKEN"), "REQUIRE_TOKEN", DEFAULT_REQUIRE_TOKEN)?;
-        let enforce = parse_bool(get("ENFORCE"), "ENFORCE", DEFAULT_ENFORCE)?;
-        let oauth_clients = list(get("OAUTH_CLIENTS"))
-            .into_iter()
-            .map(|entry| match entry.split_once(':') {
-                Some((id, secret)) if !id.is_empty() && !secret.is_empty() => {
-                    Ok((id.to_owned(), Secret::from(secret)))
-                }
-                _ => Err(ConfigError::invalid(
-                    "OAUTH_CLIENTS",
-                    "an entry is not id:secret",
-                )),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let forward_claims = list(get("FORWARD_CLAIMS"))
-            .into_iter()
-            .map(|entry| parse_forward_claim(&entry))
-            .collect::<Result<Vec<_>, _>>()?;
-        let public_paths = list(get("PUBLIC_PATHS"));
+        let kv_propagation = match env.optional(&KV_PROPAGATION_SECONDS) {
+            Some(_) => env.seconds(&KV_PROPAGATION_SECONDS)?,
+            None => revocation_cache_ttl + 60,
+        };
+        ensure(
+            kv_propagation >= revocation_cache_ttl,
+            &KV_PROPAGATION_SECONDS,
+            &format!("below {}", REVOCATION_CACHE_TTL_SECONDS.name),
+        )?;
+        ensure(
+            kv_propagation <= 86_400,
+            &KV_PROPAGATION_SECONDS,
+            &over(86_400),
+        )?;
+        // Unset, this reads JWT_LEEWAY_SECONDS, checked above.
+        let cutoff_skew = env.seconds(&CUTOFF_SKEW_SECONDS)?;
+        ensure(
+            cutoff_skew <= MAX_LEEWAY,
+            &CUTOFF_SKEW_SECONDS,
+            &over(MAX_LEEWAY),
+        )?;
+        let require_token = env.bool(&REQUIRE_TOKEN)?;
+        let enforce = env.bool(&ENFORCE)?;
+        let oauth_clients = env.list_of(&OAUTH_CLIENTS, parse_oauth_client)?;
+        let forward_claims = env.list_of(&FORWARD_CLAIMS, parse_forward_claim)?;
+        let public_paths = env.list(&PUBLIC_PATHS);
         if let Some(bad) = public_paths.iter().find(|p| !p.starts_with('/')) {
-            return Err(ConfigError::invalid(
-                "PUBLIC_PATHS",
-                format!("{bad:?} does not start with /"),
-            ));
+            return Err(PUBLIC_PATHS.invalid(format!("{bad:?} does not start with /")));
         }
-        let origin_timeout = parse_seconds(
-            get("ORIGIN_TIMEOUT_SECONDS"),
-            "ORIGIN_TIMEOUT_SECONDS",
-            DEFAULT_ORIGIN_TIMEOUT,
+        let origin_timeout = env.seconds(&ORIGIN_TIMEOUT_SECONDS)?;
+        ensure(
+            (1..=600).contains(&origin_timeout),
+            &ORIGIN_TIMEOUT_SECONDS,
+            "not between 1 and 600",
         )?;
-        if !(1..=MAX_ORIGIN_TIMEOUT).contains(&origin_timeout) {
-            return Err(ConfigError::invalid(
-                "ORIGIN_TIMEOUT_SECONDS",
-                "not between 1 and 600",
-            ));
-        }
-        let token_cache_entries = parse_count(
-            get("TOKEN_CACHE_ENTRIES"),
-            "TOKEN_CACHE_ENTRIES",
-            crate::token::cache::DEFAULT_ENTRIES,
+        let token_cache_entries = env.count(&TOKEN_CACHE_ENTRIES)?;
+        let token_cache_bytes = env.count(&TOKEN_CACHE_BYTES)?;
+        let ssf = env
+            .optional(&SSF_ISSUER)
+            .map(|issuer| parse_ssf(&env, issuer, leeway))
+            .transpose()?;
+        let roles_claim = env.text(&ROLES_CLAIM)?;
+        let realm = env.text(&AUTH_REALM)?;
+        ensure(
+            quotable(&realm),
+            &AUTH_REALM,
+            "has characters a header cannot quote",
         )?;
-        let token_cache_bytes = parse_count(
-            get("TOKEN_CACHE_BYTES"),
-            "TOKEN_CACHE_BYTES",
-            crate::token::cache::DEFAULT_BYTES,
-        )?;
-        let ssf = match get("SSF_ISSUER") {
-            None => None,
-            Some(issuer) => Some(parse_ssf(issuer.trim(), &get, leeway)?),
-        };
-        let admin_roles = match get("ADMIN_ROLES") {
-            None => DEFAULT_ADMIN_ROLES
-                .iter()
-                .map(|&role| role.into())
-                .collect(),
-            Some(roles) => list(Some(roles)),
-        };
 
         Ok(Config {
             origin_url,
@@ -341,8 +438,8 @@ impl Config {
             jwks_cache_seconds,
             rules: Rules {
                 algorithms,
-                issuer: get("JWT_ISSUER").map(|s| s.trim().to_owned()),
-                audiences: list(get("JWT_AUDIENCE")),
+                issuer: env.optional(&JWT_ISSUER),
+                audiences: env.list(&JWT_AUDIENCE),
                 leeway,
             },
             require_token,
@@ -350,41 +447,26 @@ impl Config {
             max_token_lifetime,
             revocation_cache_ttl,
             revocation_recheck,
+            revocation_sync,
+            kv_propagation,
             cutoff_skew,
-            roles_claim: get("ROLES_CLAIM")
-                .map_or_else(|| DEFAULT_ROLES_CLAIM.into(), |s| s.trim().into()),
-            admin_roles,
-            invalidate_api_keys: list(get("INVALIDATE_API_KEYS"))
+            roles_claim,
+            admin_roles: env.list(&ADMIN_ROLES),
+            invalidate_api_keys: env
+                .list(&INVALIDATE_API_KEYS)
                 .iter()
                 .map(|key| Secret::from(key.as_str()))
                 .collect(),
-            realm: get("AUTH_REALM").map_or_else(|| DEFAULT_REALM.into(), |s| s.trim().into()),
+            realm,
             origin_timeout,
             token_cache_entries,
             token_cache_bytes,
             oauth_clients,
             forward_claims,
             enforce,
-            backchannel_logout_audience: list(get("BACKCHANNEL_LOGOUT_AUDIENCE")),
+            backchannel_logout_audience: env.list(&BACKCHANNEL_LOGOUT_AUDIENCE),
             ssf,
         })
-        .and_then(Config::check_realm)
-    }
-
-    fn check_realm(self) -> Result<Config, ConfigError> {
-        // The realm is quoted in a header; keep it to safe characters.
-        if self
-            .realm
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\' || b == b' ')
-        {
-            Ok(self)
-        } else {
-            Err(ConfigError::invalid(
-                "AUTH_REALM",
-                "has characters a header cannot quote",
-            ))
-        }
     }
 
     /// False for a receiver route whose settings are unset: its path is then
@@ -423,46 +505,150 @@ impl Config {
     }
 }
 
-/// The receiver settings that `SSF_ISSUER` turns on.
-fn parse_ssf(
-    issuer: &str,
-    get: &impl Fn(&str) -> Option<String>,
-    leeway: u64,
-) -> Result<SsfConfig, ConfigError> {
-    let audiences = list(get("SSF_AUDIENCE"));
-    if audiences.is_empty() {
-        return Err(ConfigError::invalid(
-            "SSF_AUDIENCE",
-            "required when SSF_ISSUER is set",
-        ));
+/// Typed reads of settings through a lookup function. A value that is empty
+/// or only whitespace counts as unset, and an unset setting reads as its
+/// [`Fallback`]: a default's text goes through the same parser as a value
+/// that is set.
+struct Settings<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Settings<'_> {
+    /// The value as set, untrimmed, or else the default's text.
+    fn verbatim(&self, setting: &Setting) -> Option<String> {
+        let set = (self.lookup)(setting.name).filter(|v| !v.trim().is_empty());
+        set.or_else(|| match setting.default {
+            Fallback::Value(text) => Some(text.to_owned()),
+            Fallback::SameAs(other) => self.verbatim(other),
+            Fallback::Unset | Fallback::Required | Fallback::Derived(_) => None,
+        })
     }
-    let keys = match get("SSF_JWKS") {
-        Some(text) => KeySet::public_only(&text, "SSF_JWKS")?,
+
+    /// The value, trimmed, if there is one.
+    fn optional(&self, setting: &Setting) -> Option<String> {
+        self.verbatim(setting).map(|v| v.trim().to_owned())
+    }
+
+    /// The value, trimmed. A setting with neither value nor default is
+    /// required.
+    fn text(&self, setting: &Setting) -> Result<String, ConfigError> {
+        self.optional(setting)
+            .ok_or_else(|| setting.invalid("required"))
+    }
+
+    /// The value as `parse` reads it; `expected` says what it must be.
+    fn parse<T>(
+        &self,
+        setting: &Setting,
+        expected: &str,
+        parse: impl FnOnce(&str) -> Option<T>,
+    ) -> Result<T, ConfigError> {
+        parse(&self.text(setting)?).ok_or_else(|| setting.invalid(expected))
+    }
+
+    /// A whole number of seconds, at most ten years.
+    fn seconds(&self, setting: &Setting) -> Result<u64, ConfigError> {
+        self.parse(setting, "not a whole number of seconds", |v| {
+            v.parse().ok().filter(|n| *n <= 10 * 365 * 86_400)
+        })
+    }
+
+    /// A whole number, at most 2^30.
+    fn count(&self, setting: &Setting) -> Result<usize, ConfigError> {
+        self.parse(setting, "not a whole number", |v| {
+            v.parse().ok().filter(|n| *n <= 1 << 30)
+        })
+    }
+
+    /// `true` or `false`, in any case.
+    fn bool(&self, setting: &Setting) -> Result<bool, ConfigError> {
+        self.parse(setting, "not true or false", |v| {
+            match v.to_ascii_lowercase().as_str() {
+                "true" => Some(true),
+                "false" => Some(false),
+                _ => None,
+            }
+        })
+    }
+
+    /// A comma list: items trimmed, empty ones dropped.
+    fn list(&self, setting: &Setting) -> Vec<String> {
+        self.verbatim(setting)
+            .map(|text| split_list(&text))
+            .unwrap_or_default()
+    }
+
+    /// A comma list, each item read by `parse`.
+    fn list_of<T>(
+        &self,
+        setting: &Setting,
+        parse: impl Fn(&str) -> Result<T, ConfigError>,
+    ) -> Result<Vec<T>, ConfigError> {
+        self.list(setting).iter().map(|item| parse(item)).collect()
+    }
+
+    /// An absolute http(s) URL without fragment, to fetch.
+    fn url(&self, setting: &Setting) -> Result<Option<String>, ConfigError> {
+        self.verbatim(setting)
+            .map(|url| parse_url(&url, setting, true))
+            .transpose()
+    }
+
+    /// An absolute http(s) URL without query or fragment, to append paths
+    /// to: its trailing `/` is dropped.
+    fn base_url(&self, setting: &Setting) -> Result<Option<String>, ConfigError> {
+        self.verbatim(setting)
+            .map(|url| parse_url(&url, setting, false))
+            .transpose()
+    }
+}
+
+/// True when `text` can go between the quotes of a header parameter as it
+/// is: printable ASCII or spaces, without `"` or `\`.
+fn quotable(text: &str) -> bool {
+    text.bytes()
+        .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\' || b == b' ')
+}
+
+/// `Ok` when `ok`, else `setting` is invalid for `reason`.
+fn ensure(ok: bool, setting: &Setting, reason: &str) -> Result<(), ConfigError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(setting.invalid(reason))
+    }
+}
+
+/// The reason of a value over `limit`.
+fn over(limit: impl std::fmt::Display) -> String {
+    format!("over {limit}")
+}
+
+/// The receiver that [`SSF_ISSUER`] turns on.
+fn parse_ssf(env: &Settings, issuer: String, leeway: u64) -> Result<SsfConfig, ConfigError> {
+    let audiences = env.list(&SSF_AUDIENCE);
+    ensure(
+        !audiences.is_empty(),
+        &SSF_AUDIENCE,
+        &format!("required when {} is set", SSF_ISSUER.name),
+    )?;
+    let keys = match env.verbatim(&SSF_JWKS) {
+        Some(text) => KeySet::public_only(&text, SSF_JWKS.name)?,
         None => KeySet::default(),
     };
-    let jwks_url = get("SSF_JWKS_URL")
-        .map(|url| parse_url(&url, "SSF_JWKS_URL", true))
-        .transpose()?;
-    if keys.is_empty() && jwks_url.is_none() {
-        return Err(ConfigError::invalid(
-            "SSF_JWKS",
-            "SSF_JWKS or SSF_JWKS_URL is required when SSF_ISSUER is set",
-        ));
-    }
-    let mut algorithms = keys.supported_algs();
-    if jwks_url.is_some() {
-        algorithms.extend(
-            Alg::ALL
-                .into_iter()
-                .filter(|alg| alg.key_kind() != crate::keys::KeyKind::Secret),
-        );
-        algorithms.sort();
-        algorithms.dedup();
-    }
+    let jwks_url = env.url(&SSF_JWKS_URL)?;
+    ensure(
+        !keys.is_empty() || jwks_url.is_some(),
+        &SSF_JWKS,
+        &format!(
+            "{} or {} is required when {} is set",
+            SSF_JWKS.name, SSF_JWKS_URL.name, SSF_ISSUER.name
+        ),
+    )?;
     Ok(SsfConfig {
         rules: Rules {
-            algorithms,
-            issuer: Some(issuer.to_owned()),
+            algorithms: supported_algorithms(&keys, jwks_url.is_some()),
+            issuer: Some(issuer),
             audiences,
             leeway,
         },
@@ -471,17 +657,29 @@ fn parse_ssf(
     })
 }
 
-/// `true`/`false` in any case; unset is `default`.
-fn parse_bool(
-    value: Option<String>,
-    setting: &'static str,
-    default: bool,
-) -> Result<bool, ConfigError> {
-    match value.as_deref().map(str::trim) {
-        None => Ok(default),
-        Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
-        Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
-        Some(_) => Err(ConfigError::invalid(setting, "not true or false")),
+/// What `keys` support, plus every public-key algorithm when a key set is
+/// also fetched (what it will hold is not known yet).
+fn supported_algorithms(keys: &KeySet, fetched: bool) -> Vec<Alg> {
+    let mut algorithms = keys.supported_algs();
+    if fetched {
+        algorithms.extend(
+            Alg::ALL
+                .into_iter()
+                .filter(|alg| alg.key_kind() != KeyKind::Secret),
+        );
+        algorithms.sort();
+        algorithms.dedup();
+    }
+    algorithms
+}
+
+/// `client_id:client_secret`; the secret may contain `:` itself.
+fn parse_oauth_client(entry: &str) -> Result<(String, Secret), ConfigError> {
+    match entry.split_once(':') {
+        Some((id, secret)) if !id.is_empty() && !secret.is_empty() => {
+            Ok((id.to_owned(), Secret::from(secret)))
+        }
+        _ => Err(OAUTH_CLIENTS.invalid("an entry is not id:secret")),
     }
 }
 
@@ -499,7 +697,7 @@ const PROTECTED_HEADERS: &[&str] = &[
 
 /// `claim:Header-Name` → `(claim, lower-case header name)`.
 fn parse_forward_claim(entry: &str) -> Result<(String, String), ConfigError> {
-    let invalid = |why: &str| ConfigError::invalid("FORWARD_CLAIMS", why);
+    let invalid = |why: &str| FORWARD_CLAIMS.invalid(why);
     let (claim, header) = entry
         .split_once(':')
         .ok_or_else(|| invalid("an entry is not claim:Header-Name"))?;
@@ -517,77 +715,36 @@ fn parse_forward_claim(entry: &str) -> Result<(String, String), ConfigError> {
 }
 
 /// Splits a comma list, trimming items and dropping empty ones.
-fn list(value: Option<String>) -> Vec<String> {
-    value
-        .map(|v| {
-            v.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
+fn split_list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
-fn parse_seconds(
-    value: Option<String>,
-    setting: &'static str,
-    default: u64,
-) -> Result<u64, ConfigError> {
-    match value {
-        None => Ok(default),
-        Some(v) => v
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .filter(|n| *n <= 10 * 365 * 86_400)
-            .ok_or_else(|| ConfigError::invalid(setting, "not a whole number of seconds")),
-    }
-}
-
-fn parse_count(
-    value: Option<String>,
-    setting: &'static str,
-    default: usize,
-) -> Result<usize, ConfigError> {
-    match value {
-        None => Ok(default),
-        Some(v) => v
-            .trim()
-            .parse::<usize>()
-            .ok()
-            .filter(|n| *n <= 1 << 30)
-            .ok_or_else(|| ConfigError::invalid(setting, "not a whole number")),
-    }
-}
-
-fn parse_algorithms(value: &str, supported: &[Alg]) -> Result<Vec<Alg>, ConfigError> {
+/// [`JWT_ALGORITHMS`]: known names, each with a configured key.
+fn parse_algorithms(text: &str, supported: &[Alg]) -> Result<Vec<Alg>, ConfigError> {
     let mut algorithms = Vec::new();
-    for name in list(Some(value.to_owned())) {
-        let alg = Alg::from_name(&name).ok_or_else(|| {
-            ConfigError::invalid("JWT_ALGORITHMS", format!("unknown algorithm {name:?}"))
-        })?;
+    for name in split_list(text) {
+        let alg = Alg::from_name(&name)
+            .ok_or_else(|| JWT_ALGORITHMS.invalid(format!("unknown algorithm {name:?}")))?;
         if !supported.contains(&alg) {
-            return Err(ConfigError::invalid(
-                "JWT_ALGORITHMS",
-                format!("{name} has no configured key"),
-            ));
+            return Err(JWT_ALGORITHMS.invalid(format!("{name} has no configured key")));
         }
         if !algorithms.contains(&alg) {
             algorithms.push(alg);
         }
     }
-    if algorithms.is_empty() {
-        return Err(ConfigError::invalid("JWT_ALGORITHMS", "empty"));
-    }
+    ensure(!algorithms.is_empty(), &JWT_ALGORITHMS, "empty")?;
     Ok(algorithms)
 }
 
 /// An absolute http(s) URL without fragment. An origin also has no query, and
 /// its trailing `/` is dropped so that paths join cleanly.
-fn parse_url(url: &str, setting: &'static str, query_allowed: bool) -> Result<String, ConfigError> {
+fn parse_url(url: &str, setting: &Setting, query_allowed: bool) -> Result<String, ConfigError> {
     let url = url.trim();
-    let invalid = || ConfigError::invalid(setting, "not an absolute http(s) URL");
+    let invalid = || setting.invalid("not an absolute http(s) URL");
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))
@@ -633,6 +790,10 @@ mod tests {
         assert!(c.public_paths.is_empty());
         assert_eq!(c.max_token_lifetime, 86_400);
         assert_eq!(c.revocation_cache_ttl, 60);
+        assert_eq!(c.revocation_recheck, 0);
+        assert_eq!(c.revocation_sync, 2);
+        assert_eq!(c.kv_propagation, 120);
+        assert_eq!(c.jwks_cache_seconds, 600);
         assert_eq!(c.roles_claim, "roles");
         assert_eq!(c.admin_roles, ["identity:admin", "identity:user-admin"]);
         assert!(c.invalidate_api_keys.is_empty());
@@ -645,6 +806,19 @@ mod tests {
         assert!(c.enforce);
         assert_eq!(c.rules.issuer, None);
         assert!(c.rules.audiences.is_empty());
+        assert!(c.backchannel_logout_audience.is_empty());
+        assert!(c.ssf.is_none());
+    }
+
+    /// The typed defaults other modules use are what the settings declare.
+    #[test]
+    fn typed_defaults_are_the_declared_ones() {
+        let c = config(&[("JWT_SECRET", SECRET)]).unwrap();
+        assert_eq!(c.rules.leeway, crate::token::rules::DEFAULT_LEEWAY);
+        assert_eq!(c.rules.leeway, Rules::new(Vec::new()).leeway);
+        assert_eq!(c.max_token_lifetime, DEFAULT_MAX_TOKEN_LIFETIME);
+        assert_eq!(c.revocation_cache_ttl, DEFAULT_CACHE_TTL);
+        assert_eq!(c.realm, DEFAULT_REALM);
     }
 
     #[test]
@@ -672,6 +846,13 @@ mod tests {
             ("PUBLIC_PATHS", "public"),
             ("MAX_TOKEN_LIFETIME_SECONDS", "0"),
             ("REVOCATION_CACHE_TTL_SECONDS", "10"),
+            ("REVOCATION_RECHECK_SECONDS", "61"),
+            ("REVOCATION_SYNC_SECONDS", "0"),
+            ("REVOCATION_SYNC_SECONDS", "61"),
+            ("REVOCATION_SYNC_SECONDS", "soon"),
+            ("KV_PROPAGATION_SECONDS", "59"),
+            ("KV_PROPAGATION_SECONDS", "86401"),
+            ("JWKS_CACHE_SECONDS", "1.5"),
             ("AUTH_REALM", "a\"b"),
             ("ORIGIN_TIMEOUT_SECONDS", "0"),
             ("ORIGIN_TIMEOUT_SECONDS", "601"),
@@ -685,6 +866,7 @@ mod tests {
             ("FORWARD_CLAIMS", "sub"),
             ("FORWARD_CLAIMS", "sub:Authorization"),
             ("FORWARD_CLAIMS", "sub:Bad Header"),
+            ("JWT_JWKS_URL", "https://idp.test/k#f"),
         ] {
             let err = config(&[("JWT_SECRET", SECRET), (name, value)]).unwrap_err();
             assert_eq!(err.setting(), name, "{name}={value}");
@@ -795,8 +977,73 @@ mod tests {
         assert!(shown.contains("app"), "client IDs are not secret");
     }
 
-    /// The README's configuration table names every setting the code reads,
-    /// and no other, with the code's defaults.
+    /// An unset setting reads as the setting it defaults to, or as the
+    /// default's text parsed like a value; blank counts as unset.
+    #[test]
+    fn unset_and_blank_read_as_the_default() {
+        let follows = config(&[
+            ("JWT_SECRET", SECRET),
+            ("JWT_LEEWAY_SECONDS", " 7 "),
+            ("CUTOFF_SKEW_SECONDS", " \t"),
+            ("ROLES_CLAIM", ""),
+            ("REQUIRE_TOKEN", "  "),
+        ])
+        .unwrap();
+        assert_eq!((follows.rules.leeway, follows.cutoff_skew), (7, 7));
+        assert_eq!(follows.roles_claim, "roles");
+        assert!(follows.require_token);
+        let set = config(&[
+            ("JWT_SECRET", SECRET),
+            ("ROLES_CLAIM", " groups "),
+            ("ADMIN_ROLES", ","),
+            ("TOKEN_CACHE_BYTES", " 0"),
+        ])
+        .unwrap();
+        assert_eq!(set.roles_claim, "groups");
+        assert!(set.admin_roles.is_empty(), "set, to no role");
+        assert_eq!(set.token_cache_bytes, 0);
+    }
+
+    /// KV answers are reused for at most the propagation time, so it must
+    /// cover KV's own read cache.
+    #[test]
+    fn kv_propagation_covers_the_read_cache() {
+        let slow_cache = [
+            ("JWT_SECRET", SECRET),
+            ("REVOCATION_CACHE_TTL_SECONDS", "300"),
+        ];
+        assert_eq!(
+            config(&slow_cache).unwrap().kv_propagation,
+            360,
+            "the TTL + 60"
+        );
+        let short = [
+            slow_cache[0],
+            slow_cache[1],
+            ("KV_PROPAGATION_SECONDS", "299"),
+        ];
+        let err = config(&short).unwrap_err();
+        assert_eq!(err.setting(), "KV_PROPAGATION_SECONDS");
+        assert_eq!(
+            err.to_string(),
+            "KV_PROPAGATION_SECONDS: below REVOCATION_CACHE_TTL_SECONDS"
+        );
+        assert_eq!(
+            config(&[("JWT_SECRET", SECRET)]).unwrap().kv_propagation,
+            120
+        );
+        let covered = [
+            slow_cache[0],
+            slow_cache[1],
+            ("KV_PROPAGATION_SECONDS", "300"),
+        ];
+        assert_eq!(config(&covered).unwrap().kv_propagation, 300);
+        let sync = config(&[("JWT_SECRET", SECRET), ("REVOCATION_SYNC_SECONDS", "60")]);
+        assert_eq!(sync.unwrap().revocation_sync, 60);
+    }
+
+    /// The README's configuration table lists [`ALL`], in order, with each
+    /// one's kind and default.
     #[test]
     fn readme_configuration_table_matches_the_code() {
         let readme = include_str!("../../README.md");
@@ -807,25 +1054,49 @@ mod tests {
             .split("\n## ")
             .next()
             .unwrap_or_default();
-        let documented: Vec<(String, Option<String>)> = table
+        let documented: Vec<[String; 3]> = table
             .lines()
             .filter(|line| line.starts_with("| `"))
             .map(|line| {
                 let cells: Vec<&str> = line.split(" | ").collect();
-                let name = cells[0]
-                    .trim_start_matches("| ")
-                    .trim_matches('`')
-                    .to_owned();
-                let default = cells[2].trim();
-                let fixed = default.starts_with('`') && default.ends_with('`');
-                (name, fixed.then(|| default.trim_matches('`').to_owned()))
+                let name = cells[0].trim_start_matches("| ").trim_matches('`');
+                [name, cells[1], cells[2]].map(str::to_owned)
             })
             .collect();
-        let code: Vec<(String, Option<String>)> = documented_defaults()
-            .into_iter()
-            .map(|(name, default)| (name.to_owned(), default))
+        let code: Vec<[String; 3]> = ALL
+            .iter()
+            .map(|setting| {
+                let kind = match setting.kind {
+                    Kind::Var => "var",
+                    Kind::Secret => "secret",
+                    Kind::SecretOrVar => "secret or var",
+                    Kind::KvBinding => "KV binding",
+                    Kind::DurableObjectBinding => "Durable Object binding",
+                };
+                let default = match setting.default {
+                    Fallback::Unset => "unset".to_owned(),
+                    Fallback::Required => "required".to_owned(),
+                    Fallback::Value(text) => format!("`{text}`"),
+                    Fallback::SameAs(other) => format!("as `{}`", other.name),
+                    Fallback::Derived(how) => how.to_owned(),
+                };
+                [setting.name.to_owned(), kind.to_owned(), default]
+            })
             .collect();
         assert_eq!(documented, code);
+    }
+
+    /// Outside these tests, each name is written once: in its [`Setting`],
+    /// which is in [`ALL`].
+    #[test]
+    fn each_name_is_written_once() {
+        let source = include_str!("config.rs");
+        let code = source.split("\n#[cfg(test)]\n").next().unwrap();
+        assert_eq!(code.matches(": Setting =").count(), ALL.len());
+        for setting in ALL {
+            let quoted = format!("\"{}\"", setting.name);
+            assert_eq!(code.matches(&quoted).count(), 1, "{quoted}");
+        }
     }
 
     #[test]

@@ -47,7 +47,7 @@ const REVOKED_CHALLENGE = 'Bearer realm="api", error="invalid_token", error_desc
 const MiB = 1024; // KiB per MiB: /proc reports KiB
 
 // The worker's bounds under the settings the soak gives it (see docs/soak.md):
-// core/src/cache.rs DEFAULT_ENTRIES / DEFAULT_BYTES, core/src/isolate.rs RECENT_CAPACITY.
+// the TOKEN_CACHE_ENTRIES / TOKEN_CACHE_BYTES defaults in core/src/config.rs, core/src/isolate.rs RECENT_CAPACITY.
 // The RSS budget is judged on loads of at least this length. Each workerd
 // process, the baseline's and the KV processes' included, grows in a few steps
 // of 30 to 100 MiB at moments of its own within the first minutes of load, then

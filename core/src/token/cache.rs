@@ -52,11 +52,6 @@ pub struct TokenCache {
     max_bytes: usize,
 }
 
-/// Default of `TOKEN_CACHE_ENTRIES`.
-pub const DEFAULT_ENTRIES: usize = 10_000;
-/// Default of `TOKEN_CACHE_BYTES`.
-pub const DEFAULT_BYTES: usize = 16 * 1024 * 1024;
-
 impl TokenCache {
     /// A cache of at most `max_entries` tokens and about `max_bytes` bytes.
     /// Either bound at 0 disables caching.

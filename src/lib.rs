@@ -8,6 +8,8 @@
 //! | `lib.rs` | the fetch event, `Env` settings, `Date`, per-isolate state, log lines |
 //! | `http.rs` | the runtime's request head and body in, [`Reply`](edge_revoke_core::http::reply::Reply) out |
 //! | `kv.rs` | the Workers KV namespace `REVOKED_TOKENS` |
+//! | `journal.rs` | the Durable Object `RevocationJournal`: SQLite tables, alarm |
+//! | `journal_link.rs` | calls to the journal (`REVOCATION_JOURNAL`), and the location's shared page (Cache API) |
 //! | `webcrypto.rs` | SubtleCrypto `importKey`/`verify` |
 //! | `origin.rs` | `fetch` to the origin, with the response-headers timeout |
 //! | `jwks.rs` | `fetch` of `JWT_JWKS_URL` |
@@ -24,6 +26,10 @@ mod bench;
 #[cfg(target_arch = "wasm32")]
 mod http;
 #[cfg(target_arch = "wasm32")]
+mod journal;
+#[cfg(target_arch = "wasm32")]
+mod journal_link;
+#[cfg(target_arch = "wasm32")]
 mod js;
 #[cfg(target_arch = "wasm32")]
 mod jwks;
@@ -38,6 +44,7 @@ mod webcrypto;
 
 #[cfg(target_arch = "wasm32")]
 mod entry {
+    use crate::journal_link::DoJournal;
     use crate::{http, jwks::FetchJwks, kv::WorkersKv, origin, webcrypto::WebCrypto};
     use edge_revoke_core::handlers::{self, Action, Decision};
     use edge_revoke_core::http::routes;
@@ -93,7 +100,7 @@ mod entry {
     }
 
     /// A var or secret by name; both appear as strings on `env`.
-    fn setting(env: &Env, name: &str) -> Option<String> {
+    pub(crate) fn setting(env: &Env, name: &str) -> Option<String> {
         Reflect::get(env, &JsValue::from_str(name))
             .ok()?
             .as_string()
@@ -132,13 +139,17 @@ mod entry {
         };
         let isolate = &state.isolate;
         let kv = WorkersKv::from_env(&env, isolate.store_cache_ttl());
-        let services = isolate.services(kv, &state.crypto, &FetchJwks, now);
+        let journal = DoJournal::from_env(&env);
+        let services = isolate.services(kv, journal, &state.crypto, &FetchJwks, now);
         let config = isolate.config.as_ref();
         let Decision { action, event } =
             handlers::decide(&head, route, body.as_deref(), config, &services, now).await;
         if let Some(event) = event {
             let latency_ms = worker::Date::now().as_millis().saturating_sub(started);
             log_json(&event.log_line(latency_ms));
+        }
+        for note in isolate.notes() {
+            log_json(&note);
         }
         Ok(match action {
             Action::Reply(reply) => http::to_response(&reply),

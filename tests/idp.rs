@@ -562,7 +562,13 @@ fn transmitter_keys_can_come_from_ssf_jwks_url_and_are_cached() {
         jwks: ssf_jwks(),
         fetches: std::cell::Cell::new(0),
     };
-    let services = w.isolate.services(&w.store, &w.verifier, &fetcher, NOW);
+    let services = w.isolate.services(
+        &w.store,
+        edge_revoke_core::revocation::NoJournal,
+        &w.verifier,
+        &fetcher,
+        NOW,
+    );
     let push = |sub: &str| {
         let set = set_token(&set_claims(CAEP_CREDENTIAL_CHANGE, json!({}), user(sub)));
         let head = request_head(

@@ -8,7 +8,7 @@ use crate::error::ConfigError;
 use crate::handlers::Services;
 use crate::http::routes::{Route, RouteError};
 use crate::keys::RemoteKeys;
-use crate::revocation::{Kv, Lifetimes, RecentRevocations, Revocations};
+use crate::revocation::{Follower, JournalLink, Kv, Lifetimes, RecentRevocations, Revocations};
 use crate::token::cache::TokenCache;
 use crate::token::rules::DEFAULT_LEEWAY;
 use serde_json::{json, Value};
@@ -16,6 +16,11 @@ use serde_json::{json, Value};
 /// Writes of each kind (token, cutoff) an isolate remembers for
 /// read-your-writes. Each lasts at most the store's cache TTL.
 pub const RECENT_CAPACITY: usize = 10_000;
+
+/// Most bytes an isolate's copy of the revocation journal holds.
+pub const MIRROR_BYTES: usize = 4 << 20;
+/// Most bytes of KV answers an isolate keeps for reuse.
+pub const ANSWER_BYTES: usize = 4 << 20;
 
 /// Per-isolate state.
 pub struct Isolate {
@@ -29,6 +34,8 @@ pub struct Isolate {
     pub ssf_remote_keys: RemoteKeys,
     /// Verified tokens seen before.
     pub cache: TokenCache,
+    /// This isolate's copy of the revocation journal, when one is bound.
+    pub follower: Follower,
 }
 
 impl Isolate {
@@ -39,14 +46,16 @@ impl Isolate {
 
     /// An isolate with these settings, its caches sized from them.
     pub fn new(config: Result<Config, ConfigError>) -> Isolate {
-        let (ttl, recheck, entries, bytes) = match &config {
+        let (ttl, recheck, entries, bytes, sync, propagation) = match &config {
             Ok(c) => (
                 c.revocation_cache_ttl,
                 c.revocation_recheck,
                 c.token_cache_entries,
                 c.token_cache_bytes,
+                c.revocation_sync,
+                c.kv_propagation,
             ),
-            Err(_) => (DEFAULT_CACHE_TTL, 0, 0, 0),
+            Err(_) => (DEFAULT_CACHE_TTL, 0, 0, 0, 1, u64::MAX),
         };
         Isolate {
             config,
@@ -54,7 +63,15 @@ impl Isolate {
             remote_keys: RemoteKeys::default(),
             ssf_remote_keys: RemoteKeys::default(),
             cache: TokenCache::new(entries, bytes),
+            follower: Follower::new(sync, propagation, MIRROR_BYTES, ANSWER_BYTES),
         }
+    }
+
+    /// Log lines about the isolate itself gathered since the last call (the
+    /// journal out of reach, and back).
+    pub fn notes(&self) -> Vec<Value> {
+        let notes = self.follower.take_notes();
+        notes.iter().map(|note| note.log_line()).collect()
     }
 
     /// The log line worth writing once at start-up, if any.
@@ -101,17 +118,19 @@ impl Isolate {
     }
 
     /// What [`crate::handlers::decide`] decides a request with, at `now`:
-    /// revocations in `kv` as this isolate sees them (its own recent writes
-    /// over the store), this isolate's caches, and the runtime's crypto and
-    /// fetch. The worker then awaits
+    /// revocations in `kv` as this isolate sees them (the journal's entries
+    /// when `journal` is bound, and its own recent writes, over the store),
+    /// this isolate's caches, and the runtime's crypto and fetch. The worker
+    /// then awaits
     /// `handlers::decide(head, route, body, isolate.config.as_ref(), &services, now)`.
-    pub fn services<'a, K: Kv, V, F>(
+    pub fn services<'a, K: Kv, J: JournalLink, V, F>(
         &'a self,
         kv: K,
+        journal: J,
         verifier: &'a V,
         fetcher: &'a F,
         now: u64,
-    ) -> Services<'a, K, V, F> {
+    ) -> Services<'a, K, V, F, J> {
         let lifetimes = match &self.config {
             Ok(config) => Lifetimes {
                 leeway: config.rules.leeway,
@@ -123,7 +142,8 @@ impl Isolate {
             },
         };
         Services {
-            store: Revocations::new(kv, &self.recent, now, lifetimes),
+            store: Revocations::new(kv, &self.recent, now, lifetimes)
+                .following(&self.follower, journal),
             verifier,
             fetcher,
             remote_keys: &self.remote_keys,

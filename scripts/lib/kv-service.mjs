@@ -26,6 +26,8 @@
 //   POST /fail-reads?prefix=P -> reads of keys starting with P answer 500
 //                    (no prefix = off)
 //   PUT  /raw/<key>  -> stores the request body as the key's value, as is
+import { keyOf, bulkKeys, valueResponse, refuse } from "./kv-protocol.mjs";
+
 const store = new Map();
 let delayMs = 0;
 let writeLimitMs = 0;
@@ -37,11 +39,6 @@ function reset() {
   stats = { get: 0, bulk: 0, put: 0, delete: 0, list: 0, refused: 0, maxInFlight: 0, keys: {} };
 }
 reset();
-
-function keyOf(url) {
-  const raw = url.pathname.slice(1);
-  return url.searchParams.get("urlencoded") === "true" ? decodeURIComponent(raw) : raw;
-}
 
 async function admin(request, url) {
   if (url.pathname === "/stats") return Response.json(stats);
@@ -78,11 +75,8 @@ function countKey(key) {
 /** One bulk read: the operation workerd sends for `get([keys])`. */
 async function bulkGet(request) {
   stats.bulk++;
-  const { keys, type = "text" } = await request.json();
-  if (!Array.isArray(keys) || keys.length < 1 || keys.length > 100) {
-    return new Response(null, { status: 400 });
-  }
-  if (type !== "text") return new Response(null, { status: 500 });
+  const { keys, error } = await bulkKeys(request);
+  if (error) return error;
   if (failReadsPrefix !== null && keys.some((key) => key.startsWith(failReadsPrefix))) {
     return new Response("injected read failure", { status: 500 });
   }
@@ -117,18 +111,14 @@ async function operation(request, url) {
     countKey(key);
     const entry = store.get(key);
     if (!entry) return new Response("Not Found", { status: 404 });
-    const headers = new Headers();
-    if (entry.metadata !== undefined) headers.set("CF-KV-Metadata", entry.metadata);
-    return new Response(entry.value, { headers });
+    return valueResponse(entry.value, entry.metadata);
   }
   if ((method === "PUT" || method === "DELETE") && writeLimitMs > 0) {
     const last = lastWrite.get(key);
     const at = Date.now();
     if (last !== undefined && at - last < writeLimitMs) {
       stats.refused++;
-      // Read the body first: workerd's KV client waits for it to be taken.
-      await request.arrayBuffer();
-      return new Response("Too Many Requests", { status: 429 });
+      return refuse(request, 429, "Too Many Requests");
     }
     lastWrite.set(key, at);
   }

@@ -6,6 +6,13 @@
 // bound as REVOKED_TOKENS and reachable for the harness on its own socket.
 // Outbound fetch goes through a network service that allows loopback, where
 // the origin is.
+//
+// writeLocationsConfig sets up several edge locations in one process instead
+// (the multi-location simulation, tests/e2e/support/locations.mjs): each
+// location has its own isolates, its own view of one shared KV store
+// (kv-locations.mjs through a kv-forwarder.mjs per location) and its own
+// Cache API (cache-service.mjs), and optionally all of them bind one revocation
+// journal, a SQLite Durable Object defined by a service of its own.
 import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync, realpathSync } from "node:fs";
 import net from "node:net";
@@ -15,6 +22,21 @@ import { fileURLToPath } from "node:url";
 export const WORKERD = realpathSync(new URL("../../node_modules/.bin/workerd", import.meta.url).pathname);
 /** The in-memory KV service every setup binds as REVOKED_TOKENS unless told otherwise. */
 export const KV_SERVICE = fileURLToPath(new URL("./kv-service.mjs", import.meta.url));
+/** The protocol helpers every KV store embeds next to its own module. */
+const KV_PROTOCOL = fileURLToPath(new URL("./kv-protocol.mjs", import.meta.url));
+/** The KV store shared by the locations of writeLocationsConfig, and the per-location forwarder to it. */
+export const KV_LOCATIONS = fileURLToPath(new URL("./kv-locations.mjs", import.meta.url));
+const KV_FORWARDER = fileURLToPath(new URL("./kv-forwarder.mjs", import.meta.url));
+/** The Cache API backend of one location. */
+export const CACHE_SERVICE = fileURLToPath(new URL("./cache-service.mjs", import.meta.url));
+/** The revocation journal's Durable Object: its class, binding, storage key, service and disk. */
+export const JOURNAL = Object.freeze({
+  className: "RevocationJournal",
+  binding: "REVOCATION_JOURNAL",
+  uniqueKey: "edge-revoke-journal",
+  service: "journal",
+  disk: "journal-disk",
+});
 
 const capnpString = (s) => JSON.stringify(String(s)); // ASCII-only values: JSON escapes are valid capnp
 // Cap'n Proto declaration names are camelCase: worker "a" is `workerA`.
@@ -38,6 +60,80 @@ export function writeConfig({ runDir, name, worker, bindings, port, kvStore = KV
   });
 }
 
+/** The `modules` list of `worker` (see writeConfig), its paths relative to the config (`rel`). */
+function modulesOf(worker, rel) {
+  if (worker.kind === "rust") {
+    return `[ (name = "index.js", esModule = embed ${capnpString(rel(path.join(worker.dir, "index.js")))}),
+          (name = "index_bg.wasm", wasm = embed ${capnpString(rel(path.join(worker.dir, "index_bg.wasm")))}) ]`;
+  }
+  if (worker.kind === "modules") {
+    return `[ ${worker.modules
+      .map((m) => `(name = ${capnpString(m.name)}, ${m.type ?? "esModule"} = embed ${capnpString(rel(m.path))})`)
+      .join(",\n          ")} ]`;
+  }
+  return `[ (name = "worker.mjs", esModule = embed ${capnpString(rel(worker.module))}) ]`;
+}
+
+/** A worker of one ES module `file`, under the module name `name`. */
+const jsModule = (file, name) => ({ kind: "modules", modules: [{ name, path: file }] });
+/** A KV store worker: its module `file` as `name`, and kv-protocol.mjs, which it imports. */
+const kvStoreModules = (file, name) => ({ kind: "modules", modules: [{ name, path: file }, { name: "kv-protocol.mjs", path: KV_PROTOCOL }] });
+
+/** Binding lines for settings: { NAME: string | { embed: absPath } }; null and undefined are left out. */
+function textBindings(bindings, rel) {
+  return Object.entries(bindings)
+    .filter(([, value]) => value !== undefined && value !== null)
+    .map(([key, value]) =>
+      typeof value === "object"
+        ? `(name = ${capnpString(key)}, text = embed ${capnpString(rel(value.embed))})`
+        : `(name = ${capnpString(key)}, text = ${capnpString(value)})`,
+    );
+}
+
+/** The REVOKED_TOKENS binding to the KV service named `service`. */
+const kvBinding = (service) => `(name = "REVOKED_TOKENS", kvNamespace = ${capnpString(service)})`;
+
+/**
+ * One `const <decl> :Workerd.Worker` definition. `bindings` are binding lines
+ * (none: no bindings field); `fields` are more lines of the struct, each
+ * ending in a comma (e.g. `cacheApiOutbound = "cache",`).
+ */
+function workerDefinition(decl, { worker, rel, compatibilityDate, bindings = [], fields = [] }) {
+  const lines = [`  modules = ${modulesOf(worker, rel)},`, `  compatibilityDate = ${capnpString(compatibilityDate)},`];
+  if (bindings.length > 0) lines.push(`  bindings = [\n    ${bindings.join(",\n    ")}\n  ],`);
+  for (const field of fields) lines.push(`  ${field}`);
+  return `const ${decl} :Workerd.Worker = (\n${lines.join("\n")}\n);\n`;
+}
+
+const serviceLine = (name, decl) => `    (name = ${capnpString(name)}, worker = .${decl}),`;
+const socketLine = (name, port, service) =>
+  `    (name = ${capnpString(name)}, address = "127.0.0.1:${port}", http = (), service = ${capnpString(service)}),`;
+
+/** The whole config file: services (plus the loopback network), sockets and worker definitions. */
+function configText(name, { services, sockets, definitions }) {
+  return `# Generated by scripts/lib/workerd.mjs for setup ${name}.
+using Workerd = import "/workerd/workerd.capnp";
+
+const config :Workerd.Config = (
+  services = [
+${services.join("\n")}
+    (name = "internet", network = (allow = ["public", "private", "local"])),
+  ],
+  sockets = [
+${sockets.join("\n")}
+  ],
+);
+
+${definitions.join("\n")}`;
+}
+
+/** Writes `text` as <runDir>/<name>.capnp and returns its path. */
+function writeConfigFile(runDir, name, text) {
+  const file = path.join(runDir, `${name}.capnp`);
+  writeFileSync(file, text);
+  return file;
+}
+
 /**
  * Writes a config where every worker in `workers` ({ name, port, worker,
  * bindings }) is its own service, so its own isolate, and all of them bind
@@ -51,71 +147,24 @@ export function writeConfig({ runDir, name, worker, bindings, port, kvStore = KV
 export function writeMultiConfig({ runDir, name, workers, kvStore = KV_SERVICE, kvPort, kvAddress, compatibilityDate }) {
   mkdirSync(runDir, { recursive: true });
   const rel = (p) => path.relative(runDir, p);
-  const modulesOf = (worker) =>
-    worker.kind === "rust"
-      ? `[ (name = "index.js", esModule = embed ${capnpString(rel(path.join(worker.dir, "index.js")))}),
-          (name = "index_bg.wasm", wasm = embed ${capnpString(rel(path.join(worker.dir, "index_bg.wasm")))}) ]`
-      : worker.kind === "modules"
-        ? `[ ${worker.modules
-            .map((m) => `(name = ${capnpString(m.name)}, ${m.type ?? "esModule"} = embed ${capnpString(rel(m.path))})`)
-            .join(",\n          ")} ]`
-        : `[ (name = "worker.mjs", esModule = embed ${capnpString(rel(worker.module))}) ]`;
-  const bindingsOf = (bindings) => {
-    const lines = [`(name = "REVOKED_TOKENS", kvNamespace = "kv")`];
-    for (const [key, value] of Object.entries(bindings)) {
-      if (value === undefined || value === null) continue;
-      lines.push(
-        typeof value === "object"
-          ? `(name = ${capnpString(key)}, text = embed ${capnpString(rel(value.embed))})`
-          : `(name = ${capnpString(key)}, text = ${capnpString(value)})`,
-      );
-    }
-    return lines.join(",\n    ");
-  };
-  const services = workers.map((w) => `    (name = ${capnpString(w.name)}, worker = .${declName(w.name)}),`);
-  const sockets = workers.map(
-    (w) => `    (name = ${capnpString(`http_${w.name}`)}, address = "127.0.0.1:${w.port}", http = (), service = ${capnpString(w.name)}),`,
+  const services = workers.map((w) => serviceLine(w.name, declName(w.name)));
+  const sockets = workers.map((w) => socketLine(`http_${w.name}`, w.port, w.name));
+  const definitions = workers.map((w) =>
+    workerDefinition(declName(w.name), {
+      worker: w.worker,
+      rel,
+      compatibilityDate,
+      bindings: [kvBinding("kv"), ...textBindings(w.bindings, rel)],
+    }),
   );
-  const definitions = workers.map(
-    (w) => `const ${declName(w.name)} :Workerd.Worker = (
-  modules = ${modulesOf(w.worker)},
-  compatibilityDate = ${capnpString(compatibilityDate)},
-  bindings = [
-    ${bindingsOf(w.bindings)}
-  ],
-);
-`,
-  );
-  const kvService = kvAddress
-    ? `    (name = "kv", external = (address = ${capnpString(kvAddress)}, http = ())),`
-    : `    (name = "kv", worker = .kvWorker),`;
-  const kvSocket = kvAddress ? [] : [`    (name = "kvadmin", address = "127.0.0.1:${kvPort}", http = (), service = "kv"),`];
-  const kvDefinition = kvAddress
-    ? ""
-    : `const kvWorker :Workerd.Worker = (
-  modules = [ (name = "kv-service.mjs", esModule = embed ${capnpString(rel(kvStore))}) ],
-  compatibilityDate = ${capnpString(compatibilityDate)},
-);
-`;
-  const text = `# Generated by scripts/lib/workerd.mjs for setup ${name}.
-using Workerd = import "/workerd/workerd.capnp";
-
-const config :Workerd.Config = (
-  services = [
-${services.join("\n")}
-${kvService}
-    (name = "internet", network = (allow = ["public", "private", "local"])),
-  ],
-  sockets = [
-${[...sockets, ...kvSocket].join("\n")}
-  ],
-);
-
-${definitions.join("\n")}
-${kvDefinition}`;
-  const file = path.join(runDir, `${name}.capnp`);
-  writeFileSync(file, text);
-  return file;
+  if (kvAddress) {
+    services.push(`    (name = "kv", external = (address = ${capnpString(kvAddress)}, http = ())),`);
+  } else {
+    services.push(serviceLine("kv", "kvWorker"));
+    sockets.push(socketLine("kvadmin", kvPort, "kv"));
+    definitions.push(workerDefinition("kvWorker", { worker: kvStoreModules(kvStore, "kv-service.mjs"), rel, compatibilityDate }));
+  }
+  return writeConfigFile(runDir, name, configText(name, { services, sockets, definitions }));
 }
 
 /**
@@ -125,6 +174,123 @@ ${kvDefinition}`;
  */
 export function writeKvConfig({ runDir, name, port, kvStore = KV_SERVICE, compatibilityDate }) {
   return writeMultiConfig({ runDir, name, workers: [], kvStore, kvPort: port, compatibilityDate });
+}
+
+const capitalised = (name) => `${name[0].toUpperCase()}${name.slice(1)}`;
+
+/**
+ * Writes a config of several edge locations in one process and returns its path.
+ * locations: [{ name, isolates, ports: [one per isolate], cachePort }], names
+ *   lower-case letters and digits ("journal" is taken). Isolate i (from 1) of
+ *   location "a" is service "a-<i>" on 127.0.0.1:ports[i-1], running `worker`
+ *   (e.g. { kind: "rust", dir }) with `bindings` (settings, as for writeConfig).
+ *   The isolates of a location bind REVOKED_TOKENS to its forwarder "kv-a"
+ *   (which names the location to the shared store) and use "cache-a" as their
+ *   Cache API (`cacheApiOutbound`; its admin socket on cachePort).
+ * kvPort: the shared store's admin socket (kv-locations.mjs).
+ * journal: true adds the service "journal" running `worker` too, which defines
+ *   the RevocationJournal Durable Object namespace (SQLite, stored on the disk
+ *   service "journal-disk" at the absolute path `journalDir`), with `bindings`,
+ *   its own forwarder for a location named "journal" and its own cache; every
+ *   isolate binds REVOCATION_JOURNAL to that namespace. `journalPort`, when
+ *   given, is a socket for the journal service itself. journal: false emits no
+ *   Durable Object configuration at all.
+ */
+export function writeLocationsConfig({
+  runDir,
+  name,
+  worker,
+  locations,
+  bindings = {},
+  kvPort,
+  journal = false,
+  journalDir,
+  journalPort,
+  kvStore = KV_LOCATIONS,
+  compatibilityDate,
+}) {
+  mkdirSync(runDir, { recursive: true });
+  const rel = (p) => path.relative(runDir, p);
+  const names = locations.map((l) => l.name);
+  for (const l of locations) {
+    if (!/^[a-z][a-z0-9]*$/.test(l.name) || l.name === JOURNAL.service) throw new Error(`bad location name ${JSON.stringify(l.name)}`);
+    if (l.ports?.length !== l.isolates) throw new Error(`location ${l.name}: ${l.isolates} isolates need as many ports`);
+  }
+  if (new Set(names).size !== names.length) throw new Error(`location names repeat: ${names}`);
+  if (journal && !path.isAbsolute(journalDir ?? "")) throw new Error("journal: true needs an absolute journalDir");
+
+  const settings = textBindings(bindings, rel);
+  const journalBinding = `(name = ${capnpString(JOURNAL.binding)}, durableObjectNamespace = (className = ${capnpString(
+    JOURNAL.className,
+  )}, serviceName = ${capnpString(JOURNAL.service)}))`;
+  const services = [serviceLine("kv", "kvLocations")];
+  const sockets = [socketLine("kvadmin", kvPort, "kv")];
+  const definitions = [
+    workerDefinition("kvLocations", { worker: kvStoreModules(kvStore, "kv-locations.mjs"), rel, compatibilityDate }),
+    workerDefinition("cacheService", { worker: jsModule(CACHE_SERVICE, "cache-service.mjs"), rel, compatibilityDate }),
+  ];
+  /** The forwarder and cache services of `location`. */
+  const locationServices = (location) => {
+    const forwarder = `kvForwarder${capitalised(location)}`;
+    services.push(serviceLine(`kv-${location}`, forwarder), serviceLine(`cache-${location}`, "cacheService"));
+    definitions.push(
+      workerDefinition(forwarder, {
+        worker: jsModule(KV_FORWARDER, "kv-forwarder.mjs"),
+        rel,
+        compatibilityDate,
+        bindings: [`(name = "KV", service = "kv")`, ...textBindings({ LOCATION: location }, rel)],
+      }),
+    );
+  };
+
+  for (const location of locations) {
+    const decl = `location${capitalised(location.name)}`;
+    locationServices(location.name);
+    sockets.push(socketLine(`cacheadmin-${location.name}`, location.cachePort, `cache-${location.name}`));
+    location.ports.forEach((port, i) => {
+      const service = `${location.name}-${i + 1}`;
+      services.push(serviceLine(service, decl));
+      sockets.push(socketLine(`http-${service}`, port, service));
+    });
+    definitions.push(
+      workerDefinition(decl, {
+        worker,
+        rel,
+        compatibilityDate,
+        bindings: [kvBinding(`kv-${location.name}`), ...(journal ? [journalBinding] : []), ...settings],
+        fields: [`cacheApiOutbound = ${capnpString(`cache-${location.name}`)},`],
+      }),
+    );
+  }
+
+  if (journal) {
+    locationServices(JOURNAL.service);
+    services.push(
+      serviceLine(JOURNAL.service, "journalService"),
+      `    (name = ${capnpString(JOURNAL.disk)}, disk = (path = ${capnpString(journalDir)}, writable = true)),`,
+    );
+    if (journalPort) sockets.push(socketLine(`http-${JOURNAL.service}`, journalPort, JOURNAL.service));
+    definitions.push(
+      workerDefinition("journalService", {
+        worker,
+        rel,
+        compatibilityDate,
+        bindings: [
+          kvBinding(`kv-${JOURNAL.service}`),
+          `(name = ${capnpString(JOURNAL.binding)}, durableObjectNamespace = ${capnpString(JOURNAL.className)})`,
+          ...settings,
+        ],
+        fields: [
+          `durableObjectNamespaces = [ (className = ${capnpString(JOURNAL.className)}, uniqueKey = ${capnpString(
+            JOURNAL.uniqueKey,
+          )}, enableSql = true) ],`,
+          `durableObjectStorage = (localDisk = ${capnpString(JOURNAL.disk)}),`,
+          `cacheApiOutbound = ${capnpString(`cache-${JOURNAL.service}`)},`,
+        ],
+      }),
+    );
+  }
+  return writeConfigFile(runDir, name, configText(name, { services, sockets, definitions }));
 }
 
 /** Tries to connect once; resolves a connected socket or null. */

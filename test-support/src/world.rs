@@ -10,11 +10,13 @@ use edge_revoke_core::http::request::RequestHead;
 use edge_revoke_core::isolate::Isolate;
 use edge_revoke_core::keys::NoFetch;
 use edge_revoke_core::revocation::memory::MemoryKv;
+use edge_revoke_core::revocation::memory_journal::LocalJournal;
 use edge_revoke_core::revocation::Kv;
 use edge_revoke_core::token::signature::RustCrypto;
 use serde_json::Value;
 use std::cell::Cell;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 /// A configuration with every key type, the issuer, two audiences and two
 /// invalidation API keys; `extra` adds or replaces variables (an empty
@@ -59,6 +61,8 @@ pub struct World<K = MemoryKv> {
     /// Where revocations live.
     pub store: K,
     pub verifier: RustCrypto,
+    /// The revocation journal this isolate follows, if one is bound.
+    pub journal: Option<Rc<LocalJournal>>,
 }
 
 impl World {
@@ -74,6 +78,7 @@ impl World {
             isolate: Isolate::new(Ok(config)),
             store: MemoryKv::new(NOW),
             verifier: RustCrypto,
+            journal: None,
         }
     }
 }
@@ -92,7 +97,15 @@ impl<K: Kv> World<K> {
             isolate: self.isolate,
             store,
             verifier: self.verifier,
+            journal: self.journal,
         }
+    }
+
+    /// The same world following `journal` (shared with other worlds: other
+    /// isolates or locations).
+    pub fn following(mut self, journal: &Rc<LocalJournal>) -> Self {
+        self.journal = Some(journal.clone());
+        self
     }
 
     /// The settings.
@@ -105,10 +118,14 @@ impl<K: Kv> World<K> {
 
     /// What a request is decided with at the world's time, as the worker
     /// builds it (no remote key set is reachable).
-    pub fn services(&self) -> Services<'_, &K, RustCrypto, NoFetch> {
+    pub fn services(&self) -> Services<'_, &K, RustCrypto, NoFetch, Option<&LocalJournal>> {
         let now = self.now.get();
+        if let Some(journal) = &self.journal {
+            journal.set_now(now);
+        }
+        let journal = self.journal.as_deref();
         self.isolate
-            .services(&self.store, &self.verifier, &NoFetch, now)
+            .services(&self.store, journal, &self.verifier, &NoFetch, now)
     }
 
     /// Moves the clock `seconds` on.

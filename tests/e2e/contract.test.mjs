@@ -85,8 +85,8 @@ describe('no usable configuration: every route answers 500 problem+json', () => 
   });
 });
 
-describe('Workers KV down (no REVOKED_TOKENS binding): every route that reads or writes it answers 503', () => {
-  const ctx = useWorker(BASE_VARS, { kv: false });
+describe('Workers KV down (no REVOKED_TOKENS binding, no journal): every route that reads or writes it answers 503', () => {
+  const ctx = useWorker(BASE_VARS, { kv: false, journal: false });
 
   for (const [name, path] of [
     ['DELETE /v2.0/tokens/{tokenId}', '/v2.0/tokens/victim-1'],

@@ -31,13 +31,13 @@ function assertRetryAfter(r) {
 }
 
 // How KV is made to fail: the worker is started WITHOUT the REVOKED_TOKENS binding
-// (startWorker({ kv: false }) leaves the [[kv_namespaces]] entry out of the generated
+// (startWorker({ kv: false, journal: false }) leaves the [[kv_namespaces]] entry out of the generated
 // wrangler.toml). The built worker is unchanged and has no test-only switch: with no
 // binding, every KV read and write it attempts fails exactly as it would if the
 // namespace were unreachable, and it must fail closed. The one difference from a real
 // outage is timing: the failure is immediate rather than after a network timeout.
-describe('KV unavailable (no REVOKED_TOKENS binding)', () => {
-  const ctx = useWorker(BASE_VARS, { kv: false });
+describe('KV unavailable (no REVOKED_TOKENS binding, no journal)', () => {
+  const ctx = useWorker(BASE_VARS, { kv: false, journal: false });
 
   it('the generated config really has no KV binding', async () => {
     const { readFileSync } = await import('node:fs');
@@ -114,6 +114,42 @@ describe('KV unavailable (no REVOKED_TOKENS binding)', () => {
       assertRetryAfter(r);
     }
     assert.equal(ctx.origin.requests.length, 0);
+  });
+});
+
+// The same outage with the revocation journal bound: a revocation is
+// durable once the journal holds it, so it answers success and is enforced,
+// while KV stays the store of record it will reach when KV is back (the
+// journal keeps it and retries; tests/journal.rs and the locations suite).
+// A request whose token KV cannot vouch for still fails closed.
+describe('KV unavailable with the journal bound', () => {
+  const ctx = useWorker({ ...BASE_VARS, OAUTH_CLIENTS: 'app:secret-1' }, { kv: false });
+  const basic = `Basic ${Buffer.from('app:secret-1').toString('base64')}`;
+  const admin = async () => mint({ alg: 'HS256', claims: { sub: 'ops', roles: ['identity:admin'] } });
+
+  it('an OAuth revoke answers 200 (the journal has it), the token is rejected, nothing is forwarded', async () => {
+    const token = await mint({ alg: 'RS256', claims: { sub: 'kv-down-user' } });
+    const r = await call(ctx.base, '/oauth/revoke', {
+      method: 'POST',
+      headers: { Authorization: basic, 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: `token=${token}`,
+    });
+    assert.equal(r.status, 200, r.text);
+    const after = await call(ctx.base, '/hello', { token });
+    assert.ok([401, 503].includes(after.status), `the revoked token: ${after.status}`);
+    assert.equal(ctx.origin.requests.length, 0);
+  });
+
+  it('a valid token KV cannot vouch for is still 503, never forwarded', async () => {
+    const r = await call(ctx.base, '/hello', { token: await mint({ alg: 'ES256', claims: { sub: 'kv-down-other' } }) });
+    assertProblem(r, 503);
+    assertRetryAfter(r);
+    assert.equal(ctx.origin.requests.length, 0);
+  });
+
+  it('the admin status route fails closed too: the admin token itself needs KV', async () => {
+    const r = await call(ctx.base, '/api/journal', { token: await admin() });
+    assertProblem(r, 503);
   });
 });
 

@@ -613,8 +613,8 @@ describe('receivers not configured: the paths are the origin\'s', () => {
 
 // ---------------------------------------------------------------------------
 
-describe('receivers without KV (no REVOKED_TOKENS binding)', () => {
-  const ctx = useWorker(RECEIVER_VARS, { kv: false });
+describe('receivers without KV (no REVOKED_TOKENS binding, no journal)', () => {
+  const ctx = useWorker(RECEIVER_VARS, { kv: false, journal: false });
 
   it('a valid logout token or SET is 503 with Retry-After (never 200/202); an invalid one is still 400', T, async () => {
     const sub = uniq('nokv');

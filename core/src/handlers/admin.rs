@@ -91,6 +91,19 @@ pub(super) async fn list<R: Runtime>(
 
 /// `GET /api/cutoffs?kind=subject|session` (default `subject`): one KV
 /// `list` call per page, like the revocation listing.
+/// `GET /api/journal`: the revocation journal's head, oldest retained
+/// entry and KV backlog (`journal`, `null` when it cannot be reached), and
+/// this isolate's cursor and mirror age (`isolate`); `{"bound": false}`
+/// without a journal.
+pub(super) async fn journal_status<R: Runtime>(
+    head: &RequestHead,
+    cx: &Context<'_, R>,
+) -> Result<Done, Failure> {
+    require_admin(head, cx).await?;
+    let status = cx.rt.store().journal_status().await;
+    Ok(Done::reply(Reply::json(200, &status)))
+}
+
 pub(super) async fn list_cutoffs<R: Runtime>(
     head: &RequestHead,
     cx: &Context<'_, R>,

@@ -37,7 +37,7 @@ use crate::http::routes::{classify, Route, RouteError};
 use crate::keys::{Alg, JwksFetcher, Key, KeyFamily, KeyLookup, RemoteKeys};
 use crate::log::Event;
 use crate::revocation::RevokeReason;
-use crate::revocation::{Kv, Revocations};
+use crate::revocation::{JournalLink, Kv, NoJournal, Revocations};
 use crate::token::cache::TokenCache;
 use crate::token::signature::SignatureVerifier;
 use crate::token::{self, TokenId, VerifiedToken};
@@ -90,12 +90,14 @@ pub struct Decision {
 pub trait Runtime {
     /// The key-value store revocations live in.
     type Kv: Kv;
+    /// The revocation journal ([`NoJournal`] when none is bound).
+    type Journal: JournalLink;
     /// Signature checks.
     type Verifier: SignatureVerifier;
     /// Fetches remote key sets.
     type Fetcher: JwksFetcher;
     /// Revocations, as this isolate sees them now.
-    fn store(&self) -> &Revocations<'_, Self::Kv>;
+    fn store(&self) -> &Revocations<'_, Self::Kv, Self::Journal>;
     /// Signature checks.
     fn verifier(&self) -> &Self::Verifier;
     /// Fetches `JWT_JWKS_URL` and `SSF_JWKS_URL`.
@@ -110,9 +112,9 @@ pub trait Runtime {
 
 /// A [`Runtime`] of parts: what the worker and the tests build for each
 /// request (see [`crate::isolate::Isolate::services`]).
-pub struct Services<'a, K, V, F> {
+pub struct Services<'a, K, V, F, J = NoJournal> {
     /// Revocations.
-    pub store: Revocations<'a, K>,
+    pub store: Revocations<'a, K, J>,
     /// Signature checks.
     pub verifier: &'a V,
     /// Fetches `JWT_JWKS_URL`.
@@ -125,11 +127,14 @@ pub struct Services<'a, K, V, F> {
     pub cache: &'a TokenCache,
 }
 
-impl<K: Kv, V: SignatureVerifier, F: JwksFetcher> Runtime for Services<'_, K, V, F> {
+impl<K: Kv, V: SignatureVerifier, F: JwksFetcher, J: JournalLink> Runtime
+    for Services<'_, K, V, F, J>
+{
     type Kv = K;
+    type Journal = J;
     type Verifier = V;
     type Fetcher = F;
-    fn store(&self) -> &Revocations<'_, K> {
+    fn store(&self) -> &Revocations<'_, K, J> {
         &self.store
     }
     fn verifier(&self) -> &V {
@@ -256,6 +261,7 @@ pub async fn decide<R: Runtime>(
         Route::OAuthIntrospect => oauth::introspect(head, body, &cx).await,
         Route::ListRevocations => admin::list(head, &cx).await,
         Route::ListCutoffs => admin::list_cutoffs(head, &cx).await,
+        Route::JournalStatus => admin::journal_status(head, &cx).await,
         Route::Restore { jti } => admin::restore(head, jti, &cx).await,
         Route::BackchannelLogout => backchannel::logout(body, &cx).await,
         Route::SsfEvents => ssf::events(head, body, &cx).await,

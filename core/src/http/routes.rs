@@ -28,6 +28,7 @@ const OAUTH_REVOKE: &[&str] = &["oauth", "revoke"];
 const OAUTH_INTROSPECT: &[&str] = &["oauth", "introspect"];
 const REVOCATIONS: &[&str] = &["api", "revocations"];
 const CUTOFFS: &[&str] = &["api", "cutoffs"];
+const JOURNAL: &[&str] = &["api", "journal"];
 const USERS: &[&str] = &["api", "users"];
 const BACKCHANNEL_LOGOUT: &[&str] = &["oidc", "backchannel-logout"];
 const SSF_EVENTS: &[&str] = &["ssf", "events"];
@@ -84,6 +85,9 @@ pub enum Route {
     /// `GET /api/cutoffs?kind=subject|session`: admins page through subject
     /// and session cutoffs.
     ListCutoffs,
+    /// `GET /api/journal`: admins see the revocation journal's state and
+    /// this isolate's copy of it.
+    JournalStatus,
     /// `DELETE /api/revocations/{jti}`: an admin restores a token.
     Restore {
         /// The token ID.
@@ -118,6 +122,7 @@ impl Route {
             Route::OAuthIntrospect => "POST /oauth/introspect",
             Route::ListRevocations => "GET /api/revocations",
             Route::ListCutoffs => "GET /api/cutoffs",
+            Route::JournalStatus => "GET /api/journal",
             Route::Restore { .. } => "DELETE /api/revocations/{jti}",
             Route::BackchannelLogout => "POST /oidc/backchannel-logout",
             Route::SsfEvents => "POST /ssf/events",
@@ -265,6 +270,7 @@ pub fn classify(head: &RequestHead) -> Result<Route, RouteError> {
         ("POST", OAUTH_INTROSPECT, Route::OAuthIntrospect),
         ("GET", REVOCATIONS, Route::ListRevocations),
         ("GET", CUTOFFS, Route::ListCutoffs),
+        ("GET", JOURNAL, Route::JournalStatus),
         ("POST", BACKCHANNEL_LOGOUT, Route::BackchannelLogout),
         ("POST", SSF_EVENTS, Route::SsfEvents),
     ]) {
@@ -586,6 +592,7 @@ mod tests {
             ("POST", "//oauth/introspect", Route::OAuthIntrospect),
             ("GET", "/api/Revocations/", Route::ListRevocations),
             ("GET", "/API/cutoffs", Route::ListCutoffs),
+            ("GET", "/api/journal/", Route::JournalStatus),
             (
                 "POST",
                 "/token-service//client/server/invalidate/token/",

@@ -10,6 +10,9 @@
 //! | [`kv`] | [`Kv`]: all the worker asks of a key-value store |
 //! | [`recent`] | this isolate's own writes (read-your-writes), and the recheck window |
 //! | [`store`] | [`Revocations`]: one bulk read per check, writes with retries and merges, listings |
+//! | [`journal`] | the revocation journal (a Durable Object): ordered entries, carried to KV, retained until every location's KV has them |
+//! | [`mirror`] | one isolate's copy of the journal's tail, and the KV answers it lets the isolate reuse |
+//! | [`follow`] | when an isolate syncs its mirror, from where, and what it does when the journal is out of reach |
 //!
 //! - One entry per revoked token ID, under `revoked:<id>`. It expires when the
 //!   token would stop being accepted anyway (its `exp` plus the leeway), so the
@@ -19,14 +22,21 @@
 //!   it revokes has expired anyway.
 
 pub mod cutoff;
+pub mod follow;
+pub mod journal;
 pub mod kv;
 #[cfg(any(test, feature = "test-support"))]
 pub mod memory;
+#[cfg(any(test, feature = "test-support"))]
+pub mod memory_journal;
+pub mod mirror;
 pub mod recent;
 pub mod store;
 pub mod stored;
 
 pub use cutoff::{Cutoff, CutoffKind, CutoffPage, Exemption};
+pub use follow::{Follower, JournalLink, NoJournal};
+pub use journal::{Change, Journal, JournalStore};
 pub use kv::Kv;
 pub use recent::RecentRevocations;
 pub use store::{Found, Lifetimes, Revocations, WRITE_BACKOFF_MS};
@@ -218,6 +228,20 @@ pub fn cutoff_expires_at(latest: u64, leeway: u64, max_lifetime: u64, now: u64) 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    /// The token ID `s` (for the revocation modules' tests).
+    pub(crate) fn id(s: &str) -> TokenId {
+        TokenId::from_reference(s).unwrap()
+    }
+
+    /// A sign-out of `jti` by alice at `at`, its token expiring 600 s later.
+    pub(crate) fn revoked_at(jti: &str, at: u64) -> Record {
+        Record {
+            revoked_at: at,
+            exp: Some(at + 600),
+            ..record(jti)
+        }
+    }
 
     /// A record of `jti`, revoked at 1000 (for this module's and the store's tests).
     pub(crate) fn record(jti: &str) -> Record {

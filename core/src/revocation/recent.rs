@@ -119,10 +119,17 @@ impl RecentRevocations {
         self.remember(&self.tokens, id.clone(), write, u64::MAX, now);
     }
 
-    /// A cutoff written now, stored until `expires_at`.
+    /// A cutoff written now, stored until `expires_at`: merged with the one
+    /// remembered for its name, so a later write of an earlier cutoff (an
+    /// older logout token, sent to the journal unmerged) takes nothing back.
     pub(super) fn cut_off(&self, cutoff: &Cutoff, expires_at: u64, now: u64) {
         let key = (cutoff.kind, cutoff.name.clone());
-        self.remember(&self.cutoffs, key, cutoff.clone(), expires_at, now);
+        let remembered = {
+            let cutoffs = self.cutoffs.borrow();
+            cutoffs.get(&key).and_then(|entry| entry.live(now).cloned())
+        };
+        let merged = Cutoff::merge(remembered, cutoff.clone());
+        self.remember(&self.cutoffs, key, merged, expires_at, now);
     }
 
     /// `stored` (the store's answer for `id`) as this isolate's own writes

@@ -4,6 +4,8 @@
 //! frequent; cutoffs merged with the stored one before they are written;
 //! this isolate's own writes seen at once ([`RecentRevocations`]).
 
+use super::follow::{Follower, JournalLink, NoJournal};
+use super::journal::Change;
 use super::recent::RecentRevocations;
 use super::stored::{self, Stored};
 use super::{
@@ -43,37 +45,66 @@ pub struct Found {
     pub session: Option<Cutoff>,
 }
 
-/// Revocations as one isolate sees them at one instant: the store, with this
+/// Revocations as one isolate sees them at one instant: the store, with the
+/// revocation journal's entries (when one is bound, [`Follower`]) and this
 /// isolate's own recent writes over it.
-pub struct Revocations<'a, K> {
+pub struct Revocations<'a, K, J = NoJournal> {
     kv: K,
     recent: &'a RecentRevocations,
     now: u64,
     lifetimes: Lifetimes,
+    journal: J,
+    follower: Option<&'a Follower>,
 }
 
 impl<'a, K: Kv> Revocations<'a, K> {
-    /// The store `kv`, with `recent` over it, at `now`.
+    /// The store `kv`, with `recent` over it, at `now`: without a journal.
     pub fn new(kv: K, recent: &'a RecentRevocations, now: u64, lifetimes: Lifetimes) -> Self {
         Revocations {
             kv,
             recent,
             now,
             lifetimes,
+            journal: NoJournal,
+            follower: None,
         }
     }
 
+    /// The same, following the journal `link` reaches with `follower` (when
+    /// `link` is bound; else as without a journal).
+    pub fn following<J: JournalLink>(
+        self,
+        follower: &'a Follower,
+        link: J,
+    ) -> Revocations<'a, K, J> {
+        let follower = link.bound().then_some(follower);
+        Revocations {
+            kv: self.kv,
+            recent: self.recent,
+            now: self.now,
+            lifetimes: self.lifetimes,
+            journal: link,
+            follower,
+        }
+    }
+}
+
+impl<'a, K: Kv, J: JournalLink> Revocations<'a, K, J> {
     /// The store underneath.
     pub fn kv(&self) -> &K {
         &self.kv
     }
 
     /// Everything that can revoke the token `id` of subject `sub` and
-    /// session `sid`, in one store operation: a bulk read of `revoked:<id>`,
-    /// `subject:<sub>` and `session:<sid>`. Within the recheck window of a
-    /// clean check the store is not asked: only this isolate's own writes
-    /// apply. An entry this version cannot read counts as a revocation
-    /// (see [`stored`]).
+    /// session `sid`, in at most one store operation: a bulk read of
+    /// `revoked:<id>`, `subject:<sub>` and `session:<sid>`, overlaid with the
+    /// journal's entries and this isolate's own writes.
+    ///
+    /// The store is not asked when the journal is followed and its mirror,
+    /// synced first if due, covers an earlier answer for the same token
+    /// ([`Follower::reusable`]); nor, without a journal, within the recheck
+    /// window of a clean check. An entry this version cannot read counts as
+    /// a revocation (see [`stored`]).
     pub async fn check(
         &self,
         id: &TokenId,
@@ -81,48 +112,91 @@ impl<'a, K: Kv> Revocations<'a, K> {
         sid: Option<&str>,
     ) -> Result<Found, StoreError> {
         let (recent, now) = (self.recent, self.now);
-        let names = [(CutoffKind::Subject, sub), (CutoffKind::Session, sid)];
+        let follower = match self.follower {
+            Some(follower) if follower.sync(&self.journal, now).await => Some(follower),
+            _ => None,
+        };
         let stored = if recent.is_clean(id, now) {
             Found::default()
+        } else if let Some(found) = follower.and_then(|f| f.reusable(id, sub, sid, now)) {
+            found
         } else {
-            let mut keys = vec![store_key(id)];
-            keys.extend(
-                names
-                    .iter()
-                    .filter_map(|(kind, name)| Some(cutoff_key(*kind, (*name)?))),
-            );
-            let mut values = self.kv.get_many(&keys).await?.into_iter();
-            let record = values.next().flatten().map(|s| stored::read_record(id, &s));
-            let mut cutoffs = names.iter().map(|(kind, name)| {
-                let name = (*name)?;
-                let value = values.next().flatten()?;
-                Some(stored::read_cutoff(*kind, name, &value))
-            });
-            let (subject, session) = (cutoffs.next().flatten(), cutoffs.next().flatten());
-            let found = Found {
-                record,
-                subject,
-                session,
-            };
+            let found = self.read(id, sub, sid).await?;
             if found == Found::default() {
                 recent.checked_clean(id, now);
             }
+            if let Some(follower) = follower {
+                follower.remember(id, sub, sid, &found, now);
+            }
             found
         };
-        let own = |kind, name: Option<&str>, stored| {
-            name.and_then(|name| recent.cutoff(kind, name, stored, now))
+        let cutoff = |kind, name: Option<&str>, stored| {
+            let name = name?;
+            recent.cutoff(kind, name, self.journaled_cutoff(kind, name, stored), now)
         };
         Ok(Found {
-            record: recent.record(id, stored.record, now),
-            subject: own(CutoffKind::Subject, sub, stored.subject),
-            session: own(CutoffKind::Session, sid, stored.session),
+            record: recent.record(id, self.journaled_record(id, stored.record), now),
+            subject: cutoff(CutoffKind::Subject, sub, stored.subject),
+            session: cutoff(CutoffKind::Session, sid, stored.session),
         })
+    }
+
+    /// The store's answer for a token: one bulk read.
+    async fn read(
+        &self,
+        id: &TokenId,
+        sub: Option<&str>,
+        sid: Option<&str>,
+    ) -> Result<Found, StoreError> {
+        let names = [(CutoffKind::Subject, sub), (CutoffKind::Session, sid)];
+        let mut keys = vec![store_key(id)];
+        keys.extend(
+            names
+                .iter()
+                .filter_map(|(kind, name)| Some(cutoff_key(*kind, (*name)?))),
+        );
+        let mut values = self.kv.get_many(&keys).await?.into_iter();
+        let record = values.next().flatten().map(|s| stored::read_record(id, &s));
+        let mut cutoffs = names.iter().map(|(kind, name)| {
+            let name = (*name)?;
+            let value = values.next().flatten()?;
+            Some(stored::read_cutoff(*kind, name, &value))
+        });
+        let (subject, session) = (cutoffs.next().flatten(), cutoffs.next().flatten());
+        Ok(Found {
+            record,
+            subject,
+            session,
+        })
+    }
+
+    /// `stored` as the journal's entries held here change it. A mirror that
+    /// is not fresh still holds true entries: they only ever add.
+    fn journaled_record(&self, id: &TokenId, stored: Option<Record>) -> Option<Record> {
+        match self.follower {
+            Some(follower) => follower.mirror().record(id, stored),
+            None => stored,
+        }
+    }
+
+    /// `stored` merged with the journal's cutoffs of `name` held here.
+    fn journaled_cutoff(
+        &self,
+        kind: CutoffKind,
+        name: &str,
+        stored: Option<Cutoff>,
+    ) -> Option<Cutoff> {
+        match self.follower {
+            Some(follower) => follower.mirror().cutoff(kind, name, stored),
+            None => stored,
+        }
     }
 
     /// The revocation record of `id`, if it is revoked.
     pub async fn record(&self, id: &TokenId) -> Result<Option<Record>, StoreError> {
         let stored = self.read_one(store_key(id)).await?;
         let record = stored.map(|stored| stored::read_record(id, &stored));
+        let record = self.journaled_record(id, record);
         Ok(self.recent.record(id, record, self.now))
     }
 
@@ -130,7 +204,21 @@ impl<'a, K: Kv> Revocations<'a, K> {
     pub async fn cutoff(&self, kind: CutoffKind, name: &str) -> Result<Option<Cutoff>, StoreError> {
         let stored = self.read_one(cutoff_key(kind, name)).await?;
         let cutoff = stored.map(|stored| stored::read_cutoff(kind, name, &stored));
+        let cutoff = self.journaled_cutoff(kind, name, cutoff);
         Ok(self.recent.cutoff(kind, name, cutoff, self.now))
+    }
+
+    /// Appends a change to the journal, when one is followed and answers:
+    /// true once the journal holds it. It then reaches KV through the
+    /// journal, which retries until KV takes it.
+    async fn journaled(&self, change: impl FnOnce() -> Change) -> bool {
+        match self.follower {
+            Some(follower) => follower
+                .append(&self.journal, &change(), self.now)
+                .await
+                .is_ok(),
+            None => false,
+        }
     }
 
     async fn read_one(&self, key: String) -> Result<Option<Stored>, StoreError> {
@@ -147,23 +235,36 @@ impl<'a, K: Kv> Revocations<'a, K> {
             max_token_lifetime,
         } = self.lifetimes;
         let until = expires_at(record.exp, leeway, max_token_lifetime, self.now);
-        let (value, metadata) = stored::record_entry(record)?;
-        let key = store_key(id);
-        self.with_retries(|| self.kv.put(&key, &value, until, &metadata))
-            .await?;
+        let change = || Change::Revoke {
+            id: id.clone(),
+            record: record.clone(),
+        };
+        if !self.journaled(change).await {
+            let (value, metadata) = stored::record_entry(record)?;
+            let key = store_key(id);
+            self.with_retries(|| self.kv.put(&key, &value, until, &metadata))
+                .await?;
+        }
         self.recent.revoked(id, record, until, self.now);
         Ok(())
     }
 
     /// Removes the revocation of `id` (restores the token).
     pub async fn restore(&self, id: &TokenId) -> Result<(), StoreError> {
-        let key = store_key(id);
-        self.with_retries(|| self.kv.delete(&key)).await?;
+        let change = || Change::Restore {
+            id: id.clone(),
+            at: self.now,
+        };
+        if !self.journaled(change).await {
+            let key = store_key(id);
+            self.with_retries(|| self.kv.delete(&key)).await?;
+        }
         self.recent.restored(id, self.now);
         Ok(())
     }
 
-    /// Writes `new` merged with the stored cutoff of its name (see
+    /// Appends `new` to the journal, which merges it into KV; or without a
+    /// journal, writes `new` merged with the stored cutoff of its name (see
     /// [`Cutoff::merge`]), until every token it revokes would be rejected
     /// anyway ([`cutoff_expires_at`]). A cutoff already in force is not
     /// written again. Every try reads and merges afresh: another writer's
@@ -173,6 +274,11 @@ impl<'a, K: Kv> Revocations<'a, K> {
             leeway,
             max_token_lifetime,
         } = self.lifetimes;
+        if self.journaled(|| Change::CutOff(new.clone())).await {
+            let until = cutoff_expires_at(new.latest(), leeway, max_token_lifetime, self.now);
+            self.recent.cut_off(&new, until, self.now);
+            return Ok(());
+        }
         let key = new.key();
         let write = || async {
             let stored = self.cutoff(new.kind, &new.name).await?;
@@ -187,6 +293,23 @@ impl<'a, K: Kv> Revocations<'a, K> {
             Ok(())
         };
         self.with_retries(write).await
+    }
+
+    /// The journal's state and this isolate's copy of it, for the admin
+    /// status route: `{"bound": false}` without a journal; `journal` is
+    /// `null` when it cannot be reached.
+    pub async fn journal_status(&self) -> serde_json::Value {
+        let Some(follower) = self.follower else {
+            return serde_json::json!({ "bound": false });
+        };
+        let journal = self.journal.status().await.ok();
+        let journal: Option<serde_json::Value> =
+            journal.and_then(|text| serde_json::from_str(&text).ok());
+        serde_json::json!({
+            "bound": true,
+            "journal": journal,
+            "isolate": follower.status(self.now),
+        })
     }
 
     /// One page of revocation records, `limit` at most, from `cursor`.
@@ -226,6 +349,7 @@ impl<'a, K: Kv> Revocations<'a, K> {
 #[cfg(test)]
 mod tests {
     use super::super::memory::MemoryKv;
+    use super::super::tests::{id, revoked_at};
     use super::*;
     use crate::block_on;
 
@@ -233,23 +357,6 @@ mod tests {
         leeway: 60,
         max_token_lifetime: 86_400,
     };
-
-    fn id(s: &str) -> TokenId {
-        TokenId::from_reference(s).unwrap()
-    }
-
-    /// A record of `jti`, revoked at `at`.
-    fn revoked_at(jti: &str, at: u64) -> Record {
-        Record {
-            jti: jti.into(),
-            revoked_at: at,
-            exp: Some(5000),
-            sub: Some("alice".into()),
-            reason: "sign_out".into(),
-            by: "alice".into(),
-            route: "DELETE /api/tokens".into(),
-        }
-    }
 
     /// A store whose reads answer `reads` whatever was written (a stale edge
     /// cache, or one that never refreshes), and whose writes go to `writes`.

@@ -5,7 +5,7 @@
 // the same revocations.
 import path from 'node:path';
 import { writeMultiConfig, startWorkerdOn, stop } from '../../../scripts/lib/workerd.mjs';
-import { BUILD_JS, buildWorkerOnce, freePort, projectCompatDate, tempDir } from './worker.mjs';
+import { BUILD_JS, buildWorkerOnce, freePorts, projectCompatDate, tempDir } from './worker.mjs';
 
 /**
  * Starts `names.length` isolates of the built worker with the same settings.
@@ -14,11 +14,7 @@ import { BUILD_JS, buildWorkerOnce, freePort, projectCompatDate, tempDir } from 
 export async function startIsolates({ vars = {}, originUrl, names = ['a', 'b'] } = {}) {
   buildWorkerOnce();
   const dir = tempDir('isolates');
-  const ports = [];
-  while (ports.length < names.length + 1) {
-    const port = await freePort();
-    if (!ports.includes(port)) ports.push(port);
-  }
+  const ports = await freePorts(names.length + 1);
   const kvPort = ports.pop();
   const bindings = { ...vars, ORIGIN_URL: originUrl };
   const config = writeMultiConfig({

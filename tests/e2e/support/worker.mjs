@@ -70,6 +70,16 @@ export function freePort() {
   });
 }
 
+/** `count` distinct free loopback TCP ports. */
+export async function freePorts(count) {
+  const ports = [];
+  while (ports.length < count) {
+    const port = await freePort();
+    if (!ports.includes(port)) ports.push(port);
+  }
+  return ports;
+}
+
 /** TOML basic string. JSON escapes are valid TOML escapes; DEL must be escaped too. */
 export function tomlString(value) {
   return JSON.stringify(String(value)).replace(/\u007f/g, '\\u007F');
@@ -92,9 +102,11 @@ function projectCompatFlags() {
  * Write a wrangler.toml for tests: the project's config without [build].
  * `kv: false` leaves out the REVOKED_TOKENS binding, so every KV call the worker
  * makes fails (the fault-injection suite uses this to simulate KV being down).
+ * `journal: false` leaves out the REVOCATION_JOURNAL Durable Object (the
+ * project's wrangler.toml binds it), so the worker keeps revocations in KV alone.
  * @returns {string} the config path
  */
-export function writeConfig(dir, { vars = {}, main = BUILD_JS, name = 'edge-revoke-test', kv = true } = {}) {
+export function writeConfig(dir, { vars = {}, main = BUILD_JS, name = 'edge-revoke-test', kv = true, journal = true } = {}) {
   const lines = [
     `name = ${tomlString(name)}`,
     `main = ${tomlString(main)}`,
@@ -103,6 +115,10 @@ export function writeConfig(dir, { vars = {}, main = BUILD_JS, name = 'edge-revo
   const flags = projectCompatFlags();
   if (flags) lines.push(`compatibility_flags = ${flags}`);
   if (kv) lines.push('', '[[kv_namespaces]]', `binding = ${tomlString(KV_BINDING)}`, `id = ${tomlString(KV_ID)}`);
+  if (journal) {
+    lines.push('', '[[durable_objects.bindings]]', 'name = "REVOCATION_JOURNAL"', 'class_name = "RevocationJournal"');
+    lines.push('', '[[migrations]]', 'tag = "v1"', 'new_sqlite_classes = ["RevocationJournal"]');
+  }
   lines.push('', '[vars]');
   for (const [k, v] of Object.entries(vars)) {
     if (v === undefined || v === null) continue;
@@ -139,15 +155,16 @@ function probe(port) {
  * config lets it through to the origin it will be recorded there, so clear the origin after start.
  * With the default logLevel 'warn' the worker's own console.log lines are NOT in logs();
  * pass logLevel: 'log' (or 'info') to capture them.
- * `kv: false` starts the worker without the REVOKED_TOKENS binding (see writeConfig).
+ * `kv: false` starts the worker without the REVOKED_TOKENS binding, `journal: false`
+ * without the revocation journal (see writeConfig).
  * @returns {Promise<{url: string, port: number, dir: string, configPath: string, persistDir: string, stop(): Promise<void>, logs(): string}>}
  */
-export async function startWorker({ vars = {}, persistDir, originUrl, main, timeoutMs = 60_000, logLevel = 'warn', kv = true } = {}) {
+export async function startWorker({ vars = {}, persistDir, originUrl, main, timeoutMs = 60_000, logLevel = 'warn', kv = true, journal = true } = {}) {
   if (!main) buildWorkerOnce();
   const allVars = { ...vars };
   if (originUrl !== undefined) allVars.ORIGIN_URL = originUrl;
   const dir = tempDir('worker');
-  const configPath = writeConfig(dir, { vars: allVars, main: main ?? BUILD_JS, kv });
+  const configPath = writeConfig(dir, { vars: allVars, main: main ?? BUILD_JS, kv, journal });
   const persist = persistDir ?? path.join(dir, 'state');
   mkdirSync(persist, { recursive: true });
   const port = await freePort();

@@ -83,6 +83,7 @@ const PORTS = {
   floor2: 18625,
   floorBulk: 18627,
   ours: 18630,
+  oursJournal: 18633, // + 1 KV admin, + 2 cache admin
   oursNoCache: 18640,
   peer: 18650,
   oursBench: 18660,
@@ -280,6 +281,13 @@ function setups({ jwksFile }) {
       worker: { kind: "rust", dir: path.join(BUILD, "edge-revoke") },
       bindings: auth,
     },
+    oursJournal: {
+      label: "(c^) edge-revoke with the revocation journal, repeat token",
+      port: PORTS.oursJournal,
+      worker: { kind: "rust", dir: path.join(BUILD, "edge-revoke") },
+      bindings: auth,
+      journal: true,
+    },
     oursRecheck: {
       label: "(c'') edge-revoke, REVOCATION_RECHECK_SECONDS=5",
       port: PORTS.oursRecheck,
@@ -330,13 +338,14 @@ function configFor(name, setup, port = setup.port) {
     worker: setup.worker,
     bindings: setup.bindings,
     port,
+    journal: setup.journal ?? false,
     compatibilityDate: compatibilityDate(),
   });
 }
 
 const bearer = (token) => ({ Authorization: `Bearer ${token}` });
 /** The setups that check tokens (every one must reject a forged token). */
-const CHECKING = ["ours", "oursNoCache", "oursRecheck", "peer", "peer1", ...(COMPARE_DIR ? ["oursCompare"] : [])];
+const CHECKING = ["ours", "oursJournal", "oursNoCache", "oursRecheck", "peer", "peer1", ...(COMPARE_DIR ? ["oursCompare"] : [])];
 
 async function sanity(all, tokens) {
   for (const name of ["passthrough", "floor", "floor2", "floorBulk", ...CHECKING]) {
@@ -461,14 +470,21 @@ async function repeatTokenCost(all, tokens) {
 // ------------------------------------------------------------- 6: KV per request
 
 async function kvAdmin(port, pathname, method = "POST") {
-  const r = await request(port + 1, { method, path: pathname, headers: { "X-Bench-Admin": "1" } });
+  const r = await request(port + 1, { method, path: pathname, headers: { "X-Bench-Admin": "1" }, fresh: true });
   if (r.status >= 300) throw new Error(`kv admin ${pathname}: ${r.status}`);
+  return r.body ? JSON.parse(r.body) : null;
+}
+
+/** The Cache API service of a setup with the journal (its admin socket is port + 2). */
+async function cacheAdmin(port, pathname, method = "POST") {
+  const r = await request(port + 2, { method, path: pathname, headers: { "X-Bench-Admin": "1" }, fresh: true });
+  if (r.status >= 300) throw new Error(`cache admin ${pathname}: ${r.status}`);
   return r.body ? JSON.parse(r.body) : null;
 }
 
 async function kvPerRequest(all, tokens) {
   const out = {};
-  for (const name of ["floor", "floor2", "floorBulk", "ours", "oursNoCache", "oursRecheck", "peer", "peer1"]) {
+  for (const name of ["floor", "floor2", "floorBulk", "ours", "oursJournal", "oursNoCache", "oursRecheck", "peer", "peer1"]) {
     const { port } = all[name];
     const send = () => request(port, { path: "/api/items", headers: bearer(tokens.RS256) });
     await send();
@@ -671,12 +687,29 @@ async function endToEnd(all, procs, tokens) {
       const { port } = all[name];
       const pid = procs[name].child.pid;
       runWrk(port, tokens[alg], CONFIG.wrkWarmupSeconds);
+      const journal = all[name].journal ?? false;
+      if (journal) {
+        try {
+          await Promise.all([kvAdmin(port, "/reset"), cacheAdmin(port, "/reset")]);
+        } catch (e) {
+          const { child, stderr } = procs[name];
+          throw new Error(`${key}: resetting its KV and cache counters failed (${e.message}); workerd exit ${child.exitCode ?? child.signalCode ?? "none"}, stderr: ${stderr().slice(-2000)}`);
+        }
+      }
       const cpuBefore = cpuSeconds(pid);
       const r = runWrk(port, tokens[alg], CONFIG.wrkSeconds);
       const cpuAfter = cpuSeconds(pid);
       if (r.non_2xx > 0) throw new Error(`${key}: ${r.non_2xx} non-2xx responses under load`);
       r.workerd_cpu_us_per_request =
         cpuBefore === null || cpuAfter === null ? null : round(((cpuAfter - cpuBefore) * 1e6) / r.requests, 1);
+      if (journal) {
+        // KV reads a repeated token cost, and how often the one isolate
+        // asked the journal itself: every sync that found no fresh shared
+        // page (a cache miss) made one journal call.
+        const [kv, cache] = await Promise.all([kvAdmin(port, "/stats", "GET"), cacheAdmin(port, "/stats", "GET")]);
+        r.kv_reads_per_request = round((kv.get + kv.bulk) / r.requests, 5);
+        r.journal_calls_per_isolate_second = round(cache.miss / CONFIG.wrkSeconds, 3);
+      }
       runs[key].push(r);
       log(`wrk round ${round_ + 1} ${key}: ${r.rps} req/s p50 ${r.p50_ms} ms p99 ${r.p99_ms} ms, workerd ${r.workerd_cpu_us_per_request} us CPU/request`);
     }
@@ -691,6 +724,12 @@ async function endToEnd(all, procs, tokens) {
       p50_ms: round(median(rs.map((r) => r.p50_ms)), 3),
       p99_ms: round(median(rs.map((r) => r.p99_ms)), 3),
       workerd_cpu_us_per_request: round(median(rs.map((r) => r.workerd_cpu_us_per_request)), 1),
+      ...(all[name].journal
+        ? {
+            kv_reads_per_request: round(Math.max(...rs.map((r) => r.kv_reads_per_request)), 5),
+            journal_calls_per_isolate_second: round(median(rs.map((r) => r.journal_calls_per_isolate_second)), 3),
+          }
+        : {}),
       runs: rs,
     };
   }
@@ -716,6 +755,12 @@ async function endToEnd(all, procs, tokens) {
     added_cpu_us_per_request_over_floor2: round(s.ours.workerd_cpu_us_per_request - s.floor2.workerd_cpu_us_per_request, 1),
     nocache_added_cpu_us_per_request_over_floor: round(s.oursNoCache.workerd_cpu_us_per_request - s.floor.workerd_cpu_us_per_request, 1),
     peer_added_cpu_us_per_request_over_floor: round(s.peer.workerd_cpu_us_per_request - s.floor.workerd_cpu_us_per_request, 1),
+    journal_over_floor_throughput: ratio(s.oursJournal.rps, s.floor.rps),
+    journal_over_passthrough_throughput: ratio(s.oursJournal.rps, s.passthrough.rps),
+    journal_over_ours_throughput: ratio(s.oursJournal.rps, s.ours.rps),
+    es256_journal_over_floor_throughput: ratio(s["oursJournal/ES256"]?.rps, s.floor.rps),
+    es256_journal_over_passthrough_throughput: ratio(s["oursJournal/ES256"]?.rps, s.passthrough.rps),
+    journal_cpu_us_per_request_minus_ours: round(s.oursJournal.workerd_cpu_us_per_request - s.ours.workerd_cpu_us_per_request, 1),
     ...(s.oursCompare
       ? {
           compare_over_ours_throughput: ratio(s.oursCompare.rps, s.ours.rps),
@@ -1128,6 +1173,23 @@ function targets(results) {
         };
       });
     }
+  }
+  for (const alg of E2E_ALGS) {
+    const key = alg === "RS256" ? "oursJournal" : `oursJournal/${alg}`;
+    add(`end-to-end ${alg} with the journal, repeat token >= 1.2x store floor and >= 0.8x pass-through`, () => {
+      const s = e.setups;
+      return {
+        measured: `${s[key].rps} vs ${s.floor.rps} / ${s.passthrough.rps} req/s (x${ratio(s[key].rps, s.floor.rps)} / x${ratio(s[key].rps, s.passthrough.rps)})`,
+        pass: s[key].rps >= 1.2 * s.floor.rps && s[key].rps >= 0.8 * s.passthrough.rps,
+      };
+    });
+    add(`${alg} with the journal: KV reads per repeated request <= 0.01`, () => {
+      const s = e.setups[key];
+      return {
+        measured: `${s.kv_reads_per_request} (worst round); journal calls ${s.journal_calls_per_isolate_second} per isolate-second`,
+        pass: s.kv_reads_per_request <= 0.01,
+      };
+    });
   }
   add("workerd CPU per request <= jose peer (RS256, 2 gets)", () => ({
     measured: `${e.setups.ours.workerd_cpu_us_per_request} vs ${e.setups.peer.workerd_cpu_us_per_request} us (first use: ${e.setups.oursNoCache.workerd_cpu_us_per_request})`,

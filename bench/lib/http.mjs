@@ -13,12 +13,16 @@ export function closeAgents() {
   agents.clear();
 }
 
-/** One request on a kept-alive connection. Resolves { status, body, ms }. */
-export function request(port, { method = "GET", path = "/", headers = {}, body } = {}) {
+/**
+ * One request on a kept-alive connection, or on a connection of its own
+ * with `fresh` (for calls made seconds apart, which would otherwise race the
+ * server's idle close of the kept one). Resolves { status, body, ms }.
+ */
+export function request(port, { method = "GET", path = "/", headers = {}, body, fresh = false } = {}) {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
     const req = http.request(
-      { host: "127.0.0.1", port, method, path, headers, agent: agentFor(port) },
+      { host: "127.0.0.1", port, method, path, headers, agent: fresh ? false : agentFor(port) },
       (res) => {
         const chunks = [];
         res.on("data", (c) => chunks.push(c));

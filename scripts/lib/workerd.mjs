@@ -48,14 +48,19 @@ const declName = (name) => `worker${name[0].toUpperCase()}${name.slice(1).replac
  *       | { kind: "modules", modules: [{ name, path, type = "esModule" | "wasm" }] }
  *   (the first of `modules` is the main module); module/dir/path absolute
  * bindings: { NAME: string | { embed: absPath } }
+ * journal: true makes the worker define and bind the revocation journal (its
+ *   SQLite files in <runDir>/<name>-journal) and gives it a Cache API service
+ *   (cache-service.mjs, admin socket on port + 2).
  */
-export function writeConfig({ runDir, name, worker, bindings, port, kvStore = KV_SERVICE, compatibilityDate }) {
+export function writeConfig({ runDir, name, worker, bindings, port, kvStore = KV_SERVICE, journal = false, compatibilityDate }) {
   return writeMultiConfig({
     runDir,
     name,
-    workers: [{ name: "main", port, worker, bindings }],
+    workers: [{ name: "main", port, worker, bindings, journal }],
     kvStore,
     kvPort: port + 1,
+    journalDir: journal ? path.join(runDir, `${name}-journal`) : undefined,
+    cachePort: journal ? port + 2 : undefined,
     compatibilityDate,
   });
 }
@@ -105,6 +110,27 @@ function workerDefinition(decl, { worker, rel, compatibilityDate, bindings = [],
   return `const ${decl} :Workerd.Worker = (\n${lines.join("\n")}\n);\n`;
 }
 
+/**
+ * The binding and fields of a worker that defines the RevocationJournal
+ * namespace itself (SQLite, on the disk service JOURNAL.disk) and binds it
+ * as REVOCATION_JOURNAL, with `cacheService` as its Cache API.
+ */
+function definesJournal(cacheService) {
+  return {
+    binding: `(name = ${capnpString(JOURNAL.binding)}, durableObjectNamespace = ${capnpString(JOURNAL.className)})`,
+    fields: [
+      `durableObjectNamespaces = [ (className = ${capnpString(JOURNAL.className)}, uniqueKey = ${capnpString(
+        JOURNAL.uniqueKey,
+      )}, enableSql = true) ],`,
+      `durableObjectStorage = (localDisk = ${capnpString(JOURNAL.disk)}),`,
+      `cacheApiOutbound = ${capnpString(cacheService)},`,
+    ],
+  };
+}
+
+/** The disk service that holds the journal's SQLite files, at the absolute path `dir`. */
+const journalDisk = (dir) => `    (name = ${capnpString(JOURNAL.disk)}, disk = (path = ${capnpString(dir)}, writable = true)),`;
+
 const serviceLine = (name, decl) => `    (name = ${capnpString(name)}, worker = .${decl}),`;
 const socketLine = (name, port, service) =>
   `    (name = ${capnpString(name)}, address = "127.0.0.1:${port}", http = (), service = ${capnpString(service)}),`;
@@ -144,19 +170,28 @@ function writeConfigFile(runDir, name, text) {
  * `kvStore`/`kvPort` are unused. The soak uses this so that a worker process's
  * memory holds the worker alone, not the store's growing map.
  */
-export function writeMultiConfig({ runDir, name, workers, kvStore = KV_SERVICE, kvPort, kvAddress, compatibilityDate }) {
+export function writeMultiConfig({ runDir, name, workers, kvStore = KV_SERVICE, kvPort, kvAddress, journalDir, cachePort, compatibilityDate }) {
   mkdirSync(runDir, { recursive: true });
   const rel = (p) => path.relative(runDir, p);
   const services = workers.map((w) => serviceLine(w.name, declName(w.name)));
   const sockets = workers.map((w) => socketLine(`http_${w.name}`, w.port, w.name));
-  const definitions = workers.map((w) =>
-    workerDefinition(declName(w.name), {
+  const definitions = workers.map((w) => {
+    const journal = w.journal ? definesJournal("cache") : { binding: null, fields: [] };
+    return workerDefinition(declName(w.name), {
       worker: w.worker,
       rel,
       compatibilityDate,
-      bindings: [kvBinding("kv"), ...textBindings(w.bindings, rel)],
-    }),
-  );
+      bindings: [kvBinding("kv"), ...(journal.binding ? [journal.binding] : []), ...textBindings(w.bindings, rel)],
+      fields: journal.fields,
+    });
+  });
+  if (workers.some((w) => w.journal)) {
+    if (!path.isAbsolute(journalDir ?? "")) throw new Error("a worker with journal: true needs an absolute journalDir");
+    mkdirSync(journalDir, { recursive: true });
+    services.push(journalDisk(journalDir), serviceLine("cache", "cacheService"));
+    if (cachePort) sockets.push(socketLine("cacheadmin", cachePort, "cache"));
+    definitions.push(workerDefinition("cacheService", { worker: jsModule(CACHE_SERVICE, "cache-service.mjs"), rel, compatibilityDate }));
+  }
   if (kvAddress) {
     services.push(`    (name = "kv", external = (address = ${capnpString(kvAddress)}, http = ())),`);
   } else {
@@ -265,28 +300,16 @@ export function writeLocationsConfig({
 
   if (journal) {
     locationServices(JOURNAL.service);
-    services.push(
-      serviceLine(JOURNAL.service, "journalService"),
-      `    (name = ${capnpString(JOURNAL.disk)}, disk = (path = ${capnpString(journalDir)}, writable = true)),`,
-    );
+    services.push(serviceLine(JOURNAL.service, "journalService"), journalDisk(journalDir));
     if (journalPort) sockets.push(socketLine(`http-${JOURNAL.service}`, journalPort, JOURNAL.service));
+    const journalDefinition = definesJournal(`cache-${JOURNAL.service}`);
     definitions.push(
       workerDefinition("journalService", {
         worker,
         rel,
         compatibilityDate,
-        bindings: [
-          kvBinding(`kv-${JOURNAL.service}`),
-          `(name = ${capnpString(JOURNAL.binding)}, durableObjectNamespace = ${capnpString(JOURNAL.className)})`,
-          ...settings,
-        ],
-        fields: [
-          `durableObjectNamespaces = [ (className = ${capnpString(JOURNAL.className)}, uniqueKey = ${capnpString(
-            JOURNAL.uniqueKey,
-          )}, enableSql = true) ],`,
-          `durableObjectStorage = (localDisk = ${capnpString(JOURNAL.disk)}),`,
-          `cacheApiOutbound = ${capnpString(`cache-${JOURNAL.service}`)},`,
-        ],
+        bindings: [kvBinding(`kv-${JOURNAL.service}`), journalDefinition.binding, ...settings],
+        fields: journalDefinition.fields,
       }),
     );
   }

@@ -56,6 +56,7 @@ describe('no usable configuration: every route answers 500 problem+json', () => 
     ['DELETE', '/api/users/alice/tokens', {}],
     ['GET', '/api/revocations', {}],
     ['GET', '/api/cutoffs', {}],
+    ['GET', '/api/journal', {}],
     ['DELETE', '/api/revocations/j-1', {}],
     ['POST', INVALIDATE, { headers: { 'X-API-KEY': API_KEY, 'Content-Type': 'application/json' }, body: '{"tokenReferenceId":"r-1"}' }],
     ['POST', '/oauth/revoke', { headers: { Authorization: BASIC, 'Content-Type': FORM }, body: 'token=t' }],
@@ -100,7 +101,7 @@ describe('Workers KV down (no REVOKED_TOKENS binding, no journal): every route t
     });
   }
 
-  for (const path of ['/api/revocations', '/api/cutoffs']) {
+  for (const path of ['/api/revocations', '/api/cutoffs', '/api/journal']) {
     it(`GET ${path} by an admin → 503 + Retry-After`, async () => {
       const r = await call(ctx.base, path, { token: await admin() });
       assertProblem(r, 503);
@@ -210,6 +211,19 @@ describe('the rarer answers of the revocation and validation routes', () => {
     assertProblem(await call(ctx.base, '/api/cutoffs?kind=user', { token: await admin() }), 400);
     assertProblem(await call(ctx.base, '/api/cutoffs'), 401);
     assertProblem(await call(ctx.base, '/api/cutoffs', { token: await mint({ claims: { roles: ['reader'] } }) }), 403);
+  });
+
+  it('GET /api/journal: the journal and this isolate for an admin; no token 401, no admin role 403', async () => {
+    const sub = `journal-${Date.now()}`;
+    assert.equal((await call(ctx.base, '/api/tokens', { method: 'DELETE', token: await mint({ claims: { sub } }) })).status, 204);
+    const r = await call(ctx.base, '/api/journal', { token: await admin() });
+    assert.equal(r.status, 200, r.text);
+    const status = JSON.parse(r.text);
+    assert.equal(status.bound, true, r.text);
+    assert.ok(status.journal.head >= 1, r.text);
+    assert.ok(status.isolate.cursor >= 0 && status.isolate.age_seconds !== null, r.text);
+    assertProblem(await call(ctx.base, '/api/journal'), 401);
+    assertProblem(await call(ctx.base, '/api/journal', { token: await mint({ claims: { roles: ['reader'] } }) }), 403);
   });
 
   for (const path of ['/api/users/%zz/tokens', '/api/revocations/%zz']) {

@@ -608,6 +608,105 @@ mod tests {
     }
 
     #[test]
+    fn no_journal_is_unbound_and_answers_nothing() {
+        assert!(!NoJournal.bound());
+        assert_eq!(
+            block_on(NoJournal.append("{}")),
+            Err(StoreError::Unavailable)
+        );
+        assert_eq!(block_on(NoJournal.tail(None)), Err(StoreError::Unavailable));
+        assert_eq!(block_on(NoJournal.status()), Err(StoreError::Unavailable));
+        assert_eq!(block_on(NoJournal.shared()), None);
+    }
+
+    #[test]
+    fn after_a_failure_the_journal_is_left_alone_for_one_interval() {
+        let journal = LocalJournal::new(1000, P, LIFETIMES);
+        let f = follower();
+        journal.set_down(true);
+        assert!(!block_on(f.sync(&&journal, 1000)), "down: read KV");
+        journal.set_down(false);
+        let change = Change::Revoke {
+            id: id("t"),
+            record: record("t", 1000),
+        };
+        journal.set_now(1000 + S - 1);
+        assert!(!block_on(f.sync(&&journal, 1000 + S - 1)), "backing off");
+        assert_eq!(
+            block_on(f.append(&&journal, &change, 1000 + S - 1)),
+            Err(StoreError::Unavailable),
+            "a write goes to KV meanwhile"
+        );
+        assert_eq!(journal.calls(), 0, "no call while backing off");
+        journal.set_now(1000 + S);
+        assert!(block_on(f.sync(&&journal, 1000 + S)), "tried again");
+        assert_eq!(block_on(f.append(&&journal, &change, 1000 + S)), Ok(()));
+        assert!(journal.calls() >= 2);
+    }
+
+    #[test]
+    fn an_outage_is_noted_once_a_minute_and_its_end_once() {
+        let journal = LocalJournal::new(1000, P, LIFETIMES);
+        let f = follower();
+        journal.set_down(true);
+        let unavailable = |notes: &[Note]| {
+            notes
+                .iter()
+                .filter(|n| matches!(n, Note::JournalUnavailable { .. }))
+                .count()
+        };
+        let mut notes = Vec::new();
+        for now in (1000..1000 + UNAVAILABLE_LOG_SECONDS).step_by(S as usize) {
+            block_on(f.sync(&&journal, now));
+            notes.extend(f.take_notes());
+        }
+        assert_eq!(notes, vec![Note::JournalUnavailable { since: 1000 }]);
+        block_on(f.sync(&&journal, 1000 + UNAVAILABLE_LOG_SECONDS));
+        assert_eq!(unavailable(&f.take_notes()), 1, "a minute on: again");
+        journal.set_down(false);
+        let back = 1000 + UNAVAILABLE_LOG_SECONDS + S;
+        journal.set_now(back);
+        assert!(block_on(f.sync(&&journal, back)));
+        assert_eq!(
+            f.take_notes(),
+            vec![Note::JournalAvailable {
+                after_seconds: UNAVAILABLE_LOG_SECONDS + S
+            }]
+        );
+    }
+
+    #[test]
+    fn a_journal_clock_behind_by_the_interval_leaves_the_request_to_kv() {
+        // The journal answers, but its page is as of S seconds before this
+        // isolate's clock: the mirror is not fresh, so no answer is reused.
+        let journal = LocalJournal::new(1000 - S, P, LIFETIMES);
+        let f = follower();
+        assert!(!block_on(f.sync(&&journal, 1000)));
+        journal.set_now(1000 - S + 1);
+        assert!(block_on(f.sync(&&journal, 1000)), "within the interval");
+    }
+
+    #[test]
+    fn a_shared_page_the_interval_old_is_not_used() {
+        let journal = LocalJournal::new(1000, P, LIFETIMES);
+        let text = journal.journal().tail(None, 1000).unwrap().to_json();
+        // Kept longer than its age allows, as a cache might.
+        block_on((&journal).share(&text, 10 * S));
+        let f = follower();
+        journal.set_now(1000 + S - 1);
+        assert!(block_on(f.sync(&&journal, 1000 + S - 1)));
+        assert_eq!(journal.calls(), 0, "a fresh shared page is enough");
+        let g = follower();
+        journal.set_now(1000 + S);
+        assert!(block_on(g.sync(&&journal, 1000 + S)));
+        assert_eq!(
+            journal.calls(),
+            1,
+            "an old one is not: the journal is asked"
+        );
+    }
+
+    #[test]
     fn the_log_lines_say_what_happened() {
         assert_eq!(
             Note::JournalUnavailable { since: 5 }.log_line(),

@@ -479,12 +479,13 @@ impl<'a, S: JournalStore> Journal<'a, S> {
                 kv.put(key, &value, until, &metadata).await
             }
             Some(Change::Restore { id, at }) => {
-                // A record written after the restore (by a writer that could
-                // not reach the journal) stays: a revocation never loses.
+                // A record written after the restore, or in its second (by a
+                // writer that could not reach the journal), stays: a
+                // revocation never loses, and a tie is not known to be older.
                 let stored = kv.get_many(&[key.to_owned()]).await?.pop().flatten();
                 let later = stored
                     .map(|s| stored::read_record(id, &s))
-                    .filter(|r| r.revoked_at > *at && !journal_revoked(&changes, r));
+                    .filter(|r| r.revoked_at >= *at && !journal_revoked(&changes, r));
                 match later {
                     Some(_) => Ok(()),
                     None => kv.delete(key).await,
@@ -649,6 +650,9 @@ mod tests {
         let mut bad = good.clone();
         bad.oldest = 2;
         assert_eq!(Tail::from_json(&bad.to_json()), None, "from before oldest");
+        let mut bad = good.clone();
+        bad.entries[1].seq = bad.entries[0].seq;
+        assert_eq!(Tail::from_json(&bad.to_json()), None, "a number twice");
         assert_eq!(Tail::from_json("{}"), None);
         // An entry this version cannot read is left out, the rest kept.
         let text = good.to_json().replace("\"revoke\"", "\"grant\"");
@@ -765,6 +769,20 @@ mod tests {
         block_on(journal.flush(&kv, 1_003_000)).unwrap();
         assert_eq!(kv.entries()["revoked:u"].0.revoked_at, 1002);
         assert_eq!(store.bounds().unwrap().pending, 0);
+        // Straight to KV in the restore's own second: it stays too; from
+        // before the restore: the restore removes it.
+        for (jti, revoked_at, stays) in [("v", 1010, true), ("w", 1009, false)] {
+            let (value, metadata) = stored::record_entry(&record(jti, revoked_at)).unwrap();
+            block_on(kv.put(&format!("revoked:{jti}"), &value, 5000, &metadata)).unwrap();
+            let restore = Change::Restore {
+                id: id(jti),
+                at: 1010,
+            };
+            journal.append(restore, 1010).unwrap();
+            block_on(journal.flush(&kv, 1_011_000)).unwrap();
+            let key = format!("revoked:{jti}");
+            assert_eq!(kv.entries().contains_key(&key), stays, "{jti}");
+        }
     }
 
     #[test]

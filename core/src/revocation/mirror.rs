@@ -381,6 +381,12 @@ impl Answers {
         }
     }
 
+    /// Estimated bytes of the newer generation (the older holds at most as
+    /// many).
+    pub fn bytes(&self) -> usize {
+        self.bytes.get()
+    }
+
     /// Answers kept (both generations).
     pub fn len(&self) -> usize {
         self.current.borrow().len() + self.previous.borrow().len()
@@ -533,6 +539,50 @@ mod tests {
     }
 
     #[test]
+    fn every_string_an_entry_holds_counts_towards_its_bytes() {
+        let bytes = |change: Change| {
+            let mirror = Mirror::new(1 << 20, P);
+            mirror.apply(&tail(100, 1, 0, 1, 1, vec![change]), 100);
+            mirror.status(100).bytes
+        };
+        let r = record("abc", 100);
+        let strings = r.jti.len()
+            + r.sub.as_deref().map_or(0, str::len)
+            + r.reason.len()
+            + r.by.len()
+            + r.route.len();
+        assert!(r.sub.is_some() && !r.reason.is_empty() && !r.route.is_empty());
+        assert_eq!(bytes(revoke("abc", 100)), ENTRY_OVERHEAD + 3 + strings);
+        let restore = Change::Restore {
+            id: id("abcd"),
+            at: 100,
+        };
+        assert_eq!(bytes(restore), ENTRY_OVERHEAD + 4);
+        // The name twice (the map's key and the cutoff), "by", "route".
+        let held = bytes(Change::CutOff(cutoff("alice", 100)));
+        assert_eq!(held, ENTRY_OVERHEAD + 2 * 5 + 2 + 5);
+    }
+
+    #[test]
+    fn an_entry_dropped_leaves_the_later_ones_of_its_key() {
+        let mirror = Mirror::new(1 << 20, P);
+        let changes = vec![
+            Change::CutOff(cutoff("alice", 90)),
+            revoke("t", 90),
+            Change::CutOff(cutoff("alice", 100)),
+            revoke("t", 100),
+        ];
+        mirror.apply(&tail(100, 1, 0, 1, 4, changes), 100);
+        // The journal let the first two go (KV has them everywhere).
+        mirror.apply(&tail(101, 3, 90, 5, 4, vec![]), 101);
+        assert_eq!(mirror.status(101).entries, 2);
+        let held = mirror.cutoff(CutoffKind::Subject, "alice", None);
+        assert_eq!(held.and_then(|c| c.cutoff), Some(100));
+        let held = mirror.record(&id("t"), None);
+        assert_eq!(held.map(|r| r.revoked_at), Some(100));
+    }
+
+    #[test]
     fn a_page_that_does_not_reach_the_cursor_is_not_applied() {
         let mirror = Mirror::new(1 << 20, P);
         mirror.apply(&tail(100, 1, 0, 1, 1, vec![revoke("a", 100)]), 100);
@@ -612,6 +662,75 @@ mod tests {
         assert_eq!(mirror.record(&id("a"), None), None);
         assert!(mirror.record(&id("z"), None).is_some());
         assert_eq!(mirror.status(200).floor, 200 + P);
+    }
+
+    #[test]
+    fn an_answer_counts_every_string_it_holds() {
+        let r = record("tok", 1);
+        let strings = r.jti.len()
+            + r.sub.as_deref().map_or(0, str::len)
+            + r.reason.len()
+            + r.by.len()
+            + r.route.len();
+        let found = Found {
+            record: Some(r),
+            subject: Some(cutoff("alice", 5)),
+            session: Some(Cutoff::all(
+                CutoffKind::Session,
+                "sess",
+                5,
+                "b".into(),
+                "rt".into(),
+            )),
+        };
+        let answers = Answers::new(1 << 20);
+        assert!(answers.is_empty());
+        answers.put(&id("tok"), Some("alice"), Some("sess"), &found, 10);
+        assert_eq!(answers.len(), 1);
+        assert!(!answers.is_empty());
+        // 128 + the ID, sub and sid + the record's strings + each cutoff's
+        // name, by and route plus 64.
+        let cutoffs = (5 + 2 + 5 + 64) + (4 + 1 + 2 + 64);
+        assert_eq!(answers.bytes(), 128 + 3 + 5 + 4 + strings + cutoffs);
+    }
+
+    #[test]
+    fn a_generation_rolls_over_only_past_its_budget() {
+        // Answers of one size s; each generation holds exactly two.
+        let s = 128 + 2;
+        let answers = Answers::new(2 * (2 * s));
+        let put = |name: &str| answers.put(&id(name), None, None, &Found::default(), 1);
+        put("aa");
+        put("bb");
+        assert_eq!(answers.bytes(), 2 * s, "both fit: no roll yet");
+        put("cc");
+        assert_eq!(answers.bytes(), s, "a third rolls the generation");
+        assert_eq!(answers.len(), 3);
+        for name in ["aa", "bb", "cc"] {
+            assert!(answers.get(&id(name), None, None).is_some(), "{name}");
+        }
+        let exact = Answers::new(2 * s);
+        exact.put(&id("aa"), None, None, &Found::default(), 1);
+        assert_eq!(exact.len(), 1, "an answer of exactly the budget is kept");
+    }
+
+    #[test]
+    fn an_entry_dropped_for_room_does_not_come_back_with_a_page_sent_again() {
+        let mirror = Mirror::new(1, P);
+        let page = tail(100, 1, 0, 1, 1, vec![revoke("a", 100)]);
+        mirror.apply(&page, 1000);
+        assert_eq!(mirror.status(1000).floor, 1000 + P);
+        mirror.apply(&page, 1010);
+        assert_eq!(
+            mirror.status(1010).floor,
+            1000 + P,
+            "nothing inserted again"
+        );
+        let mirror = Mirror::new(ENTRY_OVERHEAD + 1 + record_bytes(&record("a", 0)), P);
+        let page = tail(100, 1, 0, 1, 2, vec![revoke("a", 100), revoke("b", 100)]);
+        mirror.apply(&page, 1000);
+        mirror.apply(&page, 1010);
+        assert_eq!(mirror.status(1010).floor, 1000 + P, "nor the older one");
     }
 
     #[test]

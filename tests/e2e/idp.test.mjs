@@ -374,6 +374,37 @@ describe('identity provider routes (receivers configured)', () => {
       }
     });
 
+    it("Google's tokens-revoked (OAuth event type URI, the event's own subject with subject_type iss-sub) ends every token of the user", T, async () => {
+      const sub = uniq('ssf-google');
+      const t0 = now();
+      // Google's shape: no sub_id, the subject inside the event, the deprecated subject_type.
+      const subject = { subject_type: 'iss-sub', iss: ISSUER, sub };
+      const set = await tokenSet({ claims: { iat: t0, sub_id: undefined, events: { [EVENTS.oauthTokensRevoked]: { subject, reason: 'user' } } } });
+      const gone = { s1: await access({ sub, sid: uniq('s'), iat: t0 - 100 }), s2: await access({ sub, iat: t0 }) };
+      const kept = { other: await access({ sub: uniq('bystander'), iat: t0 - 100 }) };
+      await allPass({ ...gone, ...kept }, 'before');
+      assertAcceptedSet(await push(set));
+      expectLine(payloadOf(set).jti, { decision: 'revoke', reason: 'security_event', sub, event_type: EVENTS.oauthTokensRevoked });
+      for (const [name, t] of Object.entries(gone)) assertRevoked(await get(t), name);
+      assert.equal(ctx.origin.requests.length, 0);
+      await allPass(kept, 'after');
+    });
+
+    it('an event_timestamp in milliseconds (as Okta sends it) is read as milliseconds, and the log says so', T, async () => {
+      const sub = uniq('ssf-millis');
+      const t0 = now();
+      const set = await tokenSet({ claims: { iat: t0, sub_id: issSub(sub), events: { [EVENTS.accountDisabled]: { event_timestamp: (t0 - 5) * 1000 + 643 } } } });
+      const gone = { before: await access({ sub, iat: t0 - 100 }), at: await access({ sub, iat: t0 - 5 }) };
+      // Issued after the event's time: a seconds reading of the same number
+      // (far in the future, held to the leeway) would revoke it.
+      const kept = { after: await access({ sub, iat: t0 - 4 }) };
+      await allPass({ ...gone, ...kept }, 'before');
+      assertAcceptedSet(await push(set));
+      expectLine(payloadOf(set).jti, { decision: 'revoke', reason: 'security_event', sub, note: 'event_timestamp read as milliseconds' });
+      for (const [name, t] of Object.entries(gone)) assertRevoked(await get(t), name);
+      await allPass(kept, 'after');
+    });
+
     it('accepted and ignored (202, nothing changes): the verification event, an unknown event, an iss_sub of another issuer, an email subject', T, async () => {
       // A complex subject naming a session is not ignored, whatever its user part: see below.
       const sub = uniq('ssf-ignored');

@@ -5,7 +5,7 @@
 use super::Effect;
 use crate::error::{SsfError, SsfErrorCode};
 use crate::token::rules::Rules;
-use crate::token::{audiences, numeric_date, string_claim, TokenId};
+use crate::token::{audiences, numeric_date, string_claim, TokenId, MAX_NUMERIC_DATE};
 use serde_json::{Map, Value};
 
 /// CAEP: a session ended.
@@ -17,9 +17,17 @@ pub const CAEP_CREDENTIAL_CHANGE: &str =
 /// RISC: every session of the account ended.
 pub const RISC_SESSIONS_REVOKED: &str =
     "https://schemas.openid.net/secevent/risc/event-type/sessions-revoked";
-/// RISC: every token of the account was revoked.
+/// OAuth Event Types 1.0 §3.3: every token issued for the account was
+/// revoked. Google's Cross-Account Protection sends this URI.
+pub const OAUTH_TOKENS_REVOKED: &str =
+    "https://schemas.openid.net/secevent/oauth/event-type/tokens-revoked";
+/// The same event under the RISC base URI, which no transmitter is known to
+/// send; kept as an alias.
 pub const RISC_TOKENS_REVOKED: &str =
     "https://schemas.openid.net/secevent/risc/event-type/tokens-revoked";
+/// An `event_timestamp` above this is in milliseconds (Okta's SSF examples),
+/// not seconds: 10^12 seconds is beyond the year 30000, 10^12 ms is 2001.
+pub const MILLISECOND_TIMESTAMPS_FROM: u64 = 1_000_000_000_000;
 /// RISC: the account was disabled.
 pub const RISC_ACCOUNT_DISABLED: &str =
     "https://schemas.openid.net/secevent/risc/event-type/account-disabled";
@@ -101,14 +109,18 @@ pub fn security_events(
             let body = body
                 .as_object()
                 .ok_or(request("an event is not a JSON object"))?;
-            let at = numeric_date(body, "event_timestamp")
-                .map_err(typed("event_timestamp is not a NumericDate"))?
+            let stamp =
+                event_timestamp(body).ok_or(request("event_timestamp is not a NumericDate"))?;
+            let millis = stamp.is_some_and(|t| t > MILLISECOND_TIMESTAMPS_FROM);
+            let at = stamp
+                .map(|t| if millis { t / 1000 } else { t })
                 .unwrap_or(iat)
                 // The transmitter's clock, like its tokens' `iat`: taken as
                 // it is up to the leeway ahead of ours.
                 .min(now.saturating_add(rules.leeway));
             let subject = sub_id.or_else(|| body.get("subject"));
             let (effect, note) = effect(event_type, subject, jwt_issuer, at);
+            let note = if millis { Some(in_millis(note)) } else { note };
             Ok(SecurityEvent {
                 event_type: event_type.clone(),
                 effect,
@@ -117,6 +129,20 @@ pub fn security_events(
         })
         .collect::<Result<Vec<_>, SsfError>>()?;
     Ok(SecurityEvents { jti, events })
+}
+
+/// An event's `event_timestamp`: absent, or an integer NumericDate in
+/// seconds or (above [`MILLISECOND_TIMESTAMPS_FROM`]) milliseconds. `None`
+/// when it is neither.
+fn event_timestamp(body: &Map<String, Value>) -> Option<Option<u64>> {
+    match body.get("event_timestamp") {
+        None => Some(None),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .filter(|n| *n <= MAX_NUMERIC_DATE.saturating_mul(1000))
+            .map(Some),
+        Some(_) => None,
+    }
 }
 
 /// Who a SET is about, in the formats this worker acts on.
@@ -143,15 +169,30 @@ fn iss_sub(value: &Map<String, Value>, jwt_issuer: Option<&str>) -> Result<Strin
     }
 }
 
+/// A subject identifier's format: `format` (RFC 9493), or the deprecated
+/// `subject_type` that Google still sends (RISC 1.0, Compatibility), whose
+/// `iss-sub` is `iss_sub`.
+fn format(value: &Map<String, Value>) -> Option<&str> {
+    let format = value
+        .get("format")
+        .or_else(|| value.get("subject_type"))?
+        .as_str()?;
+    Some(if format == "iss-sub" {
+        "iss_sub"
+    } else {
+        format
+    })
+}
+
 /// `iss_sub` (a user), or `complex` with `user` (`iss_sub`) and/or `session`
 /// (`opaque`, whose `id` is the `sid`).
 fn subject(value: Option<&Value>, jwt_issuer: Option<&str>) -> Result<Subject, &'static str> {
     let value = value.and_then(Value::as_object).ok_or("no subject")?;
-    match value.get("format").and_then(Value::as_str) {
+    match format(value) {
         Some("iss_sub") => iss_sub(value, jwt_issuer).map(Subject::User),
         Some("complex") => {
             let user = match value.get("user").and_then(Value::as_object) {
-                Some(user) if user.get("format").and_then(Value::as_str) == Some("iss_sub") => {
+                Some(user) if format(user) == Some("iss_sub") => {
                     iss_sub(user, jwt_issuer).map(Some)
                 }
                 Some(_) => Err("unsupported subject format"),
@@ -159,7 +200,7 @@ fn subject(value: Option<&Value>, jwt_issuer: Option<&str>) -> Result<Subject, &
             };
             let session = value.get("session").and_then(Value::as_object);
             let sid = match session {
-                Some(s) if s.get("format").and_then(Value::as_str) == Some("opaque") => Some(
+                Some(s) if format(s) == Some("opaque") => Some(
                     s.get("id")
                         .and_then(Value::as_str)
                         .ok_or("opaque session without id")?
@@ -183,9 +224,11 @@ fn subject(value: Option<&Value>, jwt_issuer: Option<&str>) -> Result<Subject, &
 }
 
 /// What one event revokes: CAEP `session-revoked` ends the named session
-/// (or, without one, every token of the user); CAEP `credential-change` and
-/// RISC `sessions-revoked`, `tokens-revoked` and `account-disabled` end every
-/// token of the user (or, when only a session is named, of that session);
+/// (or, without one, every token of the user); CAEP `credential-change`,
+/// OAuth `tokens-revoked` (and its RISC alias) and RISC `sessions-revoked`
+/// (deprecated for CAEP `session-revoked`, still sent) and
+/// `account-disabled` end every token of the user (or, when only a session
+/// is named, of that session);
 /// the SSF verification event does nothing; anything else is ignored.
 ///
 /// A `complex` subject whose user part cannot be mapped (another format, or
@@ -202,6 +245,7 @@ pub fn effect(
         CAEP_SESSION_REVOKED => true,
         CAEP_CREDENTIAL_CHANGE
         | RISC_SESSIONS_REVOKED
+        | OAUTH_TOKENS_REVOKED
         | RISC_TOKENS_REVOKED
         | RISC_ACCOUNT_DISABLED => false,
         _ => return (Effect::Ignored("unsupported event type"), None),
@@ -214,6 +258,22 @@ pub fn effect(
             Ok(_) => (Effect::Session { sid, at }, None),
             Err(why) => (Effect::Session { sid, at }, Some(user_left_out(why))),
         },
+    }
+}
+
+/// `note`, saying too that the event's timestamp was read as milliseconds.
+fn in_millis(note: Option<&'static str>) -> &'static str {
+    match note {
+        None => "event_timestamp read as milliseconds",
+        Some("user part ignored: subject of another issuer") => {
+            "user part ignored: subject of another issuer; event_timestamp read as milliseconds"
+        }
+        Some("user part ignored: iss_sub subject without sub") => {
+            "user part ignored: iss_sub subject without sub; event_timestamp read as milliseconds"
+        }
+        Some(_) => {
+            "user part ignored: unsupported subject format; event_timestamp read as milliseconds"
+        }
     }
 }
 
@@ -264,6 +324,93 @@ mod tests {
             .into_iter()
             .map(|event| event.effect)
             .collect()
+    }
+
+    /// Google's Cross-Account Protection: OAuth Event Types' URI, the
+    /// event's own `subject` with the deprecated `subject_type` (`iss-sub`).
+    #[test]
+    fn googles_tokens_revoked_ends_every_token_of_the_user() {
+        let google = json!({"subject_type": "iss-sub", "iss": "https://idp.test", "sub": "alice"});
+        for event in [OAUTH_TOKENS_REVOKED, RISC_TOKENS_REVOKED] {
+            let claims = set(
+                json!({ event: {"subject": google.clone(), "reason": "user"} }),
+                |_| {},
+            );
+            assert_eq!(
+                effects(&claims),
+                vec![Effect::Subject {
+                    sub: "alice".into(),
+                    at: NOW - 2
+                }],
+                "{event}"
+            );
+        }
+        let other = json!({"subject_type": "iss-sub", "iss": "https://other.test", "sub": "alice"});
+        let claims = set(json!({ OAUTH_TOKENS_REVOKED: {"subject": other} }), |_| {});
+        assert_eq!(
+            effects(&claims),
+            vec![Effect::Ignored("subject of another issuer")]
+        );
+        let claims = set(json!({ OAUTH_TOKENS_REVOKED: {} }), |c| {
+            c["sub_id"] = json!({"subject_type": "id_token_claims", "email": "a@b.c"});
+        });
+        assert_eq!(
+            effects(&claims),
+            vec![Effect::Ignored("unsupported subject format")]
+        );
+    }
+
+    /// Okta's SSF examples carry `event_timestamp` in milliseconds.
+    #[test]
+    fn an_event_timestamp_in_milliseconds_is_read_as_such_and_noted() {
+        let event = |stamp: u64| {
+            let claims = set(
+                json!({ RISC_ACCOUNT_DISABLED: {"event_timestamp": stamp} }),
+                |c| c["sub_id"] = iss_sub_of("alice"),
+            );
+            let set =
+                security_events(&claims, &ssf_rules(), Some("https://idp.test"), NOW).unwrap();
+            let event = set.events.into_iter().next().unwrap();
+            (event.effect, event.note)
+        };
+        let alice = |at| Effect::Subject {
+            sub: "alice".into(),
+            at,
+        };
+        let ms = Some("event_timestamp read as milliseconds");
+        assert_eq!(event((NOW - 30) * 1000 + 999), (alice(NOW - 30), ms));
+        assert_eq!(event(NOW - 30), (alice(NOW - 30), None), "seconds");
+        // Milliseconds ahead are held to the leeway like seconds.
+        assert_eq!(event((NOW + 3_600) * 1000), (alice(NOW + 60), ms));
+        // The boundary: 10^12 itself is seconds (then held to the leeway).
+        assert_eq!(event(MILLISECOND_TIMESTAMPS_FROM), (alice(NOW + 60), None));
+        assert_eq!(
+            event(MILLISECOND_TIMESTAMPS_FROM + 1),
+            (alice(MILLISECOND_TIMESTAMPS_FROM / 1000), ms)
+        );
+        // With a user part left out, the note says both.
+        let claims = set(
+            json!({ CAEP_SESSION_REVOKED: {"event_timestamp": (NOW - 5) * 1000} }),
+            |c| {
+                c["sub_id"] = json!({
+                    "format": "complex",
+                    "user": {"format": "email", "email": "carol@example.com"},
+                    "session": {"format": "opaque", "id": "sess-1"},
+                })
+            },
+        );
+        let set = security_events(&claims, &ssf_rules(), Some("https://idp.test"), NOW).unwrap();
+        assert_eq!(
+            set.events[0].note,
+            Some("user part ignored: unsupported subject format; event_timestamp read as milliseconds")
+        );
+        assert_eq!(
+            set.events[0].effect,
+            Effect::Session {
+                sid: "sess-1".into(),
+                at: NOW - 5
+            }
+        );
     }
 
     /// CAEP 1.0 §3.1: a complex subject whose user part this worker cannot

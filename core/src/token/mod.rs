@@ -36,7 +36,7 @@ use std::rc::Rc;
 /// Longest `jti` (or bare token ID) accepted; keeps store keys small.
 pub const MAX_ID_BYTES: usize = 256;
 /// Largest NumericDate accepted: 9999-12-31T23:59:59Z.
-const MAX_NUMERIC_DATE: u64 = 253_402_300_799;
+pub const MAX_NUMERIC_DATE: u64 = 253_402_300_799;
 
 /// Finds the bearer token: `Authorization: Bearer <jwt>` (scheme in any case)
 /// or `X-Auth-Token: <jwt>`. Both with different values is an error; a

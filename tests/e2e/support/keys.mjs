@@ -174,6 +174,8 @@ export const EVENTS = {
   credentialChange: 'https://schemas.openid.net/secevent/caep/event-type/credential-change',
   sessionsRevoked: 'https://schemas.openid.net/secevent/risc/event-type/sessions-revoked',
   tokensRevoked: 'https://schemas.openid.net/secevent/risc/event-type/tokens-revoked',
+  // OAuth Event Types 1.0 §3.3, as Google's Cross-Account Protection sends it.
+  oauthTokensRevoked: 'https://schemas.openid.net/secevent/oauth/event-type/tokens-revoked',
   accountDisabled: 'https://schemas.openid.net/secevent/risc/event-type/account-disabled',
   verification: 'https://schemas.openid.net/secevent/ssf/event-type/verification',
 };

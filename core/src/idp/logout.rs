@@ -268,6 +268,9 @@ mod tests {
             refused(|c| c["nbf"] = json!(NOW + 61)),
             "token not yet valid"
         );
+        // The leeway's last second is still inside it.
+        assert!(check(&logout(|c| c["iat"] = json!(NOW + 60))).is_ok());
+        assert!(check(&logout(|c| c["nbf"] = json!(NOW + 60))).is_ok());
         // Rejected from exp + leeway on, as access tokens are.
         assert_eq!(refused(|c| c["exp"] = json!(NOW - 60)), "token expired");
         assert!(

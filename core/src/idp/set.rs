@@ -326,6 +326,61 @@ mod tests {
             .collect()
     }
 
+    #[test]
+    fn a_set_issued_at_the_end_of_the_leeway_is_accepted_one_second_later_not() {
+        let at = |iat: u64| {
+            let claims = set(json!({ RISC_ACCOUNT_DISABLED: {} }), |c| {
+                c["iat"] = json!(iat);
+                c["sub_id"] = iss_sub_of("alice");
+            });
+            security_events(&claims, &ssf_rules(), Some("https://idp.test"), NOW).map(|_| ())
+        };
+        let leeway = ssf_rules().leeway;
+        assert_eq!(at(NOW + leeway), Ok(()));
+        assert_eq!(
+            at(NOW + leeway + 1).unwrap_err().description,
+            "SET issued in the future"
+        );
+    }
+
+    #[test]
+    fn a_complex_subject_names_its_parts_in_the_formats_it_maps() {
+        let note_and_effect = |subject: Value| {
+            let claims = set(json!({ CAEP_SESSION_REVOKED: {} }), |c| {
+                c["sub_id"] = subject
+            });
+            let set =
+                security_events(&claims, &ssf_rules(), Some("https://idp.test"), NOW).unwrap();
+            (set.events[0].effect.clone(), set.events[0].note)
+        };
+        // A session part in a format other than opaque is not a sid.
+        let other = json!({
+            "format": "complex",
+            "user": iss_sub_of("alice"),
+            "session": {"format": "email", "id": "sess-1"},
+        });
+        assert_eq!(
+            note_and_effect(other),
+            (Effect::Ignored("unsupported subject format"), None)
+        );
+        // A user part without sub is left out, and the note says why.
+        let no_sub = json!({
+            "format": "complex",
+            "user": {"format": "iss_sub", "iss": "https://idp.test"},
+            "session": {"format": "opaque", "id": "sess-1"},
+        });
+        assert_eq!(
+            note_and_effect(no_sub),
+            (
+                Effect::Session {
+                    sid: "sess-1".into(),
+                    at: NOW - 2
+                },
+                Some("user part ignored: iss_sub subject without sub")
+            )
+        );
+    }
+
     /// Google's Cross-Account Protection: OAuth Event Types' URI, the
     /// event's own `subject` with the deprecated `subject_type` (`iss-sub`).
     #[test]

@@ -28,7 +28,7 @@
 use super::cutoff::{Cutoff, CutoffKind};
 use super::kv::Kv;
 use super::stored;
-use super::{cutoff_expires_at, expires_at, store_key, Lifetimes, Record};
+use super::{expires_at, store_key, Lifetimes, Record};
 use crate::error::StoreError;
 use crate::token::TokenId;
 use serde::{Deserialize, Serialize};
@@ -502,13 +502,9 @@ impl<'a, S: JournalStore> Journal<'a, S> {
                     .unwrap_or_else(|| last.clone());
                 let stored = kv.get_many(&[key.to_owned()]).await?.pop().flatten();
                 let stored = stored.map(|s| stored::read_cutoff(last.kind, &last.name, &s));
-                let merged = Cutoff::merge(stored.clone(), ours);
-                if stored.as_ref() == Some(&merged) {
-                    return Ok(());
-                }
-                let until = cutoff_expires_at(merged.latest(), leeway, max_token_lifetime, now);
-                let (value, metadata) = stored::cutoff_entry(&merged)?;
-                kv.put(key, &value, until, &metadata).await
+                stored::put_merged(kv, key, stored, ours, self.lifetimes, now)
+                    .await
+                    .map(|_| ())
             }
         }
     }

@@ -282,14 +282,18 @@ impl<'a, K: Kv, J: JournalLink> Revocations<'a, K, J> {
         let key = new.key();
         let write = || async {
             let stored = self.cutoff(new.kind, &new.name).await?;
-            let merged = Cutoff::merge(stored.clone(), new.clone());
-            if stored.as_ref() == Some(&merged) {
-                return Ok(()); // Already in force: a replay, or a second sign-out.
+            let written = stored::put_merged(
+                &self.kv,
+                &key,
+                stored,
+                new.clone(),
+                self.lifetimes,
+                self.now,
+            )
+            .await?;
+            if let Some((merged, until)) = written {
+                self.recent.cut_off(&merged, until, self.now);
             }
-            let until = cutoff_expires_at(merged.latest(), leeway, max_token_lifetime, self.now);
-            let (value, metadata) = stored::cutoff_entry(&merged)?;
-            self.kv.put(&key, &value, until, &metadata).await?;
-            self.recent.cut_off(&merged, until, self.now);
             Ok(())
         };
         self.with_retries(write).await

@@ -2,7 +2,10 @@
 //! store such as Workers KV: the value and metadata texts, what an entry we
 //! cannot read counts as, and KV's list answers.
 
-use super::{Cutoff, CutoffKind, CutoffPage, Listed, Page, Record, KEY_PREFIX};
+use super::{
+    cutoff_expires_at, Cutoff, CutoffKind, CutoffPage, Kv, Lifetimes, Listed, Page, Record,
+    KEY_PREFIX,
+};
 use crate::error::StoreError;
 use crate::token::TokenId;
 use serde::Deserialize;
@@ -23,6 +26,34 @@ pub fn cutoff_entry(cutoff: &Cutoff) -> Result<(String, String), StoreError> {
     let metadata =
         serde_json::to_string(&cutoff.for_metadata()).map_err(|_| StoreError::Unavailable)?;
     Ok((value, metadata))
+}
+
+/// Writes `new` merged with `stored` (what the store holds for its name) at
+/// `key`, unless the merge is already in force (a replay, or a second
+/// sign-out), until every token it revokes would be rejected anyway
+/// ([`cutoff_expires_at`]). The merged cutoff and its expiry when written.
+/// The one cutoff write: the journal's flush and a write without a journal
+/// both use it.
+pub async fn put_merged<K: Kv>(
+    kv: &K,
+    key: &str,
+    stored: Option<Cutoff>,
+    new: Cutoff,
+    lifetimes: Lifetimes,
+    now: u64,
+) -> Result<Option<(Cutoff, u64)>, StoreError> {
+    let merged = Cutoff::merge(stored.clone(), new);
+    if stored.as_ref() == Some(&merged) {
+        return Ok(None);
+    }
+    let Lifetimes {
+        leeway,
+        max_token_lifetime,
+    } = lifetimes;
+    let until = cutoff_expires_at(merged.latest(), leeway, max_token_lifetime, now);
+    let (value, metadata) = cutoff_entry(&merged)?;
+    kv.put(key, &value, until, &metadata).await?;
+    Ok(Some((merged, until)))
 }
 
 /// The longest stored value read: ours stay under a few KiB. A longer one is

@@ -65,7 +65,7 @@ export function head(request, names, all) {
   return text;
 }
 
-export function fetchWithin(request, url, remove, set, ms, slot, done) {
+export function fetchWithin(request, url, remove, set, body, ms, slot, done) {
   const controller = new AbortController();
   let response;
   try {
@@ -75,9 +75,11 @@ export function fetchWithin(request, url, remove, set, ms, slot, done) {
       for (const name of remove) headers.delete(name);
       for (let i = 0; i + 1 < set.length; i += 2) headers.set(set[i], set[i + 1]);
     }
-    const init = request === undefined
-      ? { method: 'GET', headers, signal: controller.signal }
-      : { method: request.method, headers, body: request.body, redirect: 'manual', signal: controller.signal };
+    const init = request !== undefined
+      ? { method: request.method, headers, body: request.body, redirect: 'manual', signal: controller.signal }
+      : body !== undefined
+        ? { method: 'POST', headers, body, redirect: 'manual', signal: controller.signal }
+        : { method: 'GET', headers, signal: controller.signal };
     response = fetch(new Request(url, init));
   } catch (error) {
     response = Promise.reject(error);
@@ -99,6 +101,7 @@ extern "C" {
         url: &str,
         remove: &JsValue,
         set: &JsValue,
+        body: Option<&[u8]>,
         ms: f64,
         slot: u32,
         done: &JsValue,
@@ -209,17 +212,18 @@ pub(crate) fn settle_within(promise: &JsValue, timeout_ms: Option<u64>) -> Settl
 /// cut). With `request`, the same method, headers (less `remove`, plus the
 /// `set` name/value pairs; both `undefined` to keep the headers as they
 /// are), streamed body, and redirects returned as they are: a forward.
-/// Without, a `GET` with the `set` headers. A fetch that throws settles as
-/// rejected.
+/// Without, a `POST` of `body` when there is one, else a `GET`, with the
+/// `set` headers. A fetch that throws settles as rejected.
 pub(crate) fn fetch_within(
     request: Option<&web_sys::Request>,
     url: &str,
     remove: &JsValue,
     set: &JsValue,
+    body: Option<&[u8]>,
     timeout_ms: u64,
 ) -> Settle {
     let ms = timeout_ms as f64;
-    start(|slot, done| fetch_within_js(request, url, remove, set, ms, slot, done))
+    start(|slot, done| fetch_within_js(request, url, remove, set, body, ms, slot, done))
 }
 
 /// Awaits a promise from a call that may have thrown; `Err(())` for either

@@ -1,20 +1,22 @@
-//! `fetch` of `JWT_JWKS_URL` and `SSF_JWKS_URL`. When to fetch, and which
-//! answers count, is the core's (`edge_revoke_core::keys`).
+//! `fetch` for the core's outgoing requests: `JWT_JWKS_URL`, `SSF_JWKS_URL`
+//! and `GTR_JWKS_URL`, and the forward to `GTR_FORWARD_URL`. When to send
+//! them, and which answers count, is the core's (`edge_revoke_core::keys`,
+//! `edge_revoke_core::handlers`).
 
 use crate::js::{fetch_within, settle, strings, Outcome};
-use edge_revoke_core::keys::{accept_jwks_response, JwksFetcher, JWKS_FETCH_TIMEOUT_SECONDS};
+use edge_revoke_core::keys::{accept_jwks_response, Outbound, Post, JWKS_FETCH_TIMEOUT_SECONDS};
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::web_sys;
 
-/// Fetches a remote key set with the runtime's `fetch`.
+/// Sends the core's requests with the runtime's `fetch`.
 pub(crate) struct FetchJwks;
 
-impl JwksFetcher for FetchJwks {
+impl Outbound for FetchJwks {
     async fn fetch(&self, url: &str) -> Result<String, ()> {
         let remove: JsValue = strings([]).into();
         let accept: JsValue = strings(["accept", "application/json"]).into();
         let timeout_ms = JWKS_FETCH_TIMEOUT_SECONDS * 1000;
-        let response = match fetch_within(None, url, &remove, &accept, timeout_ms).await {
+        let response = match fetch_within(None, url, &remove, &accept, None, timeout_ms).await {
             Outcome::Resolved(response) => {
                 response.dyn_into::<web_sys::Response>().map_err(|_| ())?
             }
@@ -22,5 +24,37 @@ impl JwksFetcher for FetchJwks {
         };
         let text = settle(response.text()).await?.as_string().ok_or(())?;
         accept_jwks_response(response.status(), text).ok_or(())
+    }
+
+    async fn post(&self, post: &Post<'_>) -> Result<(u16, String), ()> {
+        let remove: JsValue = strings([]).into();
+        let bearer = std::str::from_utf8(post.bearer.expose()).map_err(|_| ())?;
+        let authorization = format!("Bearer {bearer}");
+        let set: JsValue = strings([
+            "authorization",
+            authorization.as_str(),
+            "content-type",
+            post.content_type,
+        ])
+        .into();
+        let fetched = fetch_within(
+            None,
+            post.url,
+            &remove,
+            &set,
+            Some(post.body),
+            post.timeout_ms,
+        );
+        let response = match fetched.await {
+            Outcome::Resolved(response) => {
+                response.dyn_into::<web_sys::Response>().map_err(|_| ())?
+            }
+            Outcome::Rejected(_) | Outcome::TimedOut => return Err(()),
+        };
+        let text = settle(response.text())
+            .await?
+            .as_string()
+            .unwrap_or_default();
+        Ok((response.status(), text))
     }
 }

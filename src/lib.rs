@@ -47,7 +47,6 @@ mod entry {
     use crate::journal_link::DoJournal;
     use crate::{http, jwks::FetchJwks, kv::WorkersKv, origin, webcrypto::WebCrypto};
     use edge_revoke_core::handlers::{self, Action, Decision};
-    use edge_revoke_core::http::routes;
     use edge_revoke_core::isolate::Isolate;
     use std::cell::RefCell;
     use std::convert::Infallible;
@@ -132,7 +131,7 @@ mod entry {
             "/__bench/panic" => crate::bench::panic(),
             _ => {}
         }
-        let route = routes::classify(&head);
+        let route = state.isolate.classify(&head);
         let body = match state.isolate.body_limit(&route) {
             Some(limit) => http::read_body(&request, limit).await,
             None => None,

@@ -22,7 +22,14 @@ pub(crate) async fn forward(request: &web_sys::Request, plan: &Forward) -> web_s
             strings(pairs).into(),
         )
     };
-    let fetched = fetch_within(Some(request), &plan.url, &remove, &set, plan.timeout_ms);
+    let fetched = fetch_within(
+        Some(request),
+        &plan.url,
+        &remove,
+        &set,
+        None,
+        plan.timeout_ms,
+    );
     match fetched.await {
         Outcome::Resolved(response) => match response.dyn_into::<web_sys::Response>() {
             Ok(response) => response,

@@ -543,7 +543,7 @@ struct TransmitterKeys {
     fetches: std::cell::Cell<u32>,
 }
 
-impl edge_revoke_core::keys::JwksFetcher for TransmitterKeys {
+impl edge_revoke_core::keys::Outbound for TransmitterKeys {
     async fn fetch(&self, url: &str) -> Result<String, ()> {
         assert_eq!(url, "https://ssf.test/jwks", "only the transmitter's URL");
         self.fetches.set(self.fetches.get() + 1);

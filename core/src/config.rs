@@ -66,6 +66,55 @@ pub struct Config {
     /// The Shared Signals receiver (`POST /ssf/events`) when [`SSF_ISSUER`]
     /// is set. Default: unset, and that path is the origin's.
     pub ssf: Option<SsfConfig>,
+    /// [`SUBJECT_EMAIL_CLAIM`]: the access-token claim that carries the
+    /// user's email address, which turns email cutoffs on. Default: unset.
+    pub email_claim: Option<String>,
+    /// The Global Token Revocation endpoint when [`GTR_PATH`] is set.
+    /// Default: unset, and no path is taken from the origin.
+    pub gtr: Option<GtrConfig>,
+}
+
+/// The Global Token Revocation endpoint
+/// (draft-parecki-oauth-global-token-revocation-05): where it is, who may
+/// call it, whose subjects it accepts, and where the call is forwarded.
+#[derive(Clone, Debug)]
+pub struct GtrConfig {
+    /// [`GTR_PATH`], as configured (matched like the worker's own routes).
+    pub path: String,
+    /// Signed assertions, when [`GTR_ISSUER`] is set; admin access tokens
+    /// are accepted either way.
+    pub assertions: Option<AssertionConfig>,
+    /// [`GTR_SUBJECT_ISSUERS`]: the `iss` an `iss_sub` subject may name.
+    pub subject_issuers: Vec<String>,
+    /// [`GTR_FORWARD_URL`] and [`GTR_FORWARD_TOKEN`].
+    pub forward: Option<GtrForward>,
+}
+
+/// Who may sign a Global Token Revocation assertion, and with which keys:
+/// separate from the access-token keys unless
+/// [`GTR_USE_ACCESS_TOKEN_KEYS`] says otherwise.
+#[derive(Clone, Debug)]
+pub struct AssertionConfig {
+    /// [`GTR_ISSUER`], [`GTR_AUDIENCE`], the algorithms the keys support,
+    /// and [`JWT_LEEWAY_SECONDS`].
+    pub rules: Rules,
+    /// [`GTR_JWKS`].
+    pub keys: KeySet,
+    /// [`GTR_JWKS_URL`].
+    pub jwks_url: Option<String>,
+    /// [`GTR_USE_ACCESS_TOKEN_KEYS`]: the public access-token keys
+    /// (`JWT_JWKS`, `JWT_JWKS_URL`) sign assertions too.
+    pub access_token_keys: bool,
+}
+
+/// Where a Global Token Revocation call is forwarded after the edge cutoff
+/// is stored: the origin's own endpoint, which revokes refresh tokens.
+#[derive(Clone, Debug)]
+pub struct GtrForward {
+    /// [`GTR_FORWARD_URL`].
+    pub url: String,
+    /// [`GTR_FORWARD_TOKEN`], sent as `Authorization: Bearer`.
+    pub token: Secret,
 }
 
 /// A Shared Signals Framework receiver: who may send security event tokens
@@ -279,6 +328,44 @@ pub const SSF_JWKS: Setting = Setting::var("SSF_JWKS");
 /// The transmitter's key set, fetched and cached like [`JWT_JWKS_URL`].
 /// Default: unset. It or [`SSF_JWKS`] is required with [`SSF_ISSUER`].
 pub const SSF_JWKS_URL: Setting = Setting::var("SSF_JWKS_URL");
+/// The access-token claim that carries the user's email address. When set,
+/// a Global Token Revocation call may name a user by email, and every
+/// token's check also reads the cutoff of its address (in the same store
+/// read). Default: unset, and the `email` format is refused.
+pub const SUBJECT_EMAIL_CLAIM: Setting = Setting::var("SUBJECT_EMAIL_CLAIM");
+/// The path of the Global Token Revocation endpoint, for example
+/// `/global-token-revocation`. When set, the worker answers `POST` there.
+/// Default: unset, and no path is taken from the origin.
+pub const GTR_PATH: Setting = Setting::var("GTR_PATH");
+/// The `iss` of Global Token Revocation assertions (Okta: the org or custom
+/// domain URL). When set, signed assertions are accepted besides admin
+/// access tokens. Default: unset, admin access tokens only.
+pub const GTR_ISSUER: Setting = Setting::var("GTR_ISSUER");
+/// Comma list; an assertion's `aud` must contain one (Okta: the endpoint's
+/// full URL, without query). Required with [`GTR_ISSUER`].
+pub const GTR_AUDIENCE: Setting = Setting::var("GTR_AUDIENCE");
+/// The assertion signer's public keys as JSON text. Default: none.
+pub const GTR_JWKS: Setting = Setting::var("GTR_JWKS");
+/// The assertion signer's key set, fetched and cached like
+/// [`JWT_JWKS_URL`]. Default: unset.
+pub const GTR_JWKS_URL: Setting = Setting::var("GTR_JWKS_URL");
+/// When true, the public access-token keys ([`JWT_JWKS`], [`JWT_JWKS_URL`])
+/// verify assertions too: Okta signs them with the app's ID-token key.
+/// Never the HMAC [`JWT_SECRET`]. Default: false. With [`GTR_ISSUER`], it,
+/// [`GTR_JWKS`] or [`GTR_JWKS_URL`] is required.
+pub const GTR_USE_ACCESS_TOKEN_KEYS: Setting =
+    Setting::var("GTR_USE_ACCESS_TOKEN_KEYS").default("false");
+/// Comma list of the issuers whose `iss_sub` subjects are this API's users.
+/// Default: [`JWT_ISSUER`]; with neither, `iss_sub` is refused.
+pub const GTR_SUBJECT_ISSUERS: Setting =
+    Setting::var("GTR_SUBJECT_ISSUERS").with(Fallback::SameAs(&JWT_ISSUER));
+/// The origin's own Global Token Revocation endpoint (its authorization
+/// server), which revokes refresh tokens: each accepted call is forwarded
+/// there, same body, after the edge cutoff is stored. Default: unset, the
+/// edge revokes access tokens only.
+pub const GTR_FORWARD_URL: Setting = Setting::var("GTR_FORWARD_URL");
+/// The bearer token the forward carries. Required with [`GTR_FORWARD_URL`].
+pub const GTR_FORWARD_TOKEN: Setting = Setting::secret("GTR_FORWARD_TOKEN");
 /// The Workers KV namespace binding that holds revocations and cutoffs.
 pub const KV_BINDING: Setting =
     Setting::new("REVOKED_TOKENS", Kind::KvBinding).with(Fallback::Required);
@@ -322,6 +409,16 @@ pub const ALL: &[&Setting] = &[
     &SSF_AUDIENCE,
     &SSF_JWKS,
     &SSF_JWKS_URL,
+    &SUBJECT_EMAIL_CLAIM,
+    &GTR_PATH,
+    &GTR_ISSUER,
+    &GTR_AUDIENCE,
+    &GTR_JWKS,
+    &GTR_JWKS_URL,
+    &GTR_USE_ACCESS_TOKEN_KEYS,
+    &GTR_SUBJECT_ISSUERS,
+    &GTR_FORWARD_URL,
+    &GTR_FORWARD_TOKEN,
     &KV_BINDING,
     &JOURNAL_BINDING,
 ];
@@ -423,6 +520,10 @@ impl Config {
             .optional(&SSF_ISSUER)
             .map(|issuer| parse_ssf(&env, issuer, leeway))
             .transpose()?;
+        let gtr = env
+            .optional(&GTR_PATH)
+            .map(|path| parse_gtr(&env, path, leeway, &keys, jwks_url.is_some()))
+            .transpose()?;
         let roles_claim = env.text(&ROLES_CLAIM)?;
         let realm = env.text(&AUTH_REALM)?;
         ensure(
@@ -466,6 +567,8 @@ impl Config {
             enforce,
             backchannel_logout_audience: env.list(&BACKCHANNEL_LOGOUT_AUDIENCE),
             ssf,
+            email_claim: env.optional(&SUBJECT_EMAIL_CLAIM),
+            gtr,
         })
     }
 
@@ -476,6 +579,7 @@ impl Config {
         match route {
             Route::BackchannelLogout => !self.backchannel_logout_audience.is_empty(),
             Route::SsfEvents => self.ssf.is_some(),
+            Route::GlobalTokenRevocation => self.gtr.is_some(),
             _ => true,
         }
     }
@@ -654,6 +758,94 @@ fn parse_ssf(env: &Settings, issuer: String, leeway: u64) -> Result<SsfConfig, C
         },
         keys,
         jwks_url,
+    })
+}
+
+/// The endpoint that [`GTR_PATH`] turns on. `access_keys` and `fetched`
+/// are the access-token keys, which [`GTR_USE_ACCESS_TOKEN_KEYS`] lends.
+fn parse_gtr(
+    env: &Settings,
+    path: String,
+    leeway: u64,
+    access_keys: &KeySet,
+    fetched: bool,
+) -> Result<GtrConfig, ConfigError> {
+    ensure(
+        path.starts_with('/') && !path.contains(['?', '#']),
+        &GTR_PATH,
+        "not a path starting with / without query or fragment",
+    )?;
+    ensure(
+        crate::http::routes::is_free_for_post(&path),
+        &GTR_PATH,
+        "is already one of the worker's routes",
+    )?;
+    let assertions = env
+        .optional(&GTR_ISSUER)
+        .map(|issuer| parse_assertions(env, issuer, leeway, access_keys, fetched))
+        .transpose()?;
+    let forward = match env.url(&GTR_FORWARD_URL)? {
+        Some(url) => {
+            let token = env.verbatim(&GTR_FORWARD_TOKEN).ok_or_else(|| {
+                GTR_FORWARD_TOKEN.invalid(format!("required when {} is set", GTR_FORWARD_URL.name))
+            })?;
+            Some(GtrForward {
+                url,
+                token: Secret::from(token.trim()),
+            })
+        }
+        None => None,
+    };
+    Ok(GtrConfig {
+        path,
+        assertions,
+        subject_issuers: env.list(&GTR_SUBJECT_ISSUERS),
+        forward,
+    })
+}
+
+/// The assertion rules that [`GTR_ISSUER`] turns on.
+fn parse_assertions(
+    env: &Settings,
+    issuer: String,
+    leeway: u64,
+    access_keys: &KeySet,
+    fetched: bool,
+) -> Result<AssertionConfig, ConfigError> {
+    let required = format!("required when {} is set", GTR_ISSUER.name);
+    let audiences = env.list(&GTR_AUDIENCE);
+    ensure(!audiences.is_empty(), &GTR_AUDIENCE, &required)?;
+    let keys = match env.verbatim(&GTR_JWKS) {
+        Some(text) => KeySet::public_only(&text, GTR_JWKS.name)?,
+        None => KeySet::default(),
+    };
+    let jwks_url = env.url(&GTR_JWKS_URL)?;
+    let access_token_keys = env.bool(&GTR_USE_ACCESS_TOKEN_KEYS)?;
+    let lent = access_token_keys && (!access_keys.public_keys().is_empty() || fetched);
+    ensure(
+        !keys.is_empty() || jwks_url.is_some() || lent,
+        &GTR_JWKS,
+        &format!(
+            "{}, {} or public access-token keys with {} are required when {} is set",
+            GTR_JWKS.name, GTR_JWKS_URL.name, GTR_USE_ACCESS_TOKEN_KEYS.name, GTR_ISSUER.name
+        ),
+    )?;
+    let mut algorithms = supported_algorithms(&keys, jwks_url.is_some());
+    if access_token_keys {
+        algorithms.extend(supported_algorithms(&access_keys.public_keys(), fetched));
+        algorithms.sort();
+        algorithms.dedup();
+    }
+    Ok(AssertionConfig {
+        rules: Rules {
+            algorithms,
+            issuer: Some(issuer),
+            audiences,
+            leeway,
+        },
+        keys,
+        jwks_url,
+        access_token_keys,
     })
 }
 

@@ -241,6 +241,37 @@ pub struct SsfError {
     pub description: &'static str,
 }
 
+/// Why the Global Token Revocation endpoint refused a call. The draft
+/// (draft-parecki-oauth-global-token-revocation-05 §3.4.2) names the
+/// statuses and defines no body (Okta reads only the status), so the body is
+/// `application/problem+json` like every other refusal here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GtrError {
+    /// `400`: the body is not `{"sub_id": {...}}` (or the older `subject`)
+    /// of at most 16 KiB, or names a subject format or issuer this endpoint
+    /// does not take. The description says which, and is safe to show.
+    BadRequest(&'static str),
+    /// `401`: the assertion broke a rule (the description says which):
+    /// answered with an RFC 6750 `invalid_token` challenge.
+    BadAssertion(&'static str),
+    /// `422`: the edge cutoff is stored, but the origin's own endpoint
+    /// (`GTR_FORWARD_URL`) did not confirm the call, so refresh tokens may
+    /// live on.
+    NotForwarded,
+}
+
+impl GtrError {
+    /// The problem `detail`.
+    fn detail(self) -> String {
+        match self {
+            GtrError::BadRequest(why) | GtrError::BadAssertion(why) => capitalise(why),
+            GtrError::NotForwarded => "Access tokens are revoked at the edge, but the \
+                authorization server did not confirm the revocation of refresh tokens."
+                .into(),
+        }
+    }
+}
+
 impl SsfErrorCode {
     /// The `err` member.
     pub fn as_str(self) -> &'static str {
@@ -286,6 +317,8 @@ pub enum Rejection {
     Logout(LogoutError),
     /// See [`SsfError`].
     Ssf(SsfError),
+    /// See [`GtrError`].
+    Gtr(GtrError),
     /// The origin could not be reached, or reset the connection.
     OriginUnreachable,
     /// The origin sent no response headers within `ORIGIN_TIMEOUT_SECONDS`.
@@ -337,6 +370,11 @@ impl From<SsfError> for Rejection {
         Rejection::Ssf(e)
     }
 }
+impl From<GtrError> for Rejection {
+    fn from(e: GtrError) -> Self {
+        Rejection::Gtr(e)
+    }
+}
 
 /// Seconds a client should wait after a 503.
 pub const RETRY_AFTER_SECONDS: u32 = 5;
@@ -372,6 +410,9 @@ impl Rejection {
             Rejection::OAuth(OAuthError::InvalidRequest | OAuthError::UnauthorizedClient) => 400,
             Rejection::OAuth(OAuthError::Unavailable) => 503,
             Rejection::Logout(_) | Rejection::Ssf(_) => 400,
+            Rejection::Gtr(GtrError::BadRequest(_)) => 400,
+            Rejection::Gtr(GtrError::BadAssertion(_)) => 401,
+            Rejection::Gtr(GtrError::NotForwarded) => 422,
             Rejection::OriginUnreachable => 502,
             Rejection::OriginTimeout => 504,
         }
@@ -395,6 +436,9 @@ impl Rejection {
             Rejection::OAuth(e) => e.code(),
             Rejection::Logout(_) => "logout_token",
             Rejection::Ssf(e) => e.code.as_str(),
+            Rejection::Gtr(GtrError::BadRequest(_)) => "bad_request",
+            Rejection::Gtr(GtrError::BadAssertion(_)) => "assertion",
+            Rejection::Gtr(GtrError::NotForwarded) => "forward_failed",
             Rejection::OriginUnreachable => "origin",
             Rejection::OriginTimeout => "origin_timeout",
         }
@@ -468,6 +512,15 @@ impl Rejection {
                 "Invalid security event",
                 e.description.into(),
             ),
+            Rejection::Gtr(e @ GtrError::BadRequest(_)) => {
+                ("bad-request", "Malformed request", e.detail())
+            }
+            Rejection::Gtr(e @ GtrError::BadAssertion(_)) => {
+                ("invalid-assertion", "Invalid assertion", e.detail())
+            }
+            Rejection::Gtr(e @ GtrError::NotForwarded) => {
+                ("not-forwarded", "Unable to log the user out", e.detail())
+            }
             Rejection::OriginUnreachable => (
                 "origin-unreachable",
                 "Bad gateway",
@@ -567,6 +620,11 @@ impl Rejection {
 
     /// The RFC 6750 §3 challenge for 400 and 401 token errors.
     fn challenge(&self, realm: &str) -> Option<String> {
+        if let Rejection::Gtr(GtrError::BadAssertion(why)) = self {
+            return Some(format!(
+                "Bearer realm=\"{realm}\", error=\"invalid_token\", error_description=\"{why}\""
+            ));
+        }
         let Rejection::Token(e) = self else {
             return None;
         };

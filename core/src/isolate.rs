@@ -6,6 +6,7 @@
 use crate::config::{Config, DEFAULT_CACHE_TTL, DEFAULT_MAX_TOKEN_LIFETIME};
 use crate::error::ConfigError;
 use crate::handlers::Services;
+use crate::http::request::RequestHead;
 use crate::http::routes::{Route, RouteError};
 use crate::keys::RemoteKeys;
 use crate::revocation::{Follower, JournalLink, Kv, Lifetimes, RecentRevocations, Revocations};
@@ -32,6 +33,8 @@ pub struct Isolate {
     pub remote_keys: RemoteKeys,
     /// The cached `SSF_JWKS_URL` key set.
     pub ssf_remote_keys: RemoteKeys,
+    /// The cached `GTR_JWKS_URL` key set.
+    pub gtr_remote_keys: RemoteKeys,
     /// Verified tokens seen before.
     pub cache: TokenCache,
     /// This isolate's copy of the revocation journal, when one is bound.
@@ -62,6 +65,7 @@ impl Isolate {
             recent: RecentRevocations::new(RECENT_CAPACITY, ttl).with_recheck(recheck),
             remote_keys: RemoteKeys::default(),
             ssf_remote_keys: RemoteKeys::default(),
+            gtr_remote_keys: RemoteKeys::default(),
             cache: TokenCache::new(entries, bytes),
             follower: Follower::new(sync, propagation, MIRROR_BYTES, ANSWER_BYTES),
         }
@@ -88,6 +92,14 @@ impl Isolate {
                 "error": e.to_string(),
             })),
         }
+    }
+
+    /// The request's route: [`crate::http::routes::classify_configured`]
+    /// with this isolate's `GTR_PATH`.
+    pub fn classify(&self, head: &RequestHead) -> Result<Route, RouteError> {
+        let config = self.config.as_ref().ok();
+        let gtr_path = config.and_then(|c| c.gtr.as_ref()).map(|g| g.path.as_str());
+        crate::http::routes::classify_configured(head, gtr_path)
     }
 
     /// How many body bytes the worker reads before deciding `route`, if
@@ -148,6 +160,7 @@ impl Isolate {
             fetcher,
             remote_keys: &self.remote_keys,
             ssf_remote_keys: &self.ssf_remote_keys,
+            gtr_remote_keys: &self.gtr_remote_keys,
             cache: &self.cache,
         }
     }

@@ -80,6 +80,9 @@ pub struct Event {
     /// Anything else the line should say, for example the part of an
     /// event's subject that was left out.
     pub note: Option<&'static str>,
+    /// The subject identifier format a Global Token Revocation call used
+    /// (`iss_sub`, `opaque` or `email`).
+    pub subject_format: Option<&'static str>,
     /// The route's name (see [`crate::http::routes::Route::name`]).
     pub route: &'static str,
 }
@@ -105,6 +108,7 @@ impl Event {
             sid: None,
             event_type: None,
             note: None,
+            subject_format: None,
             route,
         }
     }
@@ -124,6 +128,7 @@ impl Event {
             sid: None,
             event_type: None,
             note: None,
+            subject_format: None,
             route,
         }
     }
@@ -138,6 +143,7 @@ impl Event {
             sid: None,
             event_type: None,
             note: None,
+            subject_format: None,
             route,
         }
     }
@@ -152,6 +158,7 @@ impl Event {
             sid: None,
             event_type: None,
             note: None,
+            subject_format: None,
             route,
         }
     }
@@ -174,8 +181,10 @@ impl Event {
                 line[name] = value.clone().into();
             }
         }
-        if let Some(note) = self.note {
-            line["note"] = note.into();
+        for (name, value) in [("note", self.note), ("subject_format", self.subject_format)] {
+            if let Some(value) = value {
+                line[name] = value.into();
+            }
         }
         line
     }

@@ -1,7 +1,8 @@
 //! Identity-provider fixtures: a receiving configuration (back-channel
-//! logout and a Shared Signals transmitter), logout tokens as Keycloak sends
-//! them, SETs as an SSF transmitter pushes them, and the requests that carry
-//! them.
+//! logout, a Shared Signals transmitter and a Global Token Revocation
+//! endpoint), logout tokens as Keycloak sends them, SETs as an SSF
+//! transmitter pushes them, assertions as Okta's Universal Logout sends
+//! them, and the requests that carry them.
 
 use crate::tokens::{mint, mint_with_header, public_jwk, sign_raw, with_claims, ISSUER, NOW};
 use crate::world::{config_with, World};
@@ -30,14 +31,39 @@ pub fn ssf_jwks() -> String {
     json!({ "keys": [key] }).to_string()
 }
 
-/// A world that receives back-channel logouts and SETs, over a fault store.
+/// `GTR_PATH`.
+pub const GTR: &str = "/global-token-revocation";
+/// `GTR_ISSUER`: an Okta org.
+pub const GTR_ISSUER: &str = "https://org.okta.test";
+/// `GTR_AUDIENCE`: the endpoint's full URL, as Okta puts it in `aud`.
+pub const GTR_AUDIENCE: &str = "https://edge.test/global-token-revocation";
+/// `GTR_FORWARD_URL`, when a test sets it.
+pub const GTR_FORWARD: &str = "https://auth.origin.test/global-token-revocation";
+
+/// The assertion signer's key set (Okta's): the transmitter's key, under
+/// another `kid`, which the access-token JWKS does not hold.
+pub fn gtr_jwks() -> String {
+    let mut key = public_jwk("rsa_other");
+    key["kid"] = "okta-1".into();
+    json!({ "keys": [key] }).to_string()
+}
+
+/// A world that receives back-channel logouts, SETs and Global Token
+/// Revocation calls (assertions from [`GTR_ISSUER`], emails in the `email`
+/// claim), over a fault store.
 pub fn receiving_with(extra: &[(&str, &str)]) -> World<FaultKv> {
     let ssf_jwks = ssf_jwks();
+    let gtr_jwks = gtr_jwks();
     let mut vars = vec![
         ("BACKCHANNEL_LOGOUT_AUDIENCE", CLIENT),
         ("SSF_ISSUER", SSF_ISSUER),
         ("SSF_AUDIENCE", SSF_AUDIENCE),
         ("SSF_JWKS", ssf_jwks.as_str()),
+        ("GTR_PATH", GTR),
+        ("GTR_ISSUER", GTR_ISSUER),
+        ("GTR_AUDIENCE", GTR_AUDIENCE),
+        ("GTR_JWKS", gtr_jwks.as_str()),
+        ("SUBJECT_EMAIL_CLAIM", "email"),
     ];
     vars.extend_from_slice(extra);
     World::with(config_with(&vars)).with_store(FaultKv::new(MemoryKv::new(NOW)))
@@ -129,6 +155,43 @@ pub fn push<S: Kv>(w: &World<S>, set: &str) -> Decision {
 /// An `iss_sub` subject of the access-token issuer.
 pub fn user(sub: &str) -> Value {
     json!({"format": "iss_sub", "iss": ISSUER, "sub": sub})
+}
+
+/// An assertion's claims as Okta's Universal Logout sends them; `change`
+/// edits them.
+pub fn assertion_claims(change: impl FnOnce(&mut Value)) -> Value {
+    let mut claims = json!({
+        "iss": GTR_ISSUER,
+        "sub": "0oa-edge-app",
+        "aud": GTR_AUDIENCE,
+        "exp": NOW + 300,
+        "nbf": NOW - 300,
+        "iat": NOW,
+        "jti": "ul-1",
+    });
+    change(&mut claims);
+    claims
+}
+
+/// An assertion: RS256 with Okta's key, `typ: global-token-revocation+jwt`.
+pub fn assertion(claims: &Value) -> String {
+    let header = json!({"alg": "RS256", "typ": "global-token-revocation+jwt", "kid": "okta-1"});
+    sign_raw("RS256-other", &header.to_string(), &claims.to_string())
+}
+
+/// A Global Token Revocation body: `{"sub_id": sub_id}`.
+pub fn gtr_body(sub_id: Value) -> String {
+    json!({ "sub_id": sub_id }).to_string()
+}
+
+/// `POST` on [`GTR`] with `bearer` and `body`.
+pub fn revoke_user<S: Kv>(w: &World<S>, bearer: &str, body: &str) -> Decision {
+    let headers = [
+        ("authorization", format!("Bearer {bearer}")),
+        ("content-type", "application/json".to_owned()),
+    ];
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    w.send("POST", GTR, &headers, Some(body.as_bytes()))
 }
 
 /// `GET /data` with `token` as a bearer token.

@@ -8,13 +8,13 @@ use edge_revoke_core::handlers::{handle, Action, Decision, Services};
 use edge_revoke_core::http::reply::Reply;
 use edge_revoke_core::http::request::RequestHead;
 use edge_revoke_core::isolate::Isolate;
-use edge_revoke_core::keys::NoFetch;
+use edge_revoke_core::keys::{Outbound, Post};
 use edge_revoke_core::revocation::memory::MemoryKv;
 use edge_revoke_core::revocation::memory_journal::LocalJournal;
 use edge_revoke_core::revocation::Kv;
 use edge_revoke_core::token::signature::RustCrypto;
 use serde_json::Value;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -63,6 +63,40 @@ pub struct World<K = MemoryKv> {
     pub verifier: RustCrypto,
     /// The revocation journal this isolate follows, if one is bound.
     pub journal: Option<Rc<LocalJournal>>,
+    /// The isolate's outgoing requests: no key set is reachable; posts are
+    /// recorded and answered as a test says.
+    pub outbound: Posts,
+}
+
+/// Outgoing requests as a test sees them: every `fetch` of a key set fails,
+/// every `post` is recorded and answered with [`Posts::answer`] (`None`:
+/// no response in time).
+#[derive(Debug, Default)]
+pub struct Posts {
+    /// What the next posts get back.
+    pub answer: Cell<Option<u16>>,
+    /// Each post: its URL, `Authorization` header and body.
+    pub sent: RefCell<Vec<(String, String, Vec<u8>)>>,
+}
+
+impl Outbound for Posts {
+    async fn fetch(&self, _url: &str) -> Result<String, ()> {
+        Err(())
+    }
+
+    async fn post(&self, post: &Post<'_>) -> Result<(u16, String), ()> {
+        let bearer = String::from_utf8_lossy(post.bearer.expose());
+        let sent = (
+            post.url.to_owned(),
+            format!("Bearer {bearer}"),
+            post.body.to_vec(),
+        );
+        self.sent.borrow_mut().push(sent);
+        self.answer
+            .get()
+            .map(|status| (status, String::new()))
+            .ok_or(())
+    }
 }
 
 impl World {
@@ -79,6 +113,7 @@ impl World {
             store: MemoryKv::new(NOW),
             verifier: RustCrypto,
             journal: None,
+            outbound: Posts::default(),
         }
     }
 }
@@ -98,6 +133,7 @@ impl<K: Kv> World<K> {
             store,
             verifier: self.verifier,
             journal: self.journal,
+            outbound: self.outbound,
         }
     }
 
@@ -118,14 +154,14 @@ impl<K: Kv> World<K> {
 
     /// What a request is decided with at the world's time, as the worker
     /// builds it (no remote key set is reachable).
-    pub fn services(&self) -> Services<'_, &K, RustCrypto, NoFetch, Option<&LocalJournal>> {
+    pub fn services(&self) -> Services<'_, &K, RustCrypto, Posts, Option<&LocalJournal>> {
         let now = self.now.get();
         if let Some(journal) = &self.journal {
             journal.set_now(now);
         }
         let journal = self.journal.as_deref();
         self.isolate
-            .services(&self.store, journal, &self.verifier, &NoFetch, now)
+            .services(&self.store, journal, &self.verifier, &self.outbound, now)
     }
 
     /// Moves the clock `seconds` on.

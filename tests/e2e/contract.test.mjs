@@ -11,7 +11,7 @@ import http from 'node:http';
 
 import { buildWorkerOnce } from './support/worker.mjs';
 import { useWorker } from './support/setup.mjs';
-import { mint, JWT_SECRET, JWT_JWKS, ISSUER, AUDIENCE } from './support/keys.mjs';
+import { mint, mintAssertion, JWT_SECRET, JWT_JWKS, ISSUER, AUDIENCE, GTR_PATH, GTR_VARS } from './support/keys.mjs';
 import { call, rawCall, assertProblem } from './support/http.mjs';
 
 buildWorkerOnce();
@@ -26,6 +26,7 @@ const BASE_VARS = {
   JWT_AUDIENCE: AUDIENCE,
   INVALIDATE_API_KEYS: API_KEY,
   OAUTH_CLIENTS: `${CLIENT.id}:${CLIENT.secret}`,
+  ...GTR_VARS,
 };
 const BASIC = `Basic ${Buffer.from(`${CLIENT.id}:${CLIENT.secret}`).toString('base64')}`;
 const FORM = 'application/x-www-form-urlencoded';
@@ -64,6 +65,7 @@ describe('no usable configuration: every route answers 500 problem+json', () => 
     // Whether a receiver is configured cannot be known either.
     ['POST', '/oidc/backchannel-logout', { headers: { 'Content-Type': FORM }, body: 'logout_token=t' }],
     ['POST', '/ssf/events', { headers: { 'Content-Type': 'application/secevent+jwt' }, body: 'a.b.c' }],
+    ['POST', GTR_PATH, { headers: { 'Content-Type': 'application/json' }, body: '{"sub_id":{"format":"opaque","id":"a"}}' }],
   ];
   for (const [method, path, init] of requests) {
     it(`${method} ${path} → 500 naming the setting, even where the route has its own error shape`, async () => {
@@ -115,6 +117,20 @@ describe('Workers KV down (no REVOKED_TOKENS binding, no journal): every route t
       assert.equal(r.status, 503, r.text);
       assert.match(r.headers.get('retry-after') ?? '', /^\d+$/);
       if (method === 'GET') assertProblem(r, 503);
+      assert.equal(ctx.origin.requests.length, 0);
+    });
+  }
+
+  for (const [who, credential] of [['an admin', admin], ['an assertion', () => mintAssertion()]]) {
+    it(`POST ${GTR_PATH} by ${who} → 503 + Retry-After, nothing signed out or forwarded`, async () => {
+      const r = await call(ctx.base, GTR_PATH, {
+        method: 'POST',
+        token: await credential(),
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ sub_id: { format: 'opaque', id: 'alice' } }),
+      });
+      assertProblem(r, 503);
+      assert.match(r.headers.get('retry-after') ?? '', /^\d+$/);
       assert.equal(ctx.origin.requests.length, 0);
     });
   }

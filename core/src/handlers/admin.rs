@@ -89,8 +89,6 @@ pub(super) async fn list<R: Runtime>(
     Ok(page_reply(items, page.cursor))
 }
 
-/// `GET /api/cutoffs?kind=subject|session` (default `subject`): one KV
-/// `list` call per page, like the revocation listing.
 /// `GET /api/journal`: the revocation journal's head, oldest retained
 /// entry and KV backlog (`journal`, `null` when it cannot be reached), and
 /// this isolate's cursor and mirror age (`isolate`); `{"bound": false}`
@@ -104,6 +102,8 @@ pub(super) async fn journal_status<R: Runtime>(
     Ok(Done::reply(Reply::json(200, &status)))
 }
 
+/// `GET /api/cutoffs?kind=subject|session|email` (default `subject`): one
+/// KV `list` call per page, like the revocation listing.
 pub(super) async fn list_cutoffs<R: Runtime>(
     head: &RequestHead,
     cx: &Context<'_, R>,
@@ -113,6 +113,7 @@ pub(super) async fn list_cutoffs<R: Runtime>(
     let kind = match query.one("kind")? {
         None | Some("subject") => CutoffKind::Subject,
         Some("session") => CutoffKind::Session,
+        Some("email") => CutoffKind::Email,
         Some(_) => return Err(fail(RequestError::Malformed)),
     };
     let page = cx

@@ -5,7 +5,7 @@
 //! ([`crate::idp::logout_token`]). Its effect is a session cutoff (with `sid`)
 //! or a subject cutoff (`sub` only) at the token's `iat`.
 
-use super::steps::{cut_off, cut_off_session};
+use super::steps::{cut_off, cut_off_all};
 use super::{fail, Context, Done, Failure, Runtime};
 use crate::error::{LogoutError, Rejection};
 use crate::http::reply::Reply;
@@ -13,7 +13,7 @@ use crate::http::routes::MAX_BODY;
 use crate::idp::{self, Effect};
 use crate::log::Event;
 use crate::primitives::parse_form;
-use crate::revocation::RevokeReason;
+use crate::revocation::{CutoffKind, RevokeReason};
 use crate::token::{self, TokenId};
 
 /// Who a cutoff written from an identity provider's event names as `by`.
@@ -58,7 +58,7 @@ pub(super) async fn logout<R: Runtime>(
     event.event_type = Some(idp::BACKCHANNEL_LOGOUT_EVENT.into());
     match logout.ends(cx.now.saturating_add(rules.leeway)) {
         Effect::Session { sid, at } => {
-            cut_off_session(&sid, BY_IDP.into(), at, cx).await?;
+            cut_off_all(CutoffKind::Session, &sid, BY_IDP.into(), at, cx).await?;
             event.sid = Some(sid);
             event.sub = logout.sub;
         }

@@ -14,11 +14,15 @@
 //! | `service` | `POST /token-service/client/server/invalidate/token` |
 //! | `oauth` | `POST /oauth/revoke` (RFC 7009), `POST /oauth/introspect` (RFC 7662) |
 //! | `admin` | listing, restore, admin sign-out of a subject |
+//! | `backchannel` | `POST /oidc/backchannel-logout` |
+//! | `ssf` | `POST /ssf/events` |
+//! | `gtr` | `POST` on `GTR_PATH` (Global Token Revocation) |
 //! | `forward` | which claim headers a forwarded request carries |
 
 mod admin;
 mod backchannel;
 mod forward;
+mod gtr;
 mod identity;
 mod oauth;
 mod proxy;
@@ -33,8 +37,8 @@ use crate::config::{Config, DEFAULT_REALM};
 use crate::error::{ConfigError, Rejection, Render, VerifyError};
 use crate::http::reply::Reply;
 use crate::http::request::RequestHead;
-use crate::http::routes::{classify, Route, RouteError};
-use crate::keys::{Alg, JwksFetcher, Key, KeyFamily, KeyLookup, RemoteKeys};
+use crate::http::routes::{classify_configured, Route, RouteError};
+use crate::keys::{Alg, Key, KeyFamily, KeyLookup, Outbound, RemoteKeys};
 use crate::log::Event;
 use crate::revocation::RevokeReason;
 use crate::revocation::{JournalLink, Kv, NoJournal, Revocations};
@@ -95,7 +99,7 @@ pub trait Runtime {
     /// Signature checks.
     type Verifier: SignatureVerifier;
     /// Fetches remote key sets.
-    type Fetcher: JwksFetcher;
+    type Fetcher: Outbound;
     /// Revocations, as this isolate sees them now.
     fn store(&self) -> &Revocations<'_, Self::Kv, Self::Journal>;
     /// Signature checks.
@@ -106,6 +110,8 @@ pub trait Runtime {
     fn remote_keys(&self) -> &RemoteKeys;
     /// The cached `SSF_JWKS_URL` key set (a transmitter's keys).
     fn ssf_remote_keys(&self) -> &RemoteKeys;
+    /// The cached `GTR_JWKS_URL` key set (an assertion signer's keys).
+    fn gtr_remote_keys(&self) -> &RemoteKeys;
     /// Verified tokens seen before.
     fn cache(&self) -> &TokenCache;
 }
@@ -123,11 +129,13 @@ pub struct Services<'a, K, V, F, J = NoJournal> {
     pub remote_keys: &'a RemoteKeys,
     /// The cached `SSF_JWKS_URL` key set (a transmitter's keys).
     pub ssf_remote_keys: &'a RemoteKeys,
+    /// The cached `GTR_JWKS_URL` key set (an assertion signer's keys).
+    pub gtr_remote_keys: &'a RemoteKeys,
     /// Verified tokens seen before.
     pub cache: &'a TokenCache,
 }
 
-impl<K: Kv, V: SignatureVerifier, F: JwksFetcher, J: JournalLink> Runtime
+impl<K: Kv, V: SignatureVerifier, F: Outbound, J: JournalLink> Runtime
     for Services<'_, K, V, F, J>
 {
     type Kv = K;
@@ -149,18 +157,23 @@ impl<K: Kv, V: SignatureVerifier, F: JwksFetcher, J: JournalLink> Runtime
     fn ssf_remote_keys(&self) -> &RemoteKeys {
         self.ssf_remote_keys
     }
+    fn gtr_remote_keys(&self) -> &RemoteKeys {
+        self.gtr_remote_keys
+    }
     fn cache(&self) -> &TokenCache {
         self.cache
     }
 }
 
-/// What a handler sees: the settings, the runtime, the time, and the name
-/// of the route it serves (for records and log lines).
+/// What a handler sees: the settings, the runtime, the time, the name of
+/// the route it serves (for records and log lines), and how its errors are
+/// rendered (for a handler that answers an error with its own log line).
 struct Context<'a, R> {
     config: &'a Config,
     rt: &'a R,
     now: u64,
     route: &'static str,
+    render: Render<'a>,
 }
 
 /// Access tokens and logout tokens: `JWT_SECRET` and `JWT_JWKS` first, then
@@ -184,7 +197,7 @@ impl<R: Runtime> KeyLookup for Context<'_, R> {
     }
 }
 
-/// Decides one request: [`classify`] it, then [`decide`].
+/// Decides one request: [`classify_configured`] it, then [`decide`].
 pub async fn handle<R: Runtime>(
     head: &RequestHead,
     body: Option<&[u8]>,
@@ -192,7 +205,12 @@ pub async fn handle<R: Runtime>(
     rt: &R,
     now: u64,
 ) -> Decision {
-    decide(head, classify(head), body, config, rt, now).await
+    let gtr_path = config
+        .ok()
+        .and_then(|c| c.gtr.as_ref())
+        .map(|g| g.path.as_str());
+    let route = classify_configured(head, gtr_path);
+    decide(head, route, body, config, rt, now).await
 }
 
 /// Decides one request already classified: the worker classifies it first
@@ -237,6 +255,7 @@ pub async fn decide<R: Runtime>(
         rt,
         now,
         route: name,
+        render,
     };
     let outcome = match &route {
         Route::Proxy => return proxy::decide(head, &cx, render).await,
@@ -265,6 +284,7 @@ pub async fn decide<R: Runtime>(
         Route::Restore { jti } => admin::restore(head, jti, &cx).await,
         Route::BackchannelLogout => backchannel::logout(body, &cx).await,
         Route::SsfEvents => ssf::events(head, body, &cx).await,
+        Route::GlobalTokenRevocation => gtr::revoke_user(head, body, &cx).await,
     };
     match outcome {
         Ok(Done::Forward(caller)) => Decision {

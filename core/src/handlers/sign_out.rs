@@ -9,16 +9,14 @@
 //! refused (`401 token revoked`) and writes nothing. `local` with a caller
 //! already revoked is a retried sign-out: `204`, nothing written.
 
-use super::steps::{
-    caller_name, cut_off, cut_off_session, edge_cutoff, live_caller, revoke_own_token,
-};
+use super::steps::{caller_name, cut_off, cut_off_all, edge_cutoff, live_caller, revoke_own_token};
 use super::{Context, Done, Failure, Runtime};
 use crate::error::RequestError;
 use crate::http::reply::Reply;
 use crate::http::request::RequestHead;
 use crate::http::routes::Scope;
 use crate::log::Event;
-use crate::revocation::RevokeReason;
+use crate::revocation::{CutoffKind, RevokeReason};
 
 pub(super) async fn sign_out<R: Runtime>(
     head: &RequestHead,
@@ -61,7 +59,7 @@ async fn sign_out_session<R: Runtime>(
         return Err((RequestError::Malformed.into(), Some(token.id().clone())));
     };
     let at = edge_cutoff(cx, Some(&token));
-    cut_off_session(&sid, caller_name(&token), at, cx).await?;
+    cut_off_all(CutoffKind::Session, &sid, caller_name(&token), at, cx).await?;
     let reason = RevokeReason::SignOutSession;
     let mut event = Event::revoked(reason, Some(token.id()), None, cx.route);
     event.sid = Some(sid);

@@ -6,7 +6,7 @@
 //! session cutoff, or is accepted and logged as ignored.
 
 use super::backchannel::BY_IDP;
-use super::steps::{cut_off, cut_off_session};
+use super::steps::{cut_off, cut_off_all};
 use super::{fail, Context, Done, Failure, Runtime};
 use crate::config::SsfConfig;
 use crate::error::{Rejection, SsfError, SsfErrorCode, TokenError};
@@ -16,7 +16,7 @@ use crate::http::routes::MAX_BODY;
 use crate::idp::{self, Effect};
 use crate::keys::KeyFamily;
 use crate::log::{Event, Reason, Verdict};
-use crate::revocation::RevokeReason;
+use crate::revocation::{CutoffKind, RevokeReason};
 use crate::token::{self, TokenId};
 
 /// The media type of a pushed SET (RFC 8935 §2).
@@ -122,7 +122,7 @@ pub(super) async fn events<R: Runtime>(
                 acted = true;
             }
             Effect::Session { sid, at } => {
-                cut_off_session(sid, BY_IDP.into(), *at, cx).await?;
+                cut_off_all(CutoffKind::Session, sid, BY_IDP.into(), *at, cx).await?;
                 event.sid.get_or_insert_with(|| sid.clone());
                 acted = true;
             }

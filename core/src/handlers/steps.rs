@@ -7,7 +7,7 @@ use crate::error::{Rejection, RequestError, StoreError, TokenError};
 use crate::http::reply::Reply;
 use crate::http::request::RequestHead;
 use crate::log::Event;
-use crate::revocation::{Cutoff, CutoffKind, Record, RevokeReason};
+use crate::revocation::{Cutoff, CutoffKind, Names, Record, RevokeReason};
 use crate::token::{self, Reference, TokenId, VerifiedToken};
 
 /// Verifies a token, from the isolate's cache when it was seen before.
@@ -60,8 +60,9 @@ pub(super) async fn live_caller<R: Runtime>(
     Ok(token)
 }
 
-/// Is the token revoked: by its ID, its subject's cutoff or its session's
-/// cutoff? One store check looks all three up. `Some(why)` when revoked:
+/// Is the token revoked: by its ID, or the cutoff of its subject, its
+/// session or (with `SUBJECT_EMAIL_CLAIM`) its email address? One store
+/// check looks them all up. `Some(why)` when revoked:
 /// [`TokenError::Revoked`], or [`TokenError::UnreadableEntry`] when an entry
 /// we cannot read decided it. The check failing is an error, never a pass.
 pub(super) async fn revocation_of<R: Runtime>(
@@ -69,11 +70,18 @@ pub(super) async fn revocation_of<R: Runtime>(
     cx: &Context<'_, R>,
 ) -> Result<Option<TokenError>, StoreError> {
     let claims = token.claims();
-    let found = cx
-        .rt
-        .store()
-        .check(token.id(), claims.sub.as_deref(), claims.sid.as_deref())
-        .await?;
+    let email = cx
+        .config
+        .email_claim
+        .as_deref()
+        .and_then(|claim| claims.all.get(claim)?.as_str())
+        .map(str::to_ascii_lowercase);
+    let names = Names {
+        sub: claims.sub.as_deref(),
+        sid: claims.sid.as_deref(),
+        email: email.as_deref(),
+    };
+    let found = cx.rt.store().check(token.id(), names).await?;
     let why = |unreadable: bool| {
         if unreadable {
             TokenError::UnreadableEntry
@@ -84,7 +92,7 @@ pub(super) async fn revocation_of<R: Runtime>(
     if let Some(record) = found.record {
         return Ok(Some(why(record.is_unreadable())));
     }
-    let cutoffs = [found.subject, found.session];
+    let cutoffs = [found.subject, found.session, found.email];
     Ok(cutoffs
         .into_iter()
         .flatten()
@@ -232,14 +240,16 @@ pub(super) async fn cut_off<R: Runtime>(
         .map_err(|_| fail(StoreError::Unavailable))
 }
 
-/// Revokes every token of session `sid` issued at or before `at`.
-pub(super) async fn cut_off_session<R: Runtime>(
-    sid: &str,
+/// Revokes every token of the session or email address `name` (as `kind`
+/// says) issued at or before `at`.
+pub(super) async fn cut_off_all<R: Runtime>(
+    kind: CutoffKind,
+    name: &str,
     by: String,
     at: u64,
     cx: &Context<'_, R>,
 ) -> Result<(), Failure> {
-    let new = Cutoff::all(CutoffKind::Session, sid, at, by, cx.route.into());
+    let new = Cutoff::all(kind, name, at, by, cx.route.into());
     cx.rt
         .store()
         .cut_off(new)

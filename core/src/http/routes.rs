@@ -32,6 +32,14 @@ const JOURNAL: &[&str] = &["api", "journal"];
 const USERS: &[&str] = &["api", "users"];
 const BACKCHANNEL_LOGOUT: &[&str] = &["oidc", "backchannel-logout"];
 const SSF_EVENTS: &[&str] = &["ssf", "events"];
+/// The worker's fixed `POST` routes (a test checks each is classified).
+const POST_ROUTES: [&[&str]; 5] = [
+    INVALIDATE,
+    OAUTH_REVOKE,
+    OAUTH_INTROSPECT,
+    BACKCHANNEL_LOGOUT,
+    SSF_EVENTS,
+];
 
 /// Which tokens `DELETE /api/tokens` signs out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,6 +109,11 @@ pub enum Route {
     /// event token (RFC 8935). Served only when `SSF_ISSUER` is set;
     /// otherwise the origin's.
     SsfEvents,
+    /// `POST` on `GTR_PATH`: an identity provider or an incident-response
+    /// tool signs a user out of every token (Global Token Revocation,
+    /// draft-parecki-oauth-global-token-revocation-05). Only with `GTR_PATH`
+    /// set; see [`classify_configured`].
+    GlobalTokenRevocation,
     /// A CORS preflight (`OPTIONS` with `Access-Control-Request-Method`):
     /// forwarded without a token check, because browsers send none. One that
     /// carries a bearer token anyway is checked like any request.
@@ -126,6 +139,7 @@ impl Route {
             Route::Restore { .. } => "DELETE /api/revocations/{jti}",
             Route::BackchannelLogout => "POST /oidc/backchannel-logout",
             Route::SsfEvents => "POST /ssf/events",
+            Route::GlobalTokenRevocation => "POST GTR_PATH",
             Route::Preflight => "preflight",
             Route::Proxy => "proxy",
         }
@@ -245,6 +259,32 @@ fn segment_ids(segment: &Segment<'_>) -> Option<(String, Option<String>)> {
     Some((id, whole))
 }
 
+/// [`classify`], with the Global Token Revocation endpoint at `gtr_path`
+/// (`GTR_PATH`) when it is set: `POST` on any spelling of that path is
+/// [`Route::GlobalTokenRevocation`]. The path is checked at start-up to be
+/// none of the fixed `POST` routes ([`is_free_for_post`]).
+pub fn classify_configured(
+    head: &RequestHead,
+    gtr_path: Option<&str>,
+) -> Result<Route, RouteError> {
+    if let Some(path) = gtr_path.filter(|_| head.method == "POST") {
+        let endpoint = canonical(path);
+        let fixed: Vec<&str> = endpoint.iter().map(|s| s.text.as_ref()).collect();
+        if is(&canonical(&head.path), &fixed) {
+            return Ok(Route::GlobalTokenRevocation);
+        }
+    }
+    classify(head)
+}
+
+/// True when `path`, in any spelling, is not the root and none of the
+/// worker's fixed `POST` routes: the Global Token Revocation endpoint may
+/// be there.
+pub fn is_free_for_post(path: &str) -> bool {
+    let segments = canonical(path);
+    !segments.is_empty() && !POST_ROUTES.iter().any(|fixed| is(&segments, fixed))
+}
+
 /// Classifies a request by its method and canonical path (repeated and
 /// trailing slashes merged, percent-encoded unreserved characters decoded,
 /// `;` parameters dropped, dot segments resolved): every spelling of one of the worker's routes is that
@@ -268,11 +308,11 @@ pub fn classify(head: &RequestHead) -> Result<Route, RouteError> {
         ("POST", INVALIDATE, Route::Invalidate),
         ("POST", OAUTH_REVOKE, Route::OAuthRevoke),
         ("POST", OAUTH_INTROSPECT, Route::OAuthIntrospect),
+        ("POST", BACKCHANNEL_LOGOUT, Route::BackchannelLogout),
+        ("POST", SSF_EVENTS, Route::SsfEvents),
         ("GET", REVOCATIONS, Route::ListRevocations),
         ("GET", CUTOFFS, Route::ListCutoffs),
         ("GET", JOURNAL, Route::JournalStatus),
-        ("POST", BACKCHANNEL_LOGOUT, Route::BackchannelLogout),
-        ("POST", SSF_EVENTS, Route::SsfEvents),
     ]) {
         return Ok(route);
     }
@@ -368,6 +408,7 @@ pub fn body_limit(route: &Route) -> Option<usize> {
             | Route::OAuthIntrospect
             | Route::BackchannelLogout
             | Route::SsfEvents
+            | Route::GlobalTokenRevocation
     );
     reads_body.then_some(MAX_BODY)
 }
@@ -390,6 +431,54 @@ mod tests {
 
     fn malformed(method: &str, url: &str) -> RequestError {
         route(method, url).unwrap_err().0
+    }
+
+    #[test]
+    fn the_gtr_endpoint_is_posted_to_its_configured_path_in_any_spelling() {
+        let at = |method: &str, url: &str, path: Option<&str>| {
+            let head = RequestHead::new(method, &format!("https://edge.test{url}"), [("x", "y")]);
+            classify_configured(&head, path)
+        };
+        let path = Some("/global-token-revocation");
+        for url in [
+            "/global-token-revocation",
+            "/Global-Token-Revocation/",
+            "//global-token-revocation?x=1",
+            "/a/../global-token-revocation",
+            "/global%2Dtoken-revocation",
+        ] {
+            assert_eq!(
+                at("POST", url, path),
+                Ok(Route::GlobalTokenRevocation),
+                "{url}"
+            );
+            assert_eq!(at("POST", url, None), Ok(Route::Proxy), "unset: {url}");
+            assert_eq!(at("GET", url, path), Ok(Route::Proxy), "GET {url}");
+        }
+        assert_eq!(
+            at("POST", "/global-token-revocation/x", path),
+            Ok(Route::Proxy)
+        );
+        assert_eq!(at("POST", "/ssf/events", path), Ok(Route::SsfEvents));
+        let nested = Some("/idp/Universal-Logout");
+        assert_eq!(
+            at("POST", "/idp/universal-logout", nested),
+            Ok(Route::GlobalTokenRevocation)
+        );
+    }
+
+    #[test]
+    fn the_gtr_endpoint_cannot_take_a_fixed_post_route() {
+        for fixed in POST_ROUTES {
+            let path = format!("/{}", fixed.join("/"));
+            assert_ne!(route("POST", &path), Ok(Route::Proxy), "{path} is a route");
+            assert!(!is_free_for_post(&path), "{path}");
+            assert!(!is_free_for_post(&path.to_uppercase()), "{path}");
+        }
+        assert!(!is_free_for_post("/"));
+        assert!(!is_free_for_post("//./"));
+        assert!(is_free_for_post("/global-token-revocation"));
+        assert!(is_free_for_post("/api/tokens"), "DELETE only");
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! Revocation driven by the identity provider: the claim rules of OpenID
-//! Connect Back-Channel Logout 1.0 logout tokens ([`logout`]) and of Shared
+//! Connect Back-Channel Logout 1.0 logout tokens ([`logout`]), of Shared
 //! Signals security event tokens carrying CAEP and RISC events ([`set`]),
-//! and what each one revokes ([`Effect`]). The signature has been checked
+//! and of Global Token Revocation assertions and bodies ([`gtr`]), and what
+//! each one revokes ([`Effect`]). The signature has been checked
 //! before these rules run ([`crate::token::verify_signature`]); this module
 //! reads claims only.
 
+pub mod gtr;
 pub mod logout;
 pub mod set;
 

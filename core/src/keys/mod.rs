@@ -15,7 +15,7 @@ mod remote;
 use crate::primitives::base64url_decode;
 use crate::secret::Secret;
 pub use remote::{
-    accept_jwks_response, JwksFetcher, NoFetch, RemoteKeys, JWKS_FETCH_TIMEOUT_SECONDS,
+    accept_jwks_response, NoFetch, Outbound, Post, RemoteKeys, JWKS_FETCH_TIMEOUT_SECONDS,
     MAX_JWKS_BYTES, UNKNOWN_KID_REFETCH_SECONDS,
 };
 use serde_json::{Map, Value};
@@ -290,6 +290,20 @@ impl KeySet {
         &self.keys
     }
 
+    /// The same keys without shared secrets: what may check a signature
+    /// made by someone else (a Global Token Revocation assertion).
+    pub fn public_keys(&self) -> KeySet {
+        KeySet {
+            keys: self
+                .keys
+                .iter()
+                .filter(|key| key.kind != KeyKind::Secret)
+                .cloned()
+                .collect(),
+            skipped: 0,
+        }
+    }
+
     /// The algorithms the configured keys can verify, in [`Alg::ALL`] order.
     pub fn supported_algs(&self) -> Vec<Alg> {
         Alg::ALL
@@ -466,7 +480,7 @@ pub struct KeyFamily<'a, F> {
     pub fetcher: &'a F,
 }
 
-impl<F: JwksFetcher> KeyLookup for KeyFamily<'_, F> {
+impl<F: Outbound> KeyLookup for KeyFamily<'_, F> {
     async fn key(
         &self,
         alg: Alg,

@@ -17,18 +17,42 @@ pub fn accept_jwks_response(status: u16, body: String) -> Option<String> {
     (status == 200 && body.len() <= MAX_JWKS_BYTES).then_some(body)
 }
 
-/// Fetches the text of a remote key set (the worker uses `fetch`).
+/// The worker's outgoing requests (the worker uses `fetch`): remote key
+/// sets, and the forward of a Global Token Revocation call.
 #[allow(async_fn_in_trait)]
-pub trait JwksFetcher {
+pub trait Outbound {
     /// The body of a 200 response from `url`, or `Err` for anything else.
     async fn fetch(&self, url: &str) -> Result<String, ()>;
+
+    /// Sends `post` and returns the response's status and body text, or
+    /// `Err` when no response came within its timeout. Unless implemented,
+    /// nothing is sent and it fails.
+    async fn post(&self, post: &Post<'_>) -> Result<(u16, String), ()> {
+        let _ = post;
+        Err(())
+    }
+}
+
+/// One outgoing `POST` with a bearer credential.
+#[derive(Debug)]
+pub struct Post<'a> {
+    /// Where.
+    pub url: &'a str,
+    /// Sent as `Authorization: Bearer`.
+    pub bearer: &'a crate::secret::Secret,
+    /// The `Content-Type`.
+    pub content_type: &'static str,
+    /// The body.
+    pub body: &'a [u8],
+    /// How long to wait for the response, in milliseconds.
+    pub timeout_ms: u64,
 }
 
 /// A fetcher for deployments without `JWT_JWKS_URL` (and tests): always fails.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NoFetch;
 
-impl JwksFetcher for NoFetch {
+impl Outbound for NoFetch {
     async fn fetch(&self, _url: &str) -> Result<String, ()> {
         Err(())
     }
@@ -54,12 +78,7 @@ pub struct RemoteKeys {
 }
 
 impl RemoteKeys {
-    async fn refresh<F: JwksFetcher>(
-        &self,
-        fetcher: &F,
-        url: &str,
-        now: u64,
-    ) -> Option<Rc<KeySet>> {
+    async fn refresh<F: Outbound>(&self, fetcher: &F, url: &str, now: u64) -> Option<Rc<KeySet>> {
         let fetched = fetcher
             .fetch(url)
             .await
@@ -74,7 +93,7 @@ impl RemoteKeys {
     }
 
     /// Looks up a key in the remote set, fetching as the rules above say.
-    pub async fn key<F: JwksFetcher>(
+    pub async fn key<F: Outbound>(
         &self,
         fetcher: &F,
         url: &str,
@@ -130,7 +149,7 @@ mod tests {
         calls: Cell<u32>,
     }
 
-    impl JwksFetcher for Fake {
+    impl Outbound for Fake {
         async fn fetch(&self, _url: &str) -> Result<String, ()> {
             self.calls.set(self.calls.get() + 1);
             self.body.borrow().clone()

@@ -1,6 +1,6 @@
-//! Cutoffs: "every token of this subject (or session) issued at or before
-//! a second is revoked". One type for both kinds; only a subject's cutoff
-//! can carry the exemption of a `scope=others` sign-out.
+//! Cutoffs: "every token of this subject (or session, or email address)
+//! issued at or before a second is revoked". One type for every kind; only a
+//! subject's cutoff can carry the exemption of a `scope=others` sign-out.
 
 use super::UNREADABLE;
 use crate::token::TokenId;
@@ -14,17 +14,22 @@ pub enum CutoffKind {
     /// Every token of an OpenID Connect session (`sid`), under
     /// `session:<sid>`.
     Session,
+    /// Every token whose email claim (`SUBJECT_EMAIL_CLAIM`) is this address,
+    /// compared in ASCII lower case, under `email:<address>`: a Global Token
+    /// Revocation call that names the user by email.
+    Email,
 }
 
 impl CutoffKind {
-    /// Both kinds.
-    pub const ALL: [CutoffKind; 2] = [CutoffKind::Subject, CutoffKind::Session];
+    /// Every kind.
+    pub const ALL: [CutoffKind; 3] = [CutoffKind::Subject, CutoffKind::Session, CutoffKind::Email];
 
     /// The store key prefix.
     pub fn prefix(self) -> &'static str {
         match self {
             CutoffKind::Subject => super::SUBJECT_PREFIX,
             CutoffKind::Session => super::SESSION_PREFIX,
+            CutoffKind::Email => super::EMAIL_PREFIX,
         }
     }
 
@@ -33,6 +38,7 @@ impl CutoffKind {
         match self {
             CutoffKind::Subject => "subject",
             CutoffKind::Session => "session",
+            CutoffKind::Email => "email",
         }
     }
 
@@ -42,6 +48,7 @@ impl CutoffKind {
         match self {
             CutoffKind::Subject => "sub",
             CutoffKind::Session => "sid",
+            CutoffKind::Email => "email",
         }
     }
 }
@@ -56,12 +63,13 @@ impl CutoffKind {
 /// `others` says. [`Cutoff::merge`] keeps that invariant when two cutoffs of
 /// one name meet.
 ///
-/// Stored as `{"sub" (or "sid"), "cutoff", "others", "by", "route"}`.
+/// Stored as `{"sub" (or "sid", or "email"), "cutoff", "others", "by",
+/// "route"}`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cutoff {
-    /// Subject or session.
+    /// Subject, session or email address.
     pub kind: CutoffKind,
-    /// The subject (`sub`) or session (`sid`).
+    /// The subject (`sub`), session (`sid`) or email address.
     pub name: String,
     /// Seconds since the epoch: every token with `iat` at or before it is
     /// revoked, with no exemption. `None` when only `others` is set.
@@ -98,6 +106,8 @@ struct Stored {
     sub: Option<String>,
     #[serde(default)]
     sid: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
     cutoff: Option<u64>,
     #[serde(default)]
     others: Option<Exemption>,
@@ -114,6 +124,8 @@ struct Written<'a> {
     sub: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     sid: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<&'a str>,
     cutoff: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     others: Option<&'a Exemption>,
@@ -124,13 +136,15 @@ struct Written<'a> {
 impl Serialize for Cutoff {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let name = Some(self.name.as_str());
-        let (sub, sid) = match self.kind {
-            CutoffKind::Subject => (name, None),
-            CutoffKind::Session => (None, name),
+        let (sub, sid, email) = match self.kind {
+            CutoffKind::Subject => (name, None, None),
+            CutoffKind::Session => (None, name, None),
+            CutoffKind::Email => (None, None, name),
         };
         Written {
             sub,
             sid,
+            email,
             cutoff: self.cutoff,
             others: self.others.as_ref(),
             by: &self.by,
@@ -154,10 +168,16 @@ impl Cutoff {
     }
 
     fn from_stored(kind: CutoffKind, stored: Stored) -> Option<Cutoff> {
-        let name = match kind {
-            CutoffKind::Subject => stored.sub.filter(|_| stored.sid.is_none())?,
-            CutoffKind::Session => stored.sid.filter(|_| stored.sub.is_none())?,
+        // Exactly one name, the one of its kind.
+        let (name, foreign) = match kind {
+            CutoffKind::Subject => (stored.sub, [stored.sid, stored.email]),
+            CutoffKind::Session => (stored.sid, [stored.sub, stored.email]),
+            CutoffKind::Email => (stored.email, [stored.sub, stored.sid]),
         };
+        if foreign.iter().any(Option::is_some) {
+            return None;
+        }
+        let name = name?;
         let (cutoff, others) = match (stored.except, stored.cutoff) {
             (Some(except), Some(cutoff)) if stored.others.is_none() => (
                 None,
@@ -170,7 +190,7 @@ impl Cutoff {
             _ => (stored.cutoff, stored.others),
         };
         // A cutoff revokes something; only a subject's has an exemption.
-        if cutoff.is_none() && others.is_none() || kind == CutoffKind::Session && others.is_some() {
+        if cutoff.is_none() && others.is_none() || kind != CutoffKind::Subject && others.is_some() {
             return None;
         }
         Some(Cutoff {

@@ -24,7 +24,7 @@
 
 use super::journal::{Change, Tail};
 use super::mirror::{Answers, Applied, Mirror, MirrorStatus};
-use super::store::Found;
+use super::store::{Found, Names};
 use crate::error::StoreError;
 use crate::token::TokenId;
 use serde_json::{json, Value};
@@ -285,29 +285,16 @@ impl Follower {
     /// The KV answer kept for this token, when the mirror (fresh, as
     /// [`Follower::sync`] just said) covers it and it is less than
     /// `KV_PROPAGATION_SECONDS` old at `now`.
-    pub fn reusable(
-        &self,
-        id: &TokenId,
-        sub: Option<&str>,
-        sid: Option<&str>,
-        now: u64,
-    ) -> Option<Found> {
-        let (found, read_at) = self.answers.get(id, sub, sid)?;
+    pub fn reusable(&self, id: &TokenId, names: Names<'_>, now: u64) -> Option<Found> {
+        let (found, read_at) = self.answers.get(id, names)?;
         let young = now.saturating_sub(read_at) < self.propagation;
         (young && self.mirror.covers(read_at)).then_some(found)
     }
 
     /// Keeps a KV answer read at `read_at`, if the mirror covers it.
-    pub fn remember(
-        &self,
-        id: &TokenId,
-        sub: Option<&str>,
-        sid: Option<&str>,
-        found: &Found,
-        read_at: u64,
-    ) {
+    pub fn remember(&self, id: &TokenId, names: Names<'_>, found: &Found, read_at: u64) {
         if self.mirror.covers(read_at) {
-            self.answers.put(id, sub, sid, found, read_at);
+            self.answers.put(id, names, found, read_at);
         }
     }
 
@@ -381,7 +368,7 @@ mod tests {
         let t = id("t");
         let check = |now| {
             let store = view(&kv_b, &recent_b, &b, &journal, now);
-            block_on(store.check(&t, Some("alice"), None))
+            block_on(store.check(&t, Names::of(Some("alice"), None)))
                 .unwrap()
                 .record
         };
@@ -399,7 +386,7 @@ mod tests {
         assert!(kv_b.entries().is_empty(), "KV at B never had it");
         // A sees its own write at once.
         let at_a = view(&kv_a, &recent_a, &a, &journal, 1000);
-        assert!(block_on(at_a.check(&t, None, None))
+        assert!(block_on(at_a.check(&t, Names::of(None, None)))
             .unwrap()
             .record
             .is_some());
@@ -415,14 +402,14 @@ mod tests {
         for now in 1000..1000 + P {
             let store = view(&kv, &recent, &f, &journal, now);
             assert_eq!(
-                block_on(store.check(&t, Some("alice"), Some("s"))).unwrap(),
+                block_on(store.check(&t, Names::of(Some("alice"), Some("s")))).unwrap(),
                 Found::default()
             );
         }
         assert_eq!(kv.reads().len(), 1, "one read in P seconds");
         // The answer is P seconds old: read again.
         let store = view(&kv, &recent, &f, &journal, 1000 + P);
-        block_on(store.check(&t, Some("alice"), Some("s"))).unwrap();
+        block_on(store.check(&t, Names::of(Some("alice"), Some("s")))).unwrap();
         assert_eq!(kv.reads().len(), 2);
         // One sync per interval, through the shared page mostly.
         assert!(
@@ -447,7 +434,7 @@ mod tests {
         let f = follower();
         let check = |now| {
             let store = view(&kv, &recent, &f, &journal, now);
-            block_on(store.check(&x, None, None))
+            block_on(store.check(&x, Names::of(None, None)))
                 .unwrap()
                 .record
                 .is_some()
@@ -476,7 +463,7 @@ mod tests {
         let isolates = [follower(), follower(), follower()];
         for f in &isolates {
             let store = view(&kv, &recent, f, &journal, 1000);
-            block_on(store.check(&id("t"), None, None)).unwrap();
+            block_on(store.check(&id("t"), Names::of(None, None))).unwrap();
         }
         assert_eq!(
             journal.calls(),
@@ -486,7 +473,7 @@ mod tests {
         // The shared page lives S seconds: the next sync goes to the journal.
         for f in &isolates {
             let store = view(&kv, &recent, f, &journal, 1000 + S);
-            block_on(store.check(&id("t"), None, None)).unwrap();
+            block_on(store.check(&id("t"), Names::of(None, None))).unwrap();
         }
         assert_eq!(journal.calls(), 2);
     }
@@ -516,11 +503,16 @@ mod tests {
         let f = follower();
         let t = id("t");
         let store = view(&kv, &recent, &f, &journal, 1000);
-        block_on(store.check(&t, None, None)).unwrap();
+        block_on(store.check(&t, Names::of(None, None))).unwrap();
         journal.set_down(true);
         for now in [1002, 1003, 1004, 1100] {
             let store = view(&kv, &recent, &f, &journal, now);
-            assert_eq!(block_on(store.check(&t, None, None)).unwrap().record, None);
+            assert_eq!(
+                block_on(store.check(&t, Names::of(None, None)))
+                    .unwrap()
+                    .record,
+                None
+            );
         }
         assert_eq!(kv.reads().len(), 5, "every request read KV");
         let notes = f.take_notes();
@@ -546,7 +538,7 @@ mod tests {
         // Back: it says so, and the journal takes writes again.
         journal.set_down(false);
         let store = view(&kv, &recent, &f, &journal, 1110);
-        block_on(store.check(&t, None, None)).unwrap();
+        block_on(store.check(&t, Names::of(None, None))).unwrap();
         assert_eq!(
             f.take_notes(),
             [Note::JournalAvailable { after_seconds: 108 }]
@@ -567,7 +559,8 @@ mod tests {
         let recent = RecentRevocations::new(8, 60);
         let f = follower();
         view(&kv, &recent, &f, &journal, 1000);
-        block_on(view(&kv, &recent, &f, &journal, 1000).check(&id("t"), None, None)).unwrap();
+        block_on(view(&kv, &recent, &f, &journal, 1000).check(&id("t"), Names::of(None, None)))
+            .unwrap();
         let writer = follower();
         let scratch = RecentRevocations::new(1, 1);
         for n in 0..(TAIL_LIMIT + 5) {
@@ -575,7 +568,7 @@ mod tests {
             block_on(w.revoke(&id(&format!("t{n}")), &record("x", 1001))).unwrap();
         }
         let store = view(&kv, &recent, &f, &journal, 1003);
-        assert!(block_on(store.check(&id("t0"), None, None))
+        assert!(block_on(store.check(&id("t0"), Names::of(None, None)))
             .unwrap()
             .record
             .is_some());
@@ -592,14 +585,14 @@ mod tests {
         let t = id("t");
         let session = |at| Cutoff::all(CutoffKind::Session, "s-1", at, "idp".into(), "r".into());
         let store = view(&kv, &recent, &f, &journal, 1000);
-        block_on(store.check(&t, None, Some("s-1"))).unwrap();
+        block_on(store.check(&t, Names::of(None, Some("s-1")))).unwrap();
         block_on(store.cut_off(session(990))).unwrap();
         block_on(store.cut_off(session(960))).unwrap();
         // Within the sync interval, before KV or the mirror has either.
-        let found = block_on(store.check(&t, None, Some("s-1"))).unwrap();
+        let found = block_on(store.check(&t, Names::of(None, Some("s-1")))).unwrap();
         assert_eq!(found.session.and_then(|c| c.cutoff), Some(990));
         let later = view(&kv, &recent, &f, &journal, 1000 + S);
-        let found = block_on(later.check(&t, None, Some("s-1"))).unwrap();
+        let found = block_on(later.check(&t, Names::of(None, Some("s-1")))).unwrap();
         assert_eq!(
             found.session.and_then(|c| c.cutoff),
             Some(990),

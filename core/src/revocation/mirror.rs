@@ -21,7 +21,7 @@
 
 use super::cutoff::{Cutoff, CutoffKind};
 use super::journal::{Change, Tail};
-use super::store::Found;
+use super::store::{Found, Names};
 use super::Record;
 use crate::token::TokenId;
 use std::cell::{Cell, RefCell};
@@ -298,6 +298,7 @@ impl Mirror {
 struct Answer {
     sub: Option<String>,
     sid: Option<String>,
+    email: Option<String>,
     found: Found,
     read_at: u64,
     bytes: usize,
@@ -325,9 +326,13 @@ impl Answers {
         }
     }
 
-    /// The answer read for `id` of `sub` and `sid`, and when it was read.
-    pub fn get(&self, id: &TokenId, sub: Option<&str>, sid: Option<&str>) -> Option<(Found, u64)> {
-        let same = |a: &Answer| a.sub.as_deref() == sub && a.sid.as_deref() == sid;
+    /// The answer read for `id` of `names`, and when it was read.
+    pub fn get(&self, id: &TokenId, names: Names<'_>) -> Option<(Found, u64)> {
+        let same = |a: &Answer| {
+            a.sub.as_deref() == names.sub
+                && a.sid.as_deref() == names.sid
+                && a.email.as_deref() == names.email
+        };
         if let Some(answer) = self.current.borrow().get(id).filter(|a| same(a)) {
             return Some((answer.found.clone(), answer.read_at));
         }
@@ -337,21 +342,19 @@ impl Answers {
         Some(found)
     }
 
-    /// Keeps `found`, read at `read_at`, for `id` of `sub` and `sid`.
-    pub fn put(
-        &self,
-        id: &TokenId,
-        sub: Option<&str>,
-        sid: Option<&str>,
-        found: &Found,
-        read_at: u64,
-    ) {
+    /// Keeps `found`, read at `read_at`, for `id` of `names`.
+    pub fn put(&self, id: &TokenId, names: Names<'_>, found: &Found, read_at: u64) {
+        let Names { sub, sid, email } = names;
         let bytes = 128
             + id.as_str().len()
-            + sub.map_or(0, str::len)
-            + sid.map_or(0, str::len)
+            + [sub, sid, email]
+                .iter()
+                .flatten()
+                .map(|n| n.len())
+                .sum::<usize>()
             + found.record.as_ref().map_or(0, record_bytes)
-            + [&found.subject, &found.session]
+            + found
+                .cutoffs()
                 .iter()
                 .filter_map(|c| c.as_ref())
                 .map(|c| c.name.len() + c.by.len() + c.route.len() + 64)
@@ -359,6 +362,7 @@ impl Answers {
         let answer = Answer {
             sub: sub.map(str::to_owned),
             sid: sid.map(str::to_owned),
+            email: email.map(str::to_owned),
             found: found.clone(),
             read_at,
             bytes,
@@ -682,16 +686,34 @@ mod tests {
                 "b".into(),
                 "rt".into(),
             )),
+            email: Some(Cutoff::all(
+                CutoffKind::Email,
+                "a@b.c",
+                5,
+                "idp".into(),
+                "r".into(),
+            )),
         };
         let answers = Answers::new(1 << 20);
         assert!(answers.is_empty());
-        answers.put(&id("tok"), Some("alice"), Some("sess"), &found, 10);
+        let names = Names {
+            sub: Some("alice"),
+            sid: Some("sess"),
+            email: Some("a@b.c"),
+        };
+        answers.put(&id("tok"), names, &found, 10);
         assert_eq!(answers.len(), 1);
         assert!(!answers.is_empty());
-        // 128 + the ID, sub and sid + the record's strings + each cutoff's
-        // name, by and route plus 64.
-        let cutoffs = (5 + 2 + 5 + 64) + (4 + 1 + 2 + 64);
-        assert_eq!(answers.bytes(), 128 + 3 + 5 + 4 + strings + cutoffs);
+        // 128 + the ID, sub, sid and email + the record's strings + each
+        // cutoff's name, by and route plus 64.
+        let cutoffs = (5 + 2 + 5 + 64) + (4 + 1 + 2 + 64) + (5 + 3 + 1 + 64);
+        assert_eq!(answers.bytes(), 128 + 3 + 5 + 4 + 5 + strings + cutoffs);
+        assert!(answers.get(&id("tok"), names).is_some());
+        let no_email = Names::of(Some("alice"), Some("sess"));
+        assert!(
+            answers.get(&id("tok"), no_email).is_none(),
+            "another holder"
+        );
     }
 
     #[test]
@@ -699,7 +721,7 @@ mod tests {
         // Answers of one size s; each generation holds exactly two.
         let s = 128 + 2;
         let answers = Answers::new(2 * (2 * s));
-        let put = |name: &str| answers.put(&id(name), None, None, &Found::default(), 1);
+        let put = |name: &str| answers.put(&id(name), Names::of(None, None), &Found::default(), 1);
         put("aa");
         put("bb");
         assert_eq!(answers.bytes(), 2 * s, "both fit: no roll yet");
@@ -707,10 +729,13 @@ mod tests {
         assert_eq!(answers.bytes(), s, "a third rolls the generation");
         assert_eq!(answers.len(), 3);
         for name in ["aa", "bb", "cc"] {
-            assert!(answers.get(&id(name), None, None).is_some(), "{name}");
+            assert!(
+                answers.get(&id(name), Names::of(None, None)).is_some(),
+                "{name}"
+            );
         }
         let exact = Answers::new(2 * s);
-        exact.put(&id("aa"), None, None, &Found::default(), 1);
+        exact.put(&id("aa"), Names::default(), &Found::default(), 1);
         assert_eq!(exact.len(), 1, "an answer of exactly the budget is kept");
     }
 
@@ -740,26 +765,36 @@ mod tests {
             ..Found::default()
         };
         let answers = Answers::new(8 * 1024);
-        answers.put(&id("t"), Some("alice"), Some("s"), &found, 10);
+        answers.put(&id("t"), Names::of(Some("alice"), Some("s")), &found, 10);
         assert_eq!(
-            answers.get(&id("t"), Some("alice"), Some("s")),
+            answers.get(&id("t"), Names::of(Some("alice"), Some("s"))),
             Some((found.clone(), 10))
         );
         assert_eq!(
-            answers.get(&id("t"), Some("alice"), None),
+            answers.get(&id("t"), Names::of(Some("alice"), None)),
             None,
             "another session"
         );
-        assert_eq!(answers.get(&id("t"), Some("bob"), Some("s")), None);
+        assert_eq!(
+            answers.get(&id("t"), Names::of(Some("bob"), Some("s"))),
+            None
+        );
         for n in 0..10_000 {
-            answers.put(&id(&format!("x{n}")), None, None, &Found::default(), 10);
+            answers.put(
+                &id(&format!("x{n}")),
+                Names::default(),
+                &Found::default(),
+                10,
+            );
         }
         assert!(answers.len() < 150, "{} answers kept", answers.len());
         // The newest stay; a read of the older generation moves it up.
-        assert!(answers.get(&id("x9999"), None, None).is_some());
-        assert!(answers.get(&id("t"), Some("alice"), Some("s")).is_none());
+        assert!(answers.get(&id("x9999"), Names::of(None, None)).is_some());
+        assert!(answers
+            .get(&id("t"), Names::of(Some("alice"), Some("s")))
+            .is_none());
         let tiny = Answers::new(64);
-        tiny.put(&id("t"), None, None, &Found::default(), 1);
+        tiny.put(&id("t"), Names::default(), &Found::default(), 1);
         assert!(
             tiny.is_empty(),
             "an answer bigger than the budget is not kept"

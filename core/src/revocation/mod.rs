@@ -18,7 +18,8 @@
 //!   token would stop being accepted anyway (its `exp` plus the leeway), so the
 //!   list cleans itself.
 //! - One entry per signed-out subject, under `subject:<sub>`, and per ended
-//!   session, under `session:<sid>`: a [`Cutoff`]. It expires when every token
+//!   session, under `session:<sid>`, and per email address a Global Token
+//!   Revocation call named, under `email:<address>`: a [`Cutoff`]. It expires when every token
 //!   it revokes has expired anyway.
 
 pub mod cutoff;
@@ -39,7 +40,7 @@ pub use follow::{Follower, JournalLink, NoJournal};
 pub use journal::{Change, Journal, JournalStore};
 pub use kv::Kv;
 pub use recent::RecentRevocations;
-pub use store::{Found, Lifetimes, Revocations, WRITE_BACKOFF_MS};
+pub use store::{Found, Lifetimes, Names, Revocations, WRITE_BACKOFF_MS};
 
 use crate::token::TokenId;
 use serde::{Deserialize, Serialize};
@@ -50,6 +51,8 @@ pub const KEY_PREFIX: &str = "revoked:";
 pub const SUBJECT_PREFIX: &str = "subject:";
 /// Prefix of session cutoff keys in the store.
 pub const SESSION_PREFIX: &str = "session:";
+/// Prefix of email cutoff keys in the store.
+pub const EMAIL_PREFIX: &str = "email:";
 /// Workers KV refuses an expiration less than this many seconds ahead.
 pub const MIN_EXPIRY_AHEAD: u64 = 60;
 /// `reason`, `by` and `route` of an entry this version cannot read.
@@ -118,6 +121,12 @@ pub enum RevokeReason {
     Service,
     /// An OAuth client revoked a token (RFC 7009).
     OAuthRevoke,
+    /// An identity provider or an admin signed a user out through the
+    /// Global Token Revocation endpoint.
+    GlobalTokenRevocation,
+    /// A Global Token Revocation assertion was used, and may not be used
+    /// again (its `jti`, kept until it expires).
+    AssertionUsed,
 }
 
 impl RevokeReason {
@@ -134,6 +143,8 @@ impl RevokeReason {
             RevokeReason::AdminSignOut => "admin_sign_out",
             RevokeReason::Service => "service",
             RevokeReason::OAuthRevoke => "oauth_revoke",
+            RevokeReason::GlobalTokenRevocation => "global_token_revocation",
+            RevokeReason::AssertionUsed => "assertion_used",
         }
     }
 }

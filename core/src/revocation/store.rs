@@ -34,7 +34,7 @@ pub struct Lifetimes {
 }
 
 /// Everything that can revoke one token, found by [`Revocations::check`]:
-/// its record, its subject's cutoff and its session's cutoff.
+/// its record, and the cutoffs of its subject, session and email address.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Found {
     /// `revoked:<id>`.
@@ -43,6 +43,49 @@ pub struct Found {
     pub subject: Option<Cutoff>,
     /// `session:<sid>`; `None` for a token without `sid`.
     pub session: Option<Cutoff>,
+    /// `email:<address>`; `None` for a token without the email claim, or
+    /// when `SUBJECT_EMAIL_CLAIM` is unset.
+    pub email: Option<Cutoff>,
+}
+
+impl Found {
+    /// The cutoffs found, of each kind.
+    pub fn cutoffs(&self) -> [&Option<Cutoff>; 3] {
+        [&self.subject, &self.session, &self.email]
+    }
+}
+
+/// The names a token's cutoffs are kept under: its `sub`, its `sid`, and
+/// its email address (the `SUBJECT_EMAIL_CLAIM` claim, in ASCII lower case)
+/// when email cutoffs are on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Names<'a> {
+    /// `sub`.
+    pub sub: Option<&'a str>,
+    /// `sid`.
+    pub sid: Option<&'a str>,
+    /// The email address, lower-cased.
+    pub email: Option<&'a str>,
+}
+
+impl<'a> Names<'a> {
+    /// A token of `sub` and `sid`, with no email cutoff to check.
+    pub const fn of(sub: Option<&'a str>, sid: Option<&'a str>) -> Names<'a> {
+        Names {
+            sub,
+            sid,
+            email: None,
+        }
+    }
+
+    /// Each kind of cutoff with its name, if the token has one.
+    pub fn by_kind(self) -> [(CutoffKind, Option<&'a str>); 3] {
+        [
+            (CutoffKind::Subject, self.sub),
+            (CutoffKind::Session, self.sid),
+            (CutoffKind::Email, self.email),
+        ]
+    }
 }
 
 /// Revocations as one isolate sees them at one instant: the store, with the
@@ -95,22 +138,17 @@ impl<'a, K: Kv, J: JournalLink> Revocations<'a, K, J> {
         &self.kv
     }
 
-    /// Everything that can revoke the token `id` of subject `sub` and
-    /// session `sid`, in at most one store operation: a bulk read of
-    /// `revoked:<id>`, `subject:<sub>` and `session:<sid>`, overlaid with the
-    /// journal's entries and this isolate's own writes.
+    /// Everything that can revoke the token `id` of `names`, in at most one
+    /// store operation: a bulk read of `revoked:<id>`, `subject:<sub>`,
+    /// `session:<sid>` and `email:<address>`, overlaid with the journal's
+    /// entries and this isolate's own writes.
     ///
     /// The store is not asked when the journal is followed and its mirror,
     /// synced first if due, covers an earlier answer for the same token
     /// ([`Follower::reusable`]); nor, without a journal, within the recheck
     /// window of a clean check. An entry this version cannot read counts as
     /// a revocation (see [`stored`]).
-    pub async fn check(
-        &self,
-        id: &TokenId,
-        sub: Option<&str>,
-        sid: Option<&str>,
-    ) -> Result<Found, StoreError> {
+    pub async fn check(&self, id: &TokenId, names: Names<'_>) -> Result<Found, StoreError> {
         let (recent, now) = (self.recent, self.now);
         let follower = match self.follower {
             Some(follower) if follower.sync(&self.journal, now).await => Some(follower),
@@ -118,15 +156,15 @@ impl<'a, K: Kv, J: JournalLink> Revocations<'a, K, J> {
         };
         let stored = if recent.is_clean(id, now) {
             Found::default()
-        } else if let Some(found) = follower.and_then(|f| f.reusable(id, sub, sid, now)) {
+        } else if let Some(found) = follower.and_then(|f| f.reusable(id, names, now)) {
             found
         } else {
-            let found = self.read(id, sub, sid).await?;
+            let found = self.read(id, names).await?;
             if found == Found::default() {
                 recent.checked_clean(id, now);
             }
             if let Some(follower) = follower {
-                follower.remember(id, sub, sid, &found, now);
+                follower.remember(id, names, &found, now);
             }
             found
         };
@@ -136,19 +174,15 @@ impl<'a, K: Kv, J: JournalLink> Revocations<'a, K, J> {
         };
         Ok(Found {
             record: recent.record(id, self.journaled_record(id, stored.record), now),
-            subject: cutoff(CutoffKind::Subject, sub, stored.subject),
-            session: cutoff(CutoffKind::Session, sid, stored.session),
+            subject: cutoff(CutoffKind::Subject, names.sub, stored.subject),
+            session: cutoff(CutoffKind::Session, names.sid, stored.session),
+            email: cutoff(CutoffKind::Email, names.email, stored.email),
         })
     }
 
     /// The store's answer for a token: one bulk read.
-    async fn read(
-        &self,
-        id: &TokenId,
-        sub: Option<&str>,
-        sid: Option<&str>,
-    ) -> Result<Found, StoreError> {
-        let names = [(CutoffKind::Subject, sub), (CutoffKind::Session, sid)];
+    async fn read(&self, id: &TokenId, names: Names<'_>) -> Result<Found, StoreError> {
+        let names = names.by_kind();
         let mut keys = vec![store_key(id)];
         keys.extend(
             names
@@ -162,11 +196,13 @@ impl<'a, K: Kv, J: JournalLink> Revocations<'a, K, J> {
             let value = values.next().flatten()?;
             Some(stored::read_cutoff(*kind, name, &value))
         });
-        let (subject, session) = (cutoffs.next().flatten(), cutoffs.next().flatten());
+        let mut next = || cutoffs.next().flatten();
+        let (subject, session, email) = (next(), next(), next());
         Ok(Found {
             record,
             subject,
             session,
+            email,
         })
     }
 
@@ -405,8 +441,8 @@ mod tests {
         let kv = MemoryKv::new(0);
         let recent = RecentRevocations::new(8, 60);
         let store = at(&kv, &recent, 100);
-        block_on(store.check(&id("t"), Some("alice"), Some("s-1"))).unwrap();
-        block_on(store.check(&id("u"), None, None)).unwrap();
+        block_on(store.check(&id("t"), Names::of(Some("alice"), Some("s-1")))).unwrap();
+        block_on(store.check(&id("u"), Names::of(None, None))).unwrap();
         assert_eq!(
             kv.reads(),
             [
@@ -483,7 +519,7 @@ mod tests {
                 block_on(via(&a, now).record(&t)).unwrap().is_some(),
                 "isolate A forwards a token B revoked (now = {now})"
             );
-            let found = block_on(via(&a, now).check(&t, None, None)).unwrap();
+            let found = block_on(via(&a, now).check(&t, Names::of(None, None))).unwrap();
             assert!(found.record.is_some(), "check, now = {now}");
         }
     }
@@ -541,17 +577,19 @@ mod tests {
         // Written through a stale view: the next check here still sees it.
         let here = at(stale(&memory, None), &recent, 100);
         block_on(here.cut_off(cutoff.clone())).unwrap();
-        let found = block_on(here.check(&id("t"), None, Some("s-1"))).unwrap();
+        let found = block_on(here.check(&id("t"), Names::of(None, Some("s-1")))).unwrap();
         assert_eq!(found.session, Some(cutoff.clone()));
         assert_eq!(memory.sessions()["session:s-1"].0, cutoff);
         // Straight from the store too, from another isolate.
         let other = RecentRevocations::new(8, 60);
-        let direct =
-            block_on(at(&memory, &other, 100).check(&id("t"), Some("nobody"), Some("s-1")))
-                .unwrap();
+        let direct = block_on(
+            at(&memory, &other, 100).check(&id("t"), Names::of(Some("nobody"), Some("s-1"))),
+        )
+        .unwrap();
         assert_eq!(direct.session, Some(cutoff));
         assert_eq!((direct.record, direct.subject), (None, None));
-        let none = block_on(at(&memory, &other, 100).check(&id("t"), None, None)).unwrap();
+        let none =
+            block_on(at(&memory, &other, 100).check(&id("t"), Names::of(None, None))).unwrap();
         assert_eq!(none.session, None);
     }
 
@@ -565,7 +603,7 @@ mod tests {
         let b = RecentRevocations::new(8, 60);
         let via = |recent, now| at(&memory, recent, now);
         let revoked = |recent, now, t: &TokenId| {
-            block_on(via(recent, now).check(t, Some("alice"), Some("s-1")))
+            block_on(via(recent, now).check(t, Names::of(Some("alice"), Some("s-1"))))
                 .unwrap()
                 .record
                 .is_some()
@@ -589,7 +627,7 @@ mod tests {
         assert!(revoked(&a, 201, &id("u")));
         // So do its own cutoffs, for a token it checked clean a second ago.
         let v = id("v");
-        let clean = block_on(via(&a, 300).check(&v, Some("carol"), None)).unwrap();
+        let clean = block_on(via(&a, 300).check(&v, Names::of(Some("carol"), None))).unwrap();
         assert_eq!(clean.subject, None);
         let cutoff = Cutoff::all(
             CutoffKind::Subject,
@@ -599,7 +637,7 @@ mod tests {
             "DELETE /api/tokens".into(),
         );
         block_on(via(&a, 301).cut_off(cutoff.clone())).unwrap();
-        let after = block_on(via(&a, 301).check(&v, Some("carol"), None)).unwrap();
+        let after = block_on(via(&a, 301).check(&v, Names::of(Some("carol"), None))).unwrap();
         assert_eq!(after.subject, Some(cutoff));
         // Without a window every check reads the store.
         let plain = RecentRevocations::new(8, 60);

@@ -230,10 +230,12 @@ struct Header<'a> {
     /// access tokens.
     #[serde(default)]
     cty: Option<String>,
-    /// Strings when present, as RFC 7515 defines them; checked, never used.
-    #[allow(dead_code)]
+    /// The media type of the whole token (RFC 7515 §4.1.9): read by the
+    /// rules of the token kinds that name one (a Global Token Revocation
+    /// assertion), never to choose a key or an algorithm.
     #[serde(default)]
     typ: Option<String>,
+    /// Strings when present, as RFC 7515 defines them; checked, never used.
     #[allow(dead_code)]
     #[serde(default)]
     x5t: Option<String>,
@@ -271,6 +273,16 @@ impl Header<'_> {
     }
 }
 
+/// The `typ` of a JWT's header, read without any check: only to choose
+/// which rules a token is then verified under, never to trust it. `None`
+/// for anything that is not a JWT with a string `typ`.
+pub fn unverified_typ(token: &str) -> Option<String> {
+    let header = token.split('.').next()?;
+    let header = base64url_decode(header)?;
+    let header: Value = serde_json::from_slice(&header).ok()?;
+    header.get("typ")?.as_str().map(str::to_owned)
+}
+
 /// A token whose header and signature have been checked. Its claims are
 /// parsed (a JSON object with unique member names) but not yet checked:
 /// each kind of token (access token, logout token, security event token)
@@ -279,6 +291,8 @@ impl Header<'_> {
 pub struct SignedToken {
     /// The algorithm that verified it.
     pub alg: Alg,
+    /// The header's `typ`, when it has one.
+    pub typ: Option<String>,
     /// Every claim, as sent.
     pub claims: Map<String, Value>,
 }
@@ -340,7 +354,11 @@ pub async fn verify_signature<K: KeyLookup, V: SignatureVerifier>(
     // Trusted from here on.
     let bytes = base64url_decode(payload).ok_or(TokenError::Malformed)?;
     let UniqueObject(claims) = serde_json::from_slice(&bytes).map_err(|_| TokenError::BadClaims)?;
-    Ok(SignedToken { alg, claims })
+    Ok(SignedToken {
+        alg,
+        typ: header.typ,
+        claims,
+    })
 }
 
 /// The untrusted → verified step for access tokens: [`verify_signature`]
@@ -354,7 +372,7 @@ pub async fn verify<K: KeyLookup, V: SignatureVerifier>(
     verifier: &V,
     now: u64,
 ) -> Result<VerifiedToken, Rejection> {
-    let SignedToken { alg, claims } =
+    let SignedToken { alg, claims, .. } =
         verify_signature(token, &rules.algorithms, keys, verifier, now).await?;
     let claims = decode_claims(claims)?;
     check_claims(&claims, rules, now)?;

@@ -226,3 +226,39 @@ export function mintSet({ claims = {}, header = {}, key = keys.transmitter, alg 
   const hdr = merge({ alg, typ: 'secevent+jwt', kid: keys.transmitter.kid }, header);
   return new SignJWT(merge(setClaims(), claims)).setProtectedHeader(hdr).sign(signingKey);
 }
+
+// ---------------------------------------------------------------------------
+// Global Token Revocation (draft-parecki-oauth-global-token-revocation-05):
+// assertions as Okta's Universal Logout sends them, signed by the org's own
+// key (not in JWT_JWKS, and no access-token key is in GTR_JWKS).
+
+/** GTR_PATH. */
+export const GTR_PATH = '/global-token-revocation';
+/** GTR_ISSUER: an Okta org. */
+export const GTR_ISSUER = 'https://org.okta.test';
+/** GTR_AUDIENCE: the endpoint's public URL, as Okta puts it in `aud`. */
+export const GTR_AUDIENCE = 'https://api.example.test/global-token-revocation';
+
+const oktaPair = generateKeyPairSync('rsa', { modulusLength: 2048 });
+keys.okta = { kid: 'okta-1', privateKey: oktaPair.privateKey, publicKey: oktaPair.publicKey };
+/** GTR_JWKS text: the org's public key only. */
+export const GTR_JWKS = JSON.stringify({ keys: [pubJwk(keys.okta.publicKey, keys.okta.kid)] });
+/** The settings that turn the endpoint on, with emails in the `email` claim. */
+export const GTR_VARS = { GTR_PATH, GTR_ISSUER, GTR_AUDIENCE, GTR_JWKS, SUBJECT_EMAIL_CLAIM: 'email' };
+
+/** An assertion's claims as Okta's Universal Logout guide documents them. */
+export function assertionClaims() {
+  const t = now();
+  return { iss: GTR_ISSUER, sub: '0oa-edge-app', aud: GTR_AUDIENCE, exp: t + 300, nbf: t - 300, iat: t, jti: randomUUID() };
+}
+
+/**
+ * An assertion: RS256 by the org key, header { alg, typ:
+ * 'global-token-revocation+jwt', kid: 'okta-1' }. `claims` and `header` are
+ * merged over the defaults (undefined removes); `key` overrides the signing key.
+ */
+export function mintAssertion({ claims = {}, header = {}, key = keys.okta, alg = 'RS256' } = {}) {
+  const signingKey = key.privateKey ?? key;
+  const hdr = merge({ alg, typ: 'global-token-revocation+jwt', kid: keys.okta.kid }, header);
+  return new SignJWT(merge(assertionClaims(), claims)).setProtectedHeader(hdr).sign(signingKey);
+}

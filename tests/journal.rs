@@ -28,9 +28,10 @@ enum WriteKind {
     AdminSignOut,
     BackchannelLogout,
     SessionRevokedEvent,
+    GlobalTokenRevocation,
 }
 
-const KINDS: [WriteKind; 8] = [
+const KINDS: [WriteKind; 9] = [
     WriteKind::SignOut,
     WriteKind::SignOutEverywhere,
     WriteKind::SignOutSession,
@@ -39,6 +40,7 @@ const KINDS: [WriteKind; 8] = [
     WriteKind::AdminSignOut,
     WriteKind::BackchannelLogout,
     WriteKind::SessionRevokedEvent,
+    WriteKind::GlobalTokenRevocation,
 ];
 
 impl WriteKind {
@@ -127,6 +129,15 @@ impl WriteKind {
                 claims["jti"] = format!("set-{jti}").into();
                 claims["iat"] = json!(now);
                 status(&push(w, &set_token(&claims)))
+            }
+            WriteKind::GlobalTokenRevocation => {
+                let call = assertion(&assertion_claims(|c| {
+                    c["jti"] = format!("ul-{jti}").into();
+                    c["iat"] = json!(now);
+                    c["nbf"] = json!(now - 300);
+                    c["exp"] = json!(now + 300);
+                }));
+                status(&revoke_user(w, &call, &gtr_body(user(sub))))
             }
         }
     }

@@ -2,9 +2,11 @@
 // `wrangler dev` in front of a recording stub origin. Every case must be refused
 // with the documented status, and the origin must see nothing. The same tokens
 // are then offered as `tokenId` to the admin revocation route, which must refuse
-// them without writing anything to KV. Last, forged logout tokens and security
+// them without writing anything to KV. Then forged logout tokens and security
 // event tokens are posted to the identity provider routes, which must refuse
-// each with the route's JSON error and revoke nothing.
+// each with the route's JSON error and revoke nothing. Last, forged Global
+// Token Revocation calls (assertions and bodies) are posted to GTR_PATH, which
+// must refuse each with its documented status and sign no one out.
 // Run: node --test --test-concurrency=1 tests/e2e/attacks.test.mjs
 // (ATTACKS_TABLE=1 prints the identity provider cases as a table at the end.)
 import { describe, it, before, after, beforeEach } from 'node:test';
@@ -23,6 +25,7 @@ import {
   JWT_SECRET, JWT_JWKS, ISSUER, AUDIENCE,
   mintLogout, mintSet, logoutClaims, setClaims, issSub, EVENTS,
   LOGOUT_AUDIENCE, LOGOUT_CLIENT, SSF_ISSUER, SSF_AUDIENCE, SSF_JWKS,
+  mintAssertion, assertionClaims, GTR_PATH, GTR_VARS, GTR_AUDIENCE,
 } from './support/keys.mjs';
 
 buildWorkerOnce();
@@ -38,6 +41,7 @@ const VARS = {
   SSF_ISSUER,
   SSF_AUDIENCE,
   SSF_JWKS,
+  ...GTR_VARS,
 };
 
 const INVALID_TOKEN_PREFIX = 'Bearer realm="api", error="invalid_token", error_description="';
@@ -814,11 +818,74 @@ async function requestHeaders(c, ctx) {
   return [['Authorization', wire(`Bearer ${await c.token(ctx)}`)]];
 }
 
+
+// ---------------------------------------------------------------------------
+// Global Token Revocation (POST GTR_PATH): forged and misused assertions, and
+// bodies that try to name someone else. Each case names a victim; it must be
+// refused with `status` (and `detail`, when pinned) and the victim's token,
+// issued before the attack, must still pass afterwards.
+//
+// A case is { cls, name, status, detail?, make: async (victim) => { token, body? } }
+//   token  the bearer credential (undefined: none); body defaults to the
+//          victim's iss_sub subject.
+
+const GTR_HEADER = { typ: 'global-token-revocation+jwt', kid: 'okta-1' };
+const gtrBody = (victim) => JSON.stringify({ sub_id: issSub(victim) });
+const GTR_ATTACKS = [
+  { cls: 'confusion', name: 'an access token (no admin role) used as the assertion', status: 403,
+    make: async () => ({ token: await mint({ alg: 'RS256', claims: { sub: 'mallory' } }) }) },
+  { cls: 'confusion', name: 'an access token re-typed as an assertion, signed by the access-token key', status: 401, detail: 'Unknown signing key.',
+    make: async () => ({ token: await mint({ alg: 'RS256', header: { ...GTR_HEADER, kid: 'rsa-1' }, claims: assertionClaims() }) }) },
+  { cls: 'confusion', name: 'a Keycloak logout token used as the assertion', status: 401, detail: 'Invalid claims.',
+    make: async () => ({ token: await mintLogout() }) },
+  { cls: 'confusion', name: "a transmitter's SET used as the assertion", status: 401, detail: 'Unknown signing key.',
+    make: async (v) => ({ token: await mintSet({ claims: { sub_id: issSub(v) } }) }) },
+  { cls: 'confusion', name: "a SET's claims under the assertion type, by the assertion key", status: 401, detail: 'A security event is not an assertion.',
+    make: async (v) => ({ token: await mintAssertion({ claims: { events: { [EVENTS.tokensRevoked]: {} }, sub_id: issSub(v) } }) }) },
+  { cls: 'audience', name: 'an assertion for another audience (another API)', status: 401, detail: 'Audience not accepted.',
+    make: async () => ({ token: await mintAssertion({ claims: { aud: 'https://other-api.example.test/global-token-revocation' } }) }) },
+  { cls: 'audience', name: 'an assertion whose aud is the endpoint URL with a query', status: 401, detail: 'Audience not accepted.',
+    make: async () => ({ token: await mintAssertion({ claims: { aud: `${GTR_AUDIENCE}?x=1` } }) }) },
+  { cls: 'issuer', name: 'an assertion of the access-token issuer', status: 401, detail: 'Issuer not accepted.',
+    make: async () => ({ token: await mintAssertion({ claims: { iss: ISSUER } }) }) },
+  { cls: 'algorithm', name: 'unsigned: alg none, empty signature', status: 401, detail: 'Malformed token.',
+    make: async () => ({ token: signWith({ header: { alg: 'none', ...GTR_HEADER }, payload: assertionClaims(), signature: Buffer.alloc(0) }) }) },
+  { cls: 'algorithm', name: 'unsigned: alg none, with a junk signature', status: 401, detail: 'Algorithm not allowed.',
+    make: async () => ({ token: signWith({ header: { alg: 'none', ...GTR_HEADER }, payload: assertionClaims(), signature: Buffer.from('junk') }) }) },
+  { cls: 'algorithm', name: 'HS256 keyed with JWT_SECRET', status: 401, detail: 'Algorithm not allowed.',
+    make: async () => ({ token: signWith({ header: { alg: 'HS256', ...GTR_HEADER }, payload: assertionClaims(), alg: 'HS256' }) }) },
+  { cls: 'algorithm', name: "HS256 keyed with the signer's public key (SPKI PEM bytes)", status: 401, detail: 'Algorithm not allowed.',
+    make: async () => ({ token: signWith({ header: { alg: 'HS256', ...GTR_HEADER }, payload: assertionClaims(), alg: 'HS256', key: Buffer.from(keys.okta.publicKey.export({ type: 'spki', format: 'pem' })) }) }) },
+  { cls: 'key family', name: 'signed by another RSA key under the same kid', status: 401, detail: 'Invalid signature.',
+    make: async () => ({ token: await mintAssertion({ key: keys.wrongRsa }) }) },
+  { cls: 'key family', name: 'an embedded jwk of the attacker', status: 401, detail: 'Unsupported token header.',
+    make: async () => ({ token: await mintAssertion({ key: keys.wrongRsa, header: { jwk: { ...keys.wrongRsa.publicKey.export({ format: 'jwk' }) } } }) }) },
+  { cls: 'signature', name: "a valid signature of another assertion moved onto one naming the victim's issuer", status: 401, detail: 'Invalid signature.',
+    make: async () => ({ token: moveSignature(await mintAssertion(), signWith({ header: { alg: 'RS256', ...GTR_HEADER }, payload: assertionClaims(), signature: Buffer.alloc(0) })) }) },
+  { cls: 'signature', name: 'one signature bit flipped', status: 401, detail: 'Invalid signature.',
+    make: async () => ({ token: flipSignature(await mintAssertion()) }) },
+  { cls: 'time', name: 'an expired assertion', status: 401, detail: 'Assertion expired.',
+    make: async () => ({ token: await mintAssertion({ claims: { exp: now() - 3600, iat: now() - 3900, nbf: now() - 3900 } }) }) },
+  { cls: 'time', name: 'an assertion valid for a day', status: 401, detail: 'Assertion lives over an hour.',
+    make: async () => ({ token: await mintAssertion({ claims: { exp: now() + 86_400 } }) }) },
+  { cls: 'size', name: 'a body over 16 KiB (a valid assertion)', status: 400, detail: 'The body is missing or over 16 KiB.',
+    make: async (v) => ({ token: await mintAssertion(), body: JSON.stringify({ sub_id: issSub(v), pad: 'x'.repeat(17_000) }) }) },
+  { cls: 'size', name: 'an assertion over 8 KiB', status: 401, detail: 'Token too large.',
+    make: async () => ({ token: await mintAssertion({ claims: { pad: 'x'.repeat(9000) } }) }) },
+  { cls: 'subject', name: 'a sub_id of another issuer', status: 400, detail: "The subject's issuer is not accepted.",
+    make: async (v) => ({ token: await mintAssertion(), body: JSON.stringify({ sub_id: issSub(v, 'https://evil-idp.example.test') }) }) },
+  { cls: 'subject', name: 'sub_id given twice (the origin may read the other)', status: 400, detail: 'The body is not a JSON object.',
+    make: async (v) => ({ token: await mintAssertion(), body: `{"sub_id":${JSON.stringify(issSub('nobody'))},"sub_id":${JSON.stringify(issSub(v))}}` }) },
+  { cls: 'subject', name: 'a subject format the draft does not name (phone_number)', status: 400, detail: 'Unsupported subject identifier format.',
+    make: async (v) => ({ token: await mintAssertion(), body: JSON.stringify({ sub_id: { format: 'phone_number', phone_number: '+15550100', sub: v } }) }) },
+];
+
 describe('attack catalogue', () => {
   const ctx = {};
   const tally = {
     tried: 0, rejected: 0, tolerated: 0, tokenIdTried: 0, tokenIdRefused: 0, notRejected: [], tokenIdFailures: [],
     idpTried: 0, idpRefused: 0, idpFailures: [], idpRows: [],
+    gtrTried: 0, gtrRefused: 0, gtrFailures: [],
   };
 
   before(async () => {
@@ -839,6 +906,8 @@ describe('attack catalogue', () => {
       `attack catalogue: ${tally.tolerated} of ${TOLERATED.length} documented tolerances accepted`,
       `attack catalogue (identity provider routes): ${tally.idpTried} cases tried, ${tally.idpRefused} refused with the route's error and nothing changed`,
     ];
+    lines.push(`attack catalogue (Global Token Revocation): ${tally.gtrTried} cases tried, ${tally.gtrRefused} refused with the documented status and no one signed out`);
+    if (tally.gtrFailures.length) lines.push(`Global Token Revocation, NOT refused cleanly: ${tally.gtrFailures.join('; ')}`);
     if (tally.notRejected.length) lines.push(`NOT rejected: ${tally.notRejected.join('; ')}`);
     if (tally.tokenIdFailures.length) lines.push(`tokenId not refused cleanly: ${tally.tokenIdFailures.join('; ')}`);
     if (tally.idpFailures.length) lines.push(`identity provider routes, NOT refused cleanly: ${tally.idpFailures.join('; ')}`);
@@ -1050,6 +1119,52 @@ describe('attack catalogue', () => {
 
     it('the jku/x5u host was never contacted', () => {
       assert.equal(ctx.attacker.requests.length, 0, JSON.stringify(ctx.attacker.requests.map((q) => q.url)));
+    });
+  });
+  describe('Global Token Revocation: forged calls are refused and sign no one out', () => {
+    const run = Date.now().toString(36);
+    let serial = 0;
+    const victims = [];
+    let baseline;
+    const cutoffKeys = async () => {
+      const list = (prefix) => kvList({ persistDir: ctx.worker.persistDir, configPath: ctx.worker.configPath, prefix });
+      return [...(await list('subject:')), ...(await list('email:'))].map((e) => e.name);
+    };
+    const passes = (token) => rawCall(ctx.base, '/hello', { headers: [['Authorization', `Bearer ${token}`]] });
+
+    before(async () => {
+      baseline = new Set(await cutoffKeys());
+    });
+
+    for (const c of GTR_ATTACKS) {
+      it(`[gtr] [${c.cls}] ${c.name} → ${c.status}${c.detail ? ` "${c.detail}"` : ''}`, { timeout: 30_000 }, async () => {
+        const victim = `gtr-victim-${run}-${++serial}`;
+        victims.push(victim);
+        const victimToken = await mint({ claims: { sub: victim, iat: now() - 5 } });
+        assert.equal((await passes(victimToken)).status, 200, 'the victim passes before the attack');
+        ctx.origin.clear();
+        const made = await c.make(victim);
+        const body = made.body ?? gtrBody(victim);
+        const headers = [['Content-Type', 'application/json'], ['Content-Length', String(Buffer.byteLength(body))]];
+        if (made.token !== undefined) headers.push(['Authorization', `Bearer ${made.token}`]);
+        tally.gtrTried++;
+        const r = await rawCall(ctx.base, GTR_PATH, { method: 'POST', headers, body });
+        const forwarded = ctx.origin.requests.length;
+        const post = await passes(victimToken);
+        const where = `request: POST ${GTR_PATH} ${body.slice(0, 200)}\nresponse: ${r.status} ${r.headers['www-authenticate'] ?? ''} ${r.text.slice(0, 300)}`;
+        const problem = r.status >= 400 ? assertProblem(r, c.status) : null;
+        if (r.status === c.status && forwarded === 0 && post.status === 200 && (!c.detail || problem?.detail === c.detail)) tally.gtrRefused++;
+        else tally.gtrFailures.push(`${c.name} (${r.status}; victim then ${post.status})`);
+        assert.equal(forwarded, 0, `origin must not be called\n${where}`);
+        if (c.detail) assert.equal(problem.detail, c.detail, where);
+        if (c.status === 401) assert.ok((r.headers['www-authenticate'] ?? '').startsWith('Bearer realm="api"'), where);
+        assert.equal(post.status, 200, `the victim's token must still pass after the attack\n${where}`);
+      });
+    }
+
+    it('KV: no subject: or email: key was written', { timeout: 60_000 }, async () => {
+      const added = (await cutoffKeys()).filter((k) => !baseline.has(k));
+      assert.deepEqual(added, [], `cutoffs written by attacks: ${added.join(', ')}`);
     });
   });
 });

@@ -12,15 +12,17 @@
 // which the worker passes on, so the stub origin's record tells which of them
 // got through, and when they were sent.
 //
-// Write kinds: the eight revocation routes at location A, and a restore story
+// Write kinds: the revocation routes at location A (Global Token Revocation
+// in both of Okta's formats among them), and a restore story
 // (revoked at A, restored at A, revoked again at B) measured phase by phase.
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 
 import { call } from './http.mjs';
 import {
-  mint, mintLogout, mintSet, issSub, now,
+  mint, mintLogout, mintSet, mintAssertion, issSub, now,
   JWT_SECRET, JWT_JWKS, ISSUER, AUDIENCE, LOGOUT_AUDIENCE, SSF_ISSUER, SSF_AUDIENCE, SSF_JWKS, EVENTS,
+  GTR_PATH, GTR_VARS,
 } from './keys.mjs';
 
 /** How often each isolate is asked while a revocation has not reached it. */
@@ -44,6 +46,7 @@ export const PROPAGATION_VARS = {
   SSF_ISSUER,
   SSF_AUDIENCE,
   SSF_JWKS,
+  ...GTR_VARS,
 };
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -173,6 +176,43 @@ export const KINDS = [
             method: 'POST',
             headers: { 'Content-Type': 'application/secevent+jwt' },
             body: await mintSet({ claims: { sub_id: session, events: { [EVENTS.sessionRevoked]: { event_timestamp: now() } } } }),
+          }),
+      };
+    },
+  },
+  {
+    id: 'gtr',
+    label: "Okta's Universal Logout (Global Token Revocation, iss_sub)",
+    async prepare(id) {
+      const token = await mint({ alg: 'RS256', claims: { sub: id, iat: now() - 5 } });
+      return {
+        token,
+        status: 204,
+        revoke: async (url) =>
+          call(url, GTR_PATH, {
+            method: 'POST',
+            token: await mintAssertion(),
+            headers: { 'Content-Type': 'application/json' },
+            body: JSON.stringify({ sub_id: issSub(id) }),
+          }),
+      };
+    },
+  },
+  {
+    id: 'gtr-email',
+    label: 'Global Token Revocation by email',
+    async prepare(id) {
+      const email = `${id}@example.test`;
+      const token = await mint({ alg: 'ES256', claims: { sub: id, email, iat: now() - 5 } });
+      return {
+        token,
+        status: 204,
+        revoke: async (url) =>
+          call(url, GTR_PATH, {
+            method: 'POST',
+            token: await mintAssertion(),
+            headers: { 'Content-Type': 'application/json' },
+            body: JSON.stringify({ sub_id: { format: 'email', email } }),
           }),
       };
     },

@@ -129,6 +129,19 @@ pub struct SsfConfig {
     pub keys: KeySet,
     /// [`SSF_JWKS_URL`].
     pub jwks_url: Option<String>,
+    /// [`SSF_POLL_URL`] and [`SSF_POLL_TOKEN`]: the transmitter's poll
+    /// endpoint (RFC 8936), polled by the scheduled handler.
+    pub poll: Option<SsfPoll>,
+}
+
+/// Where polled SETs come from (RFC 8936), and the credential that fetches
+/// them.
+#[derive(Clone, Debug)]
+pub struct SsfPoll {
+    /// [`SSF_POLL_URL`].
+    pub url: String,
+    /// [`SSF_POLL_TOKEN`], sent as `Authorization: Bearer`.
+    pub token: Secret,
 }
 
 /// One setting or binding: what it is called, how it is set, and what it is
@@ -328,6 +341,13 @@ pub const SSF_JWKS: Setting = Setting::var("SSF_JWKS");
 /// The transmitter's key set, fetched and cached like [`JWT_JWKS_URL`].
 /// Default: unset. It or [`SSF_JWKS`] is required with [`SSF_ISSUER`].
 pub const SSF_JWKS_URL: Setting = Setting::var("SSF_JWKS_URL");
+/// The transmitter's poll endpoint (RFC 8936): when set, each scheduled run
+/// (a cron trigger in `wrangler.toml`) fetches SETs there, acts on them as
+/// pushed ones, and acknowledges each once its effect is stored. Needs
+/// [`SSF_ISSUER`]. Default: unset, no polling.
+pub const SSF_POLL_URL: Setting = Setting::var("SSF_POLL_URL");
+/// The bearer token the poll requests carry. Required with [`SSF_POLL_URL`].
+pub const SSF_POLL_TOKEN: Setting = Setting::secret("SSF_POLL_TOKEN");
 /// The access-token claim that carries the user's email address. When set,
 /// a Global Token Revocation call may name a user by email, and every
 /// token's check also reads the cutoff of its address (in the same store
@@ -409,6 +429,8 @@ pub const ALL: &[&Setting] = &[
     &SSF_AUDIENCE,
     &SSF_JWKS,
     &SSF_JWKS_URL,
+    &SSF_POLL_URL,
+    &SSF_POLL_TOKEN,
     &SUBJECT_EMAIL_CLAIM,
     &GTR_PATH,
     &GTR_ISSUER,
@@ -520,6 +542,11 @@ impl Config {
             .optional(&SSF_ISSUER)
             .map(|issuer| parse_ssf(&env, issuer, leeway))
             .transpose()?;
+        ensure(
+            ssf.is_some() || env.optional(&SSF_POLL_URL).is_none(),
+            &SSF_POLL_URL,
+            &format!("needs {}", SSF_ISSUER.name),
+        )?;
         let gtr = env
             .optional(&GTR_PATH)
             .map(|path| parse_gtr(&env, path, leeway, &keys, jwks_url.is_some()))
@@ -749,6 +776,18 @@ fn parse_ssf(env: &Settings, issuer: String, leeway: u64) -> Result<SsfConfig, C
             SSF_JWKS.name, SSF_JWKS_URL.name, SSF_ISSUER.name
         ),
     )?;
+    let poll = match env.url(&SSF_POLL_URL)? {
+        Some(url) => {
+            let token = env.verbatim(&SSF_POLL_TOKEN).ok_or_else(|| {
+                SSF_POLL_TOKEN.invalid(format!("required when {} is set", SSF_POLL_URL.name))
+            })?;
+            Some(SsfPoll {
+                url,
+                token: Secret::from(token.trim()),
+            })
+        }
+        None => None,
+    };
     Ok(SsfConfig {
         rules: Rules {
             algorithms: supported_algorithms(&keys, jwks_url.is_some()),
@@ -758,6 +797,7 @@ fn parse_ssf(env: &Settings, issuer: String, leeway: u64) -> Result<SsfConfig, C
         },
         keys,
         jwks_url,
+        poll,
     })
 }
 

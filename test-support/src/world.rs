@@ -4,7 +4,7 @@
 use crate::store::drive;
 use crate::tokens::{public_jwks, API_KEY, AUDIENCE, AUDIENCE_2, ISSUER, NOW, SECRET};
 use edge_revoke_core::config::Config;
-use edge_revoke_core::handlers::{handle, Action, Decision, Services};
+use edge_revoke_core::handlers::{handle, poll_transmitter, Action, Decision, PollRun, Services};
 use edge_revoke_core::http::reply::Reply;
 use edge_revoke_core::http::request::RequestHead;
 use edge_revoke_core::isolate::Isolate;
@@ -54,8 +54,9 @@ pub fn request_head(method: &str, path: &str, headers: &[(&str, &str)]) -> Reque
 /// unless replaced), the native verifier, and a clock that reads [`NOW`]
 /// until a test moves it.
 pub struct World<K = MemoryKv> {
-    /// The time every request is decided at.
-    pub now: Cell<u64>,
+    /// The time every request is decided at (shared, so that a responder
+    /// can move it).
+    pub now: Rc<Cell<u64>>,
     /// What the isolate keeps between requests.
     pub isolate: Isolate,
     /// Where revocations live.
@@ -69,12 +70,16 @@ pub struct World<K = MemoryKv> {
 }
 
 /// Outgoing requests as a test sees them: every `fetch` of a key set fails,
-/// every `post` is recorded and answered with [`Posts::answer`] (`None`:
-/// no response in time).
-#[derive(Debug, Default)]
+/// every `post` is recorded and answered by [`Posts::responder`] when one is
+/// set, else with [`Posts::answer`] and no body (`None`: no response in
+/// time).
+#[derive(Default)]
 pub struct Posts {
-    /// What the next posts get back.
+    /// What the posts get back without a responder.
     pub answer: Cell<Option<u16>>,
+    /// Answers each post's body (a transmitter, an authorization server).
+    #[allow(clippy::type_complexity)]
+    pub responder: RefCell<Option<Box<dyn FnMut(&[u8]) -> Option<(u16, String)>>>>,
     /// Each post: its URL, `Authorization` header and body.
     pub sent: RefCell<Vec<(String, String, Vec<u8>)>>,
 }
@@ -86,16 +91,12 @@ impl Outbound for Posts {
 
     async fn post(&self, post: &Post<'_>) -> Result<(u16, String), ()> {
         let bearer = String::from_utf8_lossy(post.bearer.expose());
-        let sent = (
-            post.url.to_owned(),
-            format!("Bearer {bearer}"),
-            post.body.to_vec(),
-        );
+        let sent = (post.url.to_owned(), format!("Bearer {bearer}"), post.body.to_vec());
         self.sent.borrow_mut().push(sent);
-        self.answer
-            .get()
-            .map(|status| (status, String::new()))
-            .ok_or(())
+        if let Some(respond) = self.responder.borrow_mut().as_mut() {
+            return respond(post.body).ok_or(());
+        }
+        self.answer.get().map(|status| (status, String::new())).ok_or(())
     }
 }
 
@@ -108,7 +109,7 @@ impl World {
     /// A world with `config`.
     pub fn with(config: Config) -> World {
         World {
-            now: Cell::new(NOW),
+            now: Rc::new(Cell::new(NOW)),
             isolate: Isolate::new(Ok(config)),
             store: MemoryKv::new(NOW),
             verifier: RustCrypto,
@@ -178,6 +179,15 @@ impl<K: Kv> World<K> {
         body: Option<&[u8]>,
     ) -> Decision {
         self.decide(&request_head(method, path, headers), body).0
+    }
+
+    /// One scheduled poll run of `SSF_POLL_URL` at the world's time (`None`
+    /// when it is unset). The run's clock is the world's, which a responder
+    /// may move.
+    pub fn poll(&self) -> Option<PollRun> {
+        let now = self.now.get();
+        let config = self.config();
+        drive(poll_transmitter(config, &self.services(), now, || self.now.get() * 1000)).0
     }
 
     /// Decides one request at the world's time, and says how many polls

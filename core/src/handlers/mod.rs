@@ -17,6 +17,7 @@
 //! | `backchannel` | `POST /oidc/backchannel-logout` |
 //! | `ssf` | `POST /ssf/events` |
 //! | `gtr` | `POST` on `GTR_PATH` (Global Token Revocation) |
+//! | `poll` | the scheduled poll of `SSF_POLL_URL` (RFC 8936), through `ssf`'s SET path |
 //! | `forward` | which claim headers a forwarded request carries |
 
 mod admin;
@@ -25,12 +26,14 @@ mod forward;
 mod gtr;
 mod identity;
 mod oauth;
+mod poll;
 mod proxy;
 mod service;
 mod sign_out;
 mod ssf;
 mod steps;
 
+pub use poll::{poll_transmitter, PollRun, MAX_EVENTS, MAX_POLLS, POLL_ROUTE, RUN_MS};
 pub use service::{parse_invalidate_body, INVALIDATE_SUCCESS};
 
 use crate::config::{Config, DEFAULT_REALM};

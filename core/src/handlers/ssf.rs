@@ -1,5 +1,7 @@
 //! `POST /ssf/events` (RFC 8935 push delivery of RFC 8417 security event
 //! tokens): a Shared Signals transmitter reports CAEP and RISC events. The
+//! poll receiver (RFC 8936, `poll`) hands each polled SET to the same
+//! [`receive`]. The
 //! SET is verified with the transmitter's own keys (`SSF_JWKS`,
 //! `SSF_JWKS_URL`), never the access-token keys, then with the SET rules
 //! ([`crate::idp::security_events`]). Each event becomes a subject or
@@ -86,6 +88,23 @@ pub(super) async fn events<R: Runtime>(
         return Err(fail(invalid("no receiver is configured")));
     };
     let raw = set_body(head, body).map_err(fail)?;
+    let event = receive(raw, ssf, cx).await?;
+    Ok(Done::Answered {
+        reply: Reply::empty(202),
+        event: Some(event),
+    })
+}
+
+/// One SET, pushed (RFC 8935) or polled (RFC 8936): verified with the
+/// transmitter's keys, checked with the SET rules, and each event's effect
+/// stored. `Ok` only once every effect is stored, with the log line; an
+/// unacceptable SET is [`Rejection::Ssf`]; a store or key set that cannot
+/// answer is any other rejection, and the SET may come again.
+pub(super) async fn receive<R: Runtime>(
+    raw: &str,
+    ssf: &SsfConfig,
+    cx: &Context<'_, R>,
+) -> Result<Event, Failure> {
     if is_unsecured(raw) {
         // RFC 8935 §2.3: a SET signed with no key has an unacceptable key.
         let description = TokenError::AlgorithmNotAllowed.description();
@@ -138,10 +157,7 @@ pub(super) async fn events<R: Runtime>(
         event.decision = Verdict::Ignored;
         event.reason = Reason::Ignored(ignored.unwrap_or("no effect"));
     }
-    Ok(Done::Answered {
-        reply: Reply::empty(202),
-        event: Some(event),
-    })
+    Ok(event)
 }
 
 /// The transmitter's keys: `SSF_JWKS`, then `SSF_JWKS_URL`.

@@ -53,7 +53,7 @@ mod entry {
     use std::rc::Rc;
     use worker::js_sys::Reflect;
     use worker::wasm_bindgen::JsValue;
-    use worker::{event, web_sys, Context, Env};
+    use worker::{event, web_sys, Context, Env, ScheduleContext, ScheduledEvent};
 
     /// What an isolate keeps: the core's state and the imported keys.
     pub(crate) struct State {
@@ -154,5 +154,32 @@ mod entry {
             Action::Reply(reply) => http::to_response(&reply),
             Action::Forward(plan) => origin::forward(&request, &plan).await,
         })
+    }
+
+    /// A cron trigger (`[triggers]` in `wrangler.toml`): one poll run of
+    /// `SSF_POLL_URL` (RFC 8936), when it is set. The core decides
+    /// everything (`handlers::poll_transmitter`); this logs what it did.
+    #[event(scheduled)]
+    async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+        let now = worker::Date::now().as_millis() / 1000;
+        let state = state(&env);
+        let isolate = &state.isolate;
+        let Ok(config) = isolate.config.as_ref() else {
+            return;
+        };
+        let kv = WorkersKv::from_env(&env, isolate.store_cache_ttl());
+        let journal = DoJournal::from_env(&env);
+        let services = isolate.services(kv, journal, &state.crypto, &FetchJwks, now);
+        let clock = || worker::Date::now().as_millis();
+        let Some(run) = handlers::poll_transmitter(config, &services, now, clock).await else {
+            return;
+        };
+        for event in &run.events {
+            log_json(&event.log_line(0));
+        }
+        log_json(&run.log_line());
+        for note in isolate.notes() {
+            log_json(&note);
+        }
     }
 }

@@ -55,7 +55,10 @@ impl Transmitter {
             .map(|(jti, set)| (jti.clone(), Value::String(set.clone())))
             .collect();
         let more = self.pending.len() > sets.len();
-        Some((200, json!({ "sets": sets, "moreAvailable": more }).to_string()))
+        Some((
+            200,
+            json!({ "sets": sets, "moreAvailable": more }).to_string(),
+        ))
     }
 }
 
@@ -92,9 +95,19 @@ fn transmitter(sets: Vec<(String, String)>) -> Rc<RefCell<Transmitter>> {
 #[test]
 fn polled_sets_are_enforced_and_acknowledged_once_stored() {
     let t = transmitter(vec![
-        set("p-1", CAEP_SESSION_REVOKED, json!({"event_timestamp": NOW - 1}), session_of("alice", "s-1")),
+        set(
+            "p-1",
+            CAEP_SESSION_REVOKED,
+            json!({"event_timestamp": NOW - 1}),
+            session_of("alice", "s-1"),
+        ),
         set("p-2", CAEP_CREDENTIAL_CHANGE, json!({}), user("bob")),
-        set("p-3", SSF_VERIFICATION, json!({}), json!({"format": "opaque", "id": "stream"})),
+        set(
+            "p-3",
+            SSF_VERIFICATION,
+            json!({}),
+            json!({"format": "opaque", "id": "stream"}),
+        ),
     ]);
     let w = polling(&t);
     let alice = access_token("alice", Some("s-1"), "a-1", NOW - 20);
@@ -104,11 +117,21 @@ fn polled_sets_are_enforced_and_acknowledged_once_stored() {
 
     let run = w.poll().expect("polling is configured");
     assert_eq!(
-        (run.polls, run.received, run.acknowledged, run.refused, run.left, run.failed),
+        (
+            run.polls,
+            run.received,
+            run.acknowledged,
+            run.refused,
+            run.left,
+            run.failed
+        ),
         (2, 3, 3, 0, 0, None)
     );
     assert_eq!(status(&get(&w, &alice)), 401);
-    assert!(forwarded(&get(&w, &alice_other)), "another session of alice");
+    assert!(
+        forwarded(&get(&w, &alice_other)),
+        "another session of alice"
+    );
     assert_eq!(status(&get(&w, &bob)), 401);
 
     let t = t.borrow();
@@ -124,7 +147,10 @@ fn polled_sets_are_enforced_and_acknowledged_once_stored() {
     );
     // The poll carries the operator's credential, to the configured URL.
     let sent = w.outbound.sent.borrow();
-    assert_eq!((sent[0].0.as_str(), sent[0].1.as_str()), (POLL_URL, "Bearer poll-secret-1"));
+    assert_eq!(
+        (sent[0].0.as_str(), sent[0].1.as_str()),
+        (POLL_URL, "Bearer poll-secret-1")
+    );
     // One log line per SET, as the push route writes them.
     let lines: Vec<Value> = run.events.iter().map(|e| e.log_line(0)).collect();
     assert_eq!(lines[0]["route"], POLL_ROUTE);
@@ -136,7 +162,14 @@ fn polled_sets_are_enforced_and_acknowledged_once_stored() {
 #[test]
 fn more_than_max_events_are_fetched_in_one_run() {
     let sets = (0..MAX_EVENTS + 5)
-        .map(|n| set(&format!("m-{n}"), CAEP_CREDENTIAL_CHANGE, json!({}), user(&format!("u-{n}"))))
+        .map(|n| {
+            set(
+                &format!("m-{n}"),
+                CAEP_CREDENTIAL_CHANGE,
+                json!({}),
+                user(&format!("u-{n}")),
+            )
+        })
         .collect();
     let t = transmitter(sets);
     let w = polling(&t);
@@ -146,7 +179,10 @@ fn more_than_max_events_are_fetched_in_one_run() {
     assert!(t.pending.is_empty());
     assert_eq!(t.requests[1]["ack"].as_array().unwrap().len(), MAX_EVENTS);
     assert_eq!(t.requests[2]["ack"].as_array().unwrap().len(), 5);
-    assert_eq!(status(&get(&w, &access_token("u-29", None, "x", NOW - 20))), 401);
+    assert_eq!(
+        status(&get(&w, &access_token("u-29", None, "x", NOW - 20))),
+        401
+    );
 }
 
 /// Each refused SET is reported in `setErrs` with exactly the error the push
@@ -162,11 +198,19 @@ fn a_refused_set_is_reported_with_the_push_route_s_error_and_never_acknowledged(
         ("e-2", mint("RS256", &by_access_key)),
         ("e-3", "not a jwt".to_owned()),
     ];
-    let t = transmitter(refused.iter().map(|(j, s)| (j.to_string(), s.clone())).collect());
+    let t = transmitter(
+        refused
+            .iter()
+            .map(|(j, s)| (j.to_string(), s.clone()))
+            .collect(),
+    );
     let w = polling(&t);
     let carol = access_token("carol", None, "c-1", NOW - 20);
     let run = w.poll().unwrap();
-    assert_eq!((run.received, run.acknowledged, run.refused, run.left), (3, 0, 3, 0));
+    assert_eq!(
+        (run.received, run.acknowledged, run.refused, run.left),
+        (3, 0, 3, 0)
+    );
     assert!(forwarded(&get(&w, &carol)), "nothing was acted on");
     let t = t.borrow();
     assert!(t.acked.is_empty());
@@ -174,21 +218,38 @@ fn a_refused_set_is_reported_with_the_push_route_s_error_and_never_acknowledged(
     for (jti, token) in &refused {
         let d = push(&pushed, token);
         assert_eq!(status(&d), 400);
-        assert_eq!(t.errs[*jti], json_body(&d), "{jti}: the same answer as a push");
+        assert_eq!(
+            t.errs[*jti],
+            json_body(&d),
+            "{jti}: the same answer as a push"
+        );
     }
 }
 
 #[test]
 fn a_set_whose_effect_is_not_stored_comes_again_and_is_then_acted_on_once() {
     let t = transmitter(vec![
-        set("s-a", CAEP_CREDENTIAL_CHANGE, json!({"event_timestamp": NOW - 5}), user("dave")),
-        set("s-b", CAEP_CREDENTIAL_CHANGE, json!({"event_timestamp": NOW - 5}), user("erin")),
+        set(
+            "s-a",
+            CAEP_CREDENTIAL_CHANGE,
+            json!({"event_timestamp": NOW - 5}),
+            user("dave"),
+        ),
+        set(
+            "s-b",
+            CAEP_CREDENTIAL_CHANGE,
+            json!({"event_timestamp": NOW - 5}),
+            user("erin"),
+        ),
     ]);
     let w = polling(&t);
     let dave = access_token("dave", None, "d-1", NOW - 20);
     w.store.always([Op::Put], Outcome::Fail);
     let run = w.poll().unwrap();
-    assert_eq!((run.received, run.acknowledged, run.refused, run.left), (2, 0, 0, 2));
+    assert_eq!(
+        (run.received, run.acknowledged, run.refused, run.left),
+        (2, 0, 0, 2)
+    );
     assert_eq!(run.polls, 1, "no more is asked for, and nothing is owed");
     assert!(t.borrow().acked.is_empty() && t.borrow().errs.is_empty());
     assert_eq!(t.borrow().pending.len(), 2, "both come again");
@@ -201,7 +262,11 @@ fn a_set_whose_effect_is_not_stored_comes_again_and_is_then_acted_on_once() {
     let run = w.poll().unwrap();
     assert_eq!((run.acknowledged, run.left), (2, 0));
     assert_eq!(status(&get(&w, &dave)), 401);
-    assert_eq!(w.store.cutoffs()["subject:dave"].0.cutoff, Some(NOW - 5), "the event's time");
+    assert_eq!(
+        w.store.cutoffs()["subject:dave"].0.cutoff,
+        Some(NOW - 5),
+        "the event's time"
+    );
 }
 
 #[test]
@@ -215,9 +280,15 @@ fn a_poll_that_fails_midway_leaves_its_sets_to_come_again_and_a_replay_changes_n
     t.borrow_mut().failing = vec![1];
     let w = polling(&t);
     let run = w.poll().unwrap();
-    assert_eq!((run.polls, run.received, run.acknowledged, run.left), (2, 1, 0, 1));
+    assert_eq!(
+        (run.polls, run.received, run.acknowledged, run.left),
+        (2, 1, 0, 1)
+    );
     assert_eq!(run.failed, Some("the poll endpoint did not answer 200"));
-    assert_eq!(run.log_line()["failed"], "the poll endpoint did not answer 200");
+    assert_eq!(
+        run.log_line()["failed"],
+        "the poll endpoint did not answer 200"
+    );
     let frank = access_token("frank", None, "f-9", NOW - 20);
     assert_eq!(status(&get(&w, &frank)), 401, "the effect was stored");
     assert_eq!(t.borrow().pending.len(), 1, "not acknowledged");
@@ -240,12 +311,20 @@ fn a_run_ends_within_its_bounds_and_sends_what_it_owes() {
     let seen = requests.clone();
     let (_, token) = set("x", SSF_VERIFICATION, json!({}), user("x"));
     *w.outbound.responder.borrow_mut() = Some(Box::new(move |body| {
-        seen.borrow_mut().push(serde_json::from_slice(body).unwrap());
+        seen.borrow_mut()
+            .push(serde_json::from_slice(body).unwrap());
         let jti = format!("x-{}", seen.borrow().len());
-        Some((200, json!({"sets": {jti: token.clone()}, "moreAvailable": true}).to_string()))
+        Some((
+            200,
+            json!({"sets": {jti: token.clone()}, "moreAvailable": true}).to_string(),
+        ))
     }));
     let run = w.poll().unwrap();
-    assert_eq!(run.polls, MAX_POLLS + 1, "MAX_POLLS, then one to acknowledge");
+    assert_eq!(
+        run.polls,
+        MAX_POLLS + 1,
+        "MAX_POLLS, then one to acknowledge"
+    );
     let requests = requests.borrow();
     let last = requests.last().unwrap();
     assert_eq!(last["maxEvents"], 0, "acknowledgement only");
@@ -255,7 +334,11 @@ fn a_run_ends_within_its_bounds_and_sends_what_it_owes() {
     // And by time: each poll takes 3 s of the run's 20.
     // One SET under 200 names: the transmitter's names are what is acknowledged.
     let (_, token) = set("y", SSF_VERIFICATION, json!({}), user("y"));
-    let t = transmitter((0..200).map(|n| (format!("y-{n}"), token.clone())).collect());
+    let t = transmitter(
+        (0..200)
+            .map(|n| (format!("y-{n}"), token.clone()))
+            .collect(),
+    );
     let w = polling(&t);
     let (clock, t2) = (w.now.clone(), t.clone());
     *w.outbound.responder.borrow_mut() = Some(Box::new(move |body| {
@@ -281,7 +364,10 @@ fn unconfigured_there_is_no_run_and_bad_settings_are_refused() {
         .unwrap_err();
         assert_eq!(e.setting(), setting, "{vars:?}: {e}");
     };
-    bad(&[("SSF_POLL_URL", POLL_URL), ("SSF_POLL_TOKEN", "t")], "SSF_POLL_URL");
+    bad(
+        &[("SSF_POLL_URL", POLL_URL), ("SSF_POLL_TOKEN", "t")],
+        "SSF_POLL_URL",
+    );
     let ssf_jwks = ssf_jwks();
     let receiver = [
         ("SSF_ISSUER", SSF_ISSUER),
@@ -294,5 +380,8 @@ fn unconfigured_there_is_no_run_and_bad_settings_are_refused() {
         all
     };
     bad(&with(&[("SSF_POLL_URL", POLL_URL)]), "SSF_POLL_TOKEN");
-    bad(&with(&[("SSF_POLL_URL", "poll"), ("SSF_POLL_TOKEN", "t")]), "SSF_POLL_URL");
+    bad(
+        &with(&[("SSF_POLL_URL", "poll"), ("SSF_POLL_TOKEN", "t")]),
+        "SSF_POLL_URL",
+    );
 }

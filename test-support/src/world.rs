@@ -91,12 +91,19 @@ impl Outbound for Posts {
 
     async fn post(&self, post: &Post<'_>) -> Result<(u16, String), ()> {
         let bearer = String::from_utf8_lossy(post.bearer.expose());
-        let sent = (post.url.to_owned(), format!("Bearer {bearer}"), post.body.to_vec());
+        let sent = (
+            post.url.to_owned(),
+            format!("Bearer {bearer}"),
+            post.body.to_vec(),
+        );
         self.sent.borrow_mut().push(sent);
         if let Some(respond) = self.responder.borrow_mut().as_mut() {
             return respond(post.body).ok_or(());
         }
-        self.answer.get().map(|status| (status, String::new())).ok_or(())
+        self.answer
+            .get()
+            .map(|status| (status, String::new()))
+            .ok_or(())
     }
 }
 
@@ -187,7 +194,10 @@ impl<K: Kv> World<K> {
     pub fn poll(&self) -> Option<PollRun> {
         let now = self.now.get();
         let config = self.config();
-        drive(poll_transmitter(config, &self.services(), now, || self.now.get() * 1000)).0
+        drive(poll_transmitter(config, &self.services(), now, || {
+            self.now.get() * 1000
+        }))
+        .0
     }
 
     /// Decides one request at the world's time, and says how many polls

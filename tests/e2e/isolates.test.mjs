@@ -10,7 +10,7 @@ import { startOrigin } from '../../scripts/lib/origin.mjs';
 import { startIsolates } from './support/isolates.mjs';
 import { call } from './support/http.mjs';
 import { startJwksServer, rsaKey, jwksOf } from './support/jwks.mjs';
-import { mint, now, JWT_SECRET, JWT_JWKS, ISSUER, AUDIENCE } from './support/keys.mjs';
+import { mint, mintAssertion, issSub, now, JWT_SECRET, JWT_JWKS, ISSUER, AUDIENCE, GTR_PATH, GTR_VARS } from './support/keys.mjs';
 
 const VARS = {
   JWT_SECRET,
@@ -22,7 +22,17 @@ const VARS = {
   // stories check caches across isolates, and mint a token issued after a
   // cutoff without waiting (tests/e2e/clock-skew.test.mjs covers the skew).
   CUTOFF_SKEW_SECONDS: '1',
+  ...GTR_VARS,
 };
+
+/** POST GTR_PATH through `url` with an Okta-shaped assertion (or `assertion`). */
+const revokeUser = async (url, subId, assertion) =>
+  call(url, GTR_PATH, {
+    method: 'POST',
+    token: assertion ?? await mintAssertion(),
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ sub_id: subId }),
+  });
 
 const admin = () => mint({ alg: 'ES256', claims: { sub: 'root', roles: ['identity:admin'] } });
 
@@ -104,6 +114,24 @@ describe('two isolates sharing one KV namespace', () => {
     const r = await call(a, '/v1/orders/42', { method: 'OPTIONS', headers: { 'Access-Control-Request-Method': 'DELETE', Authorization: `Bearer ${token}` } });
     assert.equal(r.status, 401, r.text);
     assert.equal(origin.requests.length, 0);
+  });
+
+  it('a Global Token Revocation through B (iss_sub, then email) is enforced by A, whose cache holds the tokens; its assertion is refused at A', async () => {
+    const sub = `gtr-${Date.now()}`;
+    const email = `${sub}@example.test`;
+    const bySub = await mint({ alg: 'RS256', claims: { sub, iat: now() - 5 } });
+    const byEmail = await mint({ alg: 'ES256', claims: { sub: `${sub}-2`, email, iat: now() - 5 } });
+    for (const token of [bySub, byEmail]) assert.equal((await call(a, '/x', { token })).status, 200, 'A verifies and caches it');
+    origin.clear();
+    const assertion = await mintAssertion();
+    assert.equal((await revokeUser(b, issSub(sub), assertion)).status, 204);
+    assert.equal((await call(a, '/x', { token: bySub })).status, 401);
+    assert.equal((await revokeUser(b, { format: 'email', email })).status, 204);
+    assert.equal((await call(a, '/x', { token: byEmail })).status, 401);
+    assert.equal(origin.requests.length, 0);
+    const replay = await revokeUser(a, issSub(sub), assertion);
+    assert.equal(replay.status, 401, replay.text);
+    assert.equal(JSON.parse(replay.text).detail, 'Assertion already used.');
   });
 
   it('an admin sign-out of a subject through A is enforced by B', async () => {
@@ -198,5 +226,14 @@ describe('two isolates with a recheck window (REVOCATION_RECHECK_SECONDS=5)', ()
     origin.clear();
     assert.equal((await call(a, '/x', { token })).status, 401, 'after the window');
     assert.equal(origin.requests.length, 0);
+  });
+
+  it("this isolate's own email cutoff counts at once, inside the window", async () => {
+    const { a } = isolates.urls;
+    const email = `recheck-${Date.now()}@example.test`;
+    const token = await mint({ alg: 'ES256', claims: { sub: `recheck-email-${Date.now()}`, email, iat: now() - 5 } });
+    assert.equal((await call(a, '/x', { token })).status, 200, 'checked clean by A');
+    assert.equal((await revokeUser(a, { format: 'email', email })).status, 204);
+    assert.equal((await call(a, '/x', { token })).status, 401, "A's own write, inside its window");
   });
 });

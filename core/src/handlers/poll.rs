@@ -209,7 +209,12 @@ async fn ask<R: Runtime>(
         body: body.as_bytes(),
         timeout_ms: POLL_TIMEOUT_MS,
     };
-    let (status, text) = cx.rt.fetcher().post(&post).await.map_err(|()| "no answer")?;
+    let (status, text) = cx
+        .rt
+        .fetcher()
+        .post(&post)
+        .await
+        .map_err(|()| "no answer")?;
     if status != 200 {
         return Err("the poll endpoint did not answer 200");
     }
@@ -224,7 +229,10 @@ async fn ask<R: Runtime>(
     };
     // The run asks again after every answer that carried SETs, whatever
     // `moreAvailable` says; it is only checked for its type.
-    if answer.get("moreAvailable").is_some_and(|more| !more.is_boolean()) {
+    if answer
+        .get("moreAvailable")
+        .is_some_and(|more| !more.is_boolean())
+    {
         return Err("moreAvailable is not a boolean");
     }
     Ok(sets)

@@ -159,7 +159,7 @@ function probe(port) {
  * without the revocation journal (see writeConfig).
  * @returns {Promise<{url: string, port: number, dir: string, configPath: string, persistDir: string, stop(): Promise<void>, logs(): string}>}
  */
-export async function startWorker({ vars = {}, persistDir, originUrl, main, timeoutMs = 60_000, logLevel = 'warn', kv = true, journal = true } = {}) {
+export async function startWorker({ vars = {}, persistDir, originUrl, main, timeoutMs = 60_000, logLevel = 'warn', kv = true, journal = true, testScheduled = false } = {}) {
   if (!main) buildWorkerOnce();
   const allVars = { ...vars };
   if (originUrl !== undefined) allVars.ORIGIN_URL = originUrl;
@@ -179,6 +179,8 @@ export async function startWorker({ vars = {}, persistDir, originUrl, main, time
     '--persist-to', persist,
     '--log-level', logLevel,
     '--show-interactive-dev-session=false',
+    // GET /__scheduled runs the scheduled handler (the cron trigger's).
+    ...(testScheduled ? ['--test-scheduled'] : []),
   ];
   const child = spawn(WRANGLER, args, {
     cwd: dir,

@@ -5,8 +5,8 @@
 
 use edge_revoke_core::handlers::Decision;
 use edge_revoke_core::idp::{
-    BACKCHANNEL_LOGOUT_EVENT, CAEP_CREDENTIAL_CHANGE, CAEP_SESSION_REVOKED, RISC_ACCOUNT_DISABLED,
-    SSF_VERIFICATION,
+    BACKCHANNEL_LOGOUT_EVENT, CAEP_CREDENTIAL_CHANGE, CAEP_RISK_LEVEL_CHANGE, CAEP_SESSION_REVOKED,
+    RISC_ACCOUNT_DISABLED, SSF_VERIFICATION,
 };
 use edge_revoke_test_support::*;
 use serde_json::{json, Value};
@@ -344,6 +344,45 @@ fn credential_change_and_risc_events_end_every_token_of_the_user() {
             401
         );
         assert!(forwarded(&get(&w, &access_token("bob", None, "e-2", NOW))));
+    }
+}
+
+#[test]
+fn a_risk_level_change_signs_out_only_when_the_operator_opted_in() {
+    let risk = |level: &str| {
+        let body = json!({"principal": "USER", "current_level": level, "previous_level": "LOW"});
+        set_token(&set_claims(CAEP_RISK_LEVEL_CHANGE, body, user("dana")))
+    };
+    let token = access_token("dana", None, "r-1", NOW - 5);
+    // Unset: accepted and ignored.
+    let w = receiving();
+    let d = push(&w, &risk("HIGH"));
+    assert_eq!(status(&d), 202);
+    assert_eq!(d.event.unwrap().decision.as_str(), "ignored");
+    assert!(forwarded(&get(&w, &token)));
+    // SSF_RISK_LEVEL_REVOKE=high: MEDIUM is ignored, HIGH signs the user out.
+    let w = receiving_with(&[("SSF_RISK_LEVEL_REVOKE", "high")]);
+    assert_eq!(status(&push(&w, &risk("MEDIUM"))), 202);
+    assert!(forwarded(&get(&w, &token)));
+    let d = push(&w, &risk("HIGH"));
+    assert_eq!(d.event.unwrap().reason.as_str(), "security_event");
+    assert_eq!(
+        w.store.inner.cutoffs()["subject:dana"].0.cutoff,
+        Some(NOW - 2)
+    );
+    assert_eq!(status(&get(&w, &token)), 401);
+    // Any other value is refused at start.
+    for bad in ["low", "severe", "1"] {
+        let e = edge_revoke_core::config::Config::from_lookup(|name| match name {
+            "JWT_SECRET" => Some(SECRET.into()),
+            "SSF_ISSUER" => Some(SSF_ISSUER.into()),
+            "SSF_AUDIENCE" => Some(SSF_AUDIENCE.into()),
+            "SSF_JWKS" => Some(ssf_jwks()),
+            "SSF_RISK_LEVEL_REVOKE" => Some(bad.into()),
+            _ => None,
+        })
+        .unwrap_err();
+        assert_eq!(e.setting(), "SSF_RISK_LEVEL_REVOKE", "{bad}");
     }
 }
 

@@ -132,6 +132,8 @@ pub struct SsfConfig {
     /// [`SSF_POLL_URL`] and [`SSF_POLL_TOKEN`]: the transmitter's poll
     /// endpoint (RFC 8936), polled by the scheduled handler.
     pub poll: Option<SsfPoll>,
+    /// [`SSF_RISK_LEVEL_REVOKE`].
+    pub revoke_from_risk: Option<crate::idp::RiskLevel>,
 }
 
 /// Where polled SETs come from (RFC 8936), and the credential that fetches
@@ -348,6 +350,10 @@ pub const SSF_JWKS_URL: Setting = Setting::var("SSF_JWKS_URL");
 pub const SSF_POLL_URL: Setting = Setting::var("SSF_POLL_URL");
 /// The bearer token the poll requests carry. Required with [`SSF_POLL_URL`].
 pub const SSF_POLL_TOKEN: Setting = Setting::secret("SSF_POLL_TOKEN");
+/// `medium` or `high`: a CAEP `risk-level-change` that raises a user's or a
+/// session's risk to this level or above ends its tokens, like a
+/// `credential-change`. Default: unset, and those events are ignored.
+pub const SSF_RISK_LEVEL_REVOKE: Setting = Setting::var("SSF_RISK_LEVEL_REVOKE");
 /// The access-token claim that carries the user's email address. When set,
 /// a Global Token Revocation call may name a user by email, and every
 /// token's check also reads the cutoff of its address (in the same store
@@ -431,6 +437,7 @@ pub const ALL: &[&Setting] = &[
     &SSF_JWKS_URL,
     &SSF_POLL_URL,
     &SSF_POLL_TOKEN,
+    &SSF_RISK_LEVEL_REVOKE,
     &SUBJECT_EMAIL_CLAIM,
     &GTR_PATH,
     &GTR_ISSUER,
@@ -776,6 +783,14 @@ fn parse_ssf(env: &Settings, issuer: String, leeway: u64) -> Result<SsfConfig, C
             SSF_JWKS.name, SSF_JWKS_URL.name, SSF_ISSUER.name
         ),
     )?;
+    use crate::idp::RiskLevel;
+    let revoke_from_risk = env
+        .optional(&SSF_RISK_LEVEL_REVOKE)
+        .map(|level| match RiskLevel::parse(&level) {
+            Some(level @ (RiskLevel::Medium | RiskLevel::High)) => Ok(level),
+            _ => Err(SSF_RISK_LEVEL_REVOKE.invalid("not medium or high")),
+        })
+        .transpose()?;
     let poll = match env.url(&SSF_POLL_URL)? {
         Some(url) => {
             let token = env.verbatim(&SSF_POLL_TOKEN).ok_or_else(|| {
@@ -798,6 +813,7 @@ fn parse_ssf(env: &Settings, issuer: String, leeway: u64) -> Result<SsfConfig, C
         keys,
         jwks_url,
         poll,
+        revoke_from_risk,
     })
 }
 

@@ -121,8 +121,11 @@ pub(super) async fn receive<R: Runtime>(
         Err(Rejection::Token(e)) => return Err(fail(token_error(e))),
         Err(other) => return Err(fail(other)),
     };
-    let jwt_issuer = cx.config.rules.issuer.as_deref();
-    let set = idp::security_events(&signed.claims, &ssf.rules, jwt_issuer, cx.now).map_err(fail)?;
+    let policy = idp::Policy {
+        jwt_issuer: cx.config.rules.issuer.as_deref(),
+        revoke_from_risk: ssf.revoke_from_risk,
+    };
+    let set = idp::security_events(&signed.claims, &ssf.rules, policy, cx.now).map_err(fail)?;
 
     let jti = TokenId::from_reference(&set.jti);
     let mut event = Event::revoked(RevokeReason::SecurityEvent, jti.as_ref(), None, cx.route);

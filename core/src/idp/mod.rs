@@ -12,9 +12,9 @@ pub mod set;
 
 pub use logout::{logout_token, LogoutToken, BACKCHANNEL_LOGOUT_EVENT, LOGOUT_TOKEN_MAX_AGE};
 pub use set::{
-    effect, security_events, SecurityEvent, SecurityEvents, CAEP_CREDENTIAL_CHANGE,
-    CAEP_SESSION_REVOKED, RISC_ACCOUNT_DISABLED, RISC_SESSIONS_REVOKED, RISC_TOKENS_REVOKED,
-    SSF_VERIFICATION,
+    effect, security_events, Policy, RiskLevel, SecurityEvent, SecurityEvents,
+    CAEP_CREDENTIAL_CHANGE, CAEP_RISK_LEVEL_CHANGE, CAEP_SESSION_REVOKED, RISC_ACCOUNT_DISABLED,
+    RISC_SESSIONS_REVOKED, RISC_TOKENS_REVOKED, SSF_VERIFICATION,
 };
 
 /// What one event revokes.

@@ -31,6 +31,10 @@ pub const MILLISECOND_TIMESTAMPS_FROM: u64 = 1_000_000_000_000;
 /// RISC: the account was disabled.
 pub const RISC_ACCOUNT_DISABLED: &str =
     "https://schemas.openid.net/secevent/risc/event-type/account-disabled";
+/// CAEP: the subject's assessed risk level changed (CAEP 1.0 §3.8). Acted
+/// on only when `SSF_RISK_LEVEL_REVOKE` says from which level.
+pub const CAEP_RISK_LEVEL_CHANGE: &str =
+    "https://schemas.openid.net/secevent/caep/event-type/risk-level-change";
 /// SSF: the transmitter checks that the stream works; no effect.
 pub const SSF_VERIFICATION: &str =
     "https://schemas.openid.net/secevent/ssf/event-type/verification";
@@ -56,6 +60,41 @@ pub struct SecurityEvents {
     pub events: Vec<SecurityEvent>,
 }
 
+/// A CAEP risk level (CAEP 1.0 §3.8 `current_level`), in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RiskLevel {
+    /// `LOW`.
+    Low,
+    /// `MEDIUM`.
+    Medium,
+    /// `HIGH`.
+    High,
+}
+
+impl RiskLevel {
+    /// `LOW`, `MEDIUM` or `HIGH`, in any case.
+    pub fn parse(text: &str) -> Option<RiskLevel> {
+        [
+            ("low", RiskLevel::Low),
+            ("medium", RiskLevel::Medium),
+            ("high", RiskLevel::High),
+        ]
+        .into_iter()
+        .find(|(name, _)| text.eq_ignore_ascii_case(name))
+        .map(|(_, level)| level)
+    }
+}
+
+/// What this deployment does with events beyond the SET rules.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Policy<'a> {
+    /// `JWT_ISSUER`: an `iss_sub` subject must be one of its users.
+    pub jwt_issuer: Option<&'a str>,
+    /// `SSF_RISK_LEVEL_REVOKE`: a CAEP `risk-level-change` of a user or a
+    /// session to this level or above ends its tokens. `None`: ignored.
+    pub revoke_from_risk: Option<RiskLevel>,
+}
+
 fn ssf_error(code: SsfErrorCode, description: &'static str) -> SsfError {
     SsfError { code, description }
 }
@@ -63,13 +102,12 @@ fn ssf_error(code: SsfErrorCode, description: &'static str) -> SsfError {
 /// The SET rules (RFC 8417, SSF 1.0) over a signed token's claims: `iss` is
 /// `SSF_ISSUER`, `aud` names one of `SSF_AUDIENCE`, `iat` and `jti` are
 /// present, `events` is a non-empty object, `exp` (when present) is honoured
-/// with the leeway. Then what each event revokes (see [`effect`]).
-/// `jwt_issuer` is `JWT_ISSUER`: an `iss_sub` subject must be one of its
-/// users.
+/// with the leeway. Then what each event revokes under `policy` (see
+/// [`effect`]).
 pub fn security_events(
     claims: &Map<String, Value>,
     rules: &Rules,
-    jwt_issuer: Option<&str>,
+    policy: Policy<'_>,
     now: u64,
 ) -> Result<SecurityEvents, SsfError> {
     use SsfErrorCode::{InvalidAudience, InvalidIssuer, InvalidRequest};
@@ -119,7 +157,7 @@ pub fn security_events(
                 // it is up to the leeway ahead of ours.
                 .min(now.saturating_add(rules.leeway));
             let subject = sub_id.or_else(|| body.get("subject"));
-            let (effect, note) = effect(event_type, subject, jwt_issuer, at);
+            let (effect, note) = effect(event_type, body, subject, policy, at);
             let note = if millis { Some(in_millis(note)) } else { note };
             Ok(SecurityEvent {
                 event_type: event_type.clone(),
@@ -223,12 +261,13 @@ fn subject(value: Option<&Value>, jwt_issuer: Option<&str>) -> Result<Subject, &
     }
 }
 
-/// What one event revokes: CAEP `session-revoked` ends the named session
-/// (or, without one, every token of the user); CAEP `credential-change`,
-/// OAuth `tokens-revoked` (and its RISC alias) and RISC `sessions-revoked`
-/// (deprecated for CAEP `session-revoked`, still sent) and
-/// `account-disabled` end every token of the user (or, when only a session
-/// is named, of that session);
+/// What one event (of `body`) revokes: CAEP `session-revoked` ends the named
+/// session (or, without one, every token of the user); CAEP
+/// `credential-change`, OAuth `tokens-revoked` (and its RISC alias) and RISC
+/// `sessions-revoked` (deprecated for CAEP `session-revoked`, still sent)
+/// and `account-disabled` end every token of the user (or, when only a
+/// session is named, of that session); so does CAEP `risk-level-change` of
+/// a `USER` or `SESSION` principal to `policy.revoke_from_risk` or above;
 /// the SSF verification event does nothing; anything else is ignored.
 ///
 /// A `complex` subject whose user part cannot be mapped (another format, or
@@ -236,8 +275,9 @@ fn subject(value: Option<&Value>, jwt_issuer: Option<&str>) -> Result<Subject, &
 /// was left out.
 pub fn effect(
     event_type: &str,
+    body: &Map<String, Value>,
     subject_value: Option<&Value>,
-    jwt_issuer: Option<&str>,
+    policy: Policy<'_>,
     at: u64,
 ) -> (Effect, Option<&'static str>) {
     let session_first = match event_type {
@@ -248,9 +288,13 @@ pub fn effect(
         | OAUTH_TOKENS_REVOKED
         | RISC_TOKENS_REVOKED
         | RISC_ACCOUNT_DISABLED => false,
+        CAEP_RISK_LEVEL_CHANGE => match risk_to_act_on(body, policy.revoke_from_risk) {
+            Ok(()) => false,
+            Err(why) => return (Effect::Ignored(why), None),
+        },
         _ => return (Effect::Ignored("unsupported event type"), None),
     };
-    match subject(subject_value, jwt_issuer) {
+    match subject(subject_value, policy.jwt_issuer) {
         Err(why) => (Effect::Ignored(why), None),
         Ok(Subject::User(sub)) => (Effect::Subject { sub, at }, None),
         Ok(Subject::Session { sid, user }) => match user {
@@ -259,6 +303,32 @@ pub fn effect(
             Err(why) => (Effect::Session { sid, at }, Some(user_left_out(why))),
         },
     }
+}
+
+/// `Ok` when a `risk-level-change` (CAEP 1.0 §3.8: `principal` and
+/// `current_level` required) raises a user's or a session's risk to
+/// `threshold` or above; else why it is ignored.
+fn risk_to_act_on(
+    body: &Map<String, Value>,
+    threshold: Option<RiskLevel>,
+) -> Result<(), &'static str> {
+    let threshold =
+        threshold.ok_or("risk-level-change not acted on (SSF_RISK_LEVEL_REVOKE unset)")?;
+    let principal = body.get("principal").and_then(Value::as_str);
+    if !principal
+        .is_some_and(|p| p.eq_ignore_ascii_case("user") || p.eq_ignore_ascii_case("session"))
+    {
+        return Err("risk-level-change of a principal that is not a user or a session");
+    }
+    let level = body
+        .get("current_level")
+        .and_then(Value::as_str)
+        .and_then(RiskLevel::parse)
+        .ok_or("risk-level-change without a current_level")?;
+    if level < threshold {
+        return Err("risk level below SSF_RISK_LEVEL_REVOKE");
+    }
+    Ok(())
 }
 
 /// `note`, saying too that the event's timestamp was read as milliseconds.
@@ -313,12 +383,19 @@ mod tests {
         claims.as_object().unwrap().clone()
     }
 
+    fn idp_policy() -> Policy<'static> {
+        Policy {
+            jwt_issuer: Some("https://idp.test"),
+            revoke_from_risk: None,
+        }
+    }
+
     fn iss_sub_of(sub: &str) -> Value {
         json!({"format": "iss_sub", "iss": "https://idp.test", "sub": sub})
     }
 
     fn effects(claims: &Map<String, Value>) -> Vec<Effect> {
-        security_events(claims, &ssf_rules(), Some("https://idp.test"), NOW)
+        security_events(claims, &ssf_rules(), idp_policy(), NOW)
             .unwrap()
             .events
             .into_iter()
@@ -333,7 +410,7 @@ mod tests {
                 c["iat"] = json!(iat);
                 c["sub_id"] = iss_sub_of("alice");
             });
-            security_events(&claims, &ssf_rules(), Some("https://idp.test"), NOW).map(|_| ())
+            security_events(&claims, &ssf_rules(), idp_policy(), NOW).map(|_| ())
         };
         let leeway = ssf_rules().leeway;
         assert_eq!(at(NOW + leeway), Ok(()));
@@ -349,8 +426,7 @@ mod tests {
             let claims = set(json!({ CAEP_SESSION_REVOKED: {} }), |c| {
                 c["sub_id"] = subject
             });
-            let set =
-                security_events(&claims, &ssf_rules(), Some("https://idp.test"), NOW).unwrap();
+            let set = security_events(&claims, &ssf_rules(), idp_policy(), NOW).unwrap();
             (set.events[0].effect.clone(), set.events[0].note)
         };
         // A session part in a format other than opaque is not a sid.
@@ -423,8 +499,7 @@ mod tests {
                 json!({ RISC_ACCOUNT_DISABLED: {"event_timestamp": stamp} }),
                 |c| c["sub_id"] = iss_sub_of("alice"),
             );
-            let set =
-                security_events(&claims, &ssf_rules(), Some("https://idp.test"), NOW).unwrap();
+            let set = security_events(&claims, &ssf_rules(), idp_policy(), NOW).unwrap();
             let event = set.events.into_iter().next().unwrap();
             (event.effect, event.note)
         };
@@ -454,7 +529,7 @@ mod tests {
                 })
             },
         );
-        let set = security_events(&claims, &ssf_rules(), Some("https://idp.test"), NOW).unwrap();
+        let set = security_events(&claims, &ssf_rules(), idp_policy(), NOW).unwrap();
         assert_eq!(
             set.events[0].note,
             Some("user part ignored: unsupported subject format; event_timestamp read as milliseconds")
@@ -498,8 +573,7 @@ mod tests {
             });
             for event in [CAEP_SESSION_REVOKED, CAEP_CREDENTIAL_CHANGE] {
                 let claims = set(json!({ event: {} }), |c| c["sub_id"] = subject.clone());
-                let set =
-                    security_events(&claims, &ssf_rules(), Some("https://idp.test"), NOW).unwrap();
+                let set = security_events(&claims, &ssf_rules(), idp_policy(), NOW).unwrap();
                 let expected = SecurityEvent {
                     event_type: event.into(),
                     effect: Effect::Session {
@@ -626,7 +700,7 @@ mod tests {
     #[test]
     fn every_set_rule_has_its_err_code() {
         let code = |claims: Map<String, Value>| {
-            security_events(&claims, &ssf_rules(), None, NOW)
+            security_events(&claims, &ssf_rules(), Policy::default(), NOW)
                 .unwrap_err()
                 .code
         };
@@ -661,6 +735,64 @@ mod tests {
             code(set(ok_events.clone(), |c| c["iat"] = json!(NOW + 61))),
             InvalidRequest
         );
-        assert!(security_events(&set(ok_events, |_| {}), &ssf_rules(), None, NOW).is_ok());
+        assert!(security_events(
+            &set(ok_events, |_| {}),
+            &ssf_rules(),
+            Policy::default(),
+            NOW
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn a_risk_level_change_is_acted_on_only_from_the_configured_level() {
+        let risk = |level: &str, principal: &str| {
+            let body =
+                json!({"principal": principal, "current_level": level, "previous_level": "LOW"});
+            set(json!({ CAEP_RISK_LEVEL_CHANGE: body }), |c| {
+                c["sub_id"] = iss_sub_of("alice")
+            })
+        };
+        let under = |threshold: Option<RiskLevel>, claims: &Map<String, Value>| {
+            let policy = Policy {
+                revoke_from_risk: threshold,
+                ..idp_policy()
+            };
+            let set = security_events(claims, &ssf_rules(), policy, NOW).unwrap();
+            set.events[0].effect.clone()
+        };
+        let alice = Effect::Subject {
+            sub: "alice".into(),
+            at: NOW - 2,
+        };
+        let high = Some(RiskLevel::High);
+        let medium = Some(RiskLevel::Medium);
+        assert_eq!(under(high, &risk("HIGH", "USER")), alice);
+        assert_eq!(under(high, &risk("high", "session")), alice, "any case");
+        assert_eq!(under(medium, &risk("HIGH", "USER")), alice);
+        assert_eq!(under(medium, &risk("MEDIUM", "USER")), alice);
+        let ignored = |why| Effect::Ignored(why);
+        assert_eq!(
+            under(high, &risk("MEDIUM", "USER")),
+            ignored("risk level below SSF_RISK_LEVEL_REVOKE")
+        );
+        assert_eq!(
+            under(medium, &risk("LOW", "USER")),
+            ignored("risk level below SSF_RISK_LEVEL_REVOKE")
+        );
+        assert_eq!(
+            under(high, &risk("HIGH", "DEVICE")),
+            ignored("risk-level-change of a principal that is not a user or a session")
+        );
+        assert_eq!(
+            under(high, &risk("SEVERE", "USER")),
+            ignored("risk-level-change without a current_level")
+        );
+        assert_eq!(
+            under(None, &risk("HIGH", "USER")),
+            ignored("risk-level-change not acted on (SSF_RISK_LEVEL_REVOKE unset)")
+        );
+        assert_eq!(RiskLevel::parse("Low"), Some(RiskLevel::Low));
+        assert!(RiskLevel::Low < RiskLevel::Medium && RiskLevel::Medium < RiskLevel::High);
     }
 }

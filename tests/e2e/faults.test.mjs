@@ -153,6 +153,46 @@ describe('KV unavailable with the journal bound', () => {
   });
 });
 
+// The journal down: REVOCATION_JOURNAL is bound to the class of a worker that
+// is not running, so every call to it fails, as when the Durable Object cannot
+// be reached. The worker must fall back to KV alone: writes go to KV directly,
+// every request reads KV, nothing is lost or let through, and it says so.
+describe('the revocation journal unreachable (KV up)', () => {
+  const ctx = useWorker({ ...BASE_VARS, CUTOFF_SKEW_SECONDS: '1' }, { journal: 'unreachable', logLevel: 'log' });
+  const admin = async () => mint({ alg: 'HS256', claims: { sub: 'ops', roles: ['identity:admin'] } });
+
+  it('the generated config binds the journal to a worker that is not running', async () => {
+    const { readFileSync } = await import('node:fs');
+    assert.match(readFileSync(ctx.worker.configPath, 'utf8'), /script_name = "edge-revoke-journal-not-running"/);
+  });
+
+  it('a sign-out and a sign-out everywhere answer 204 and are enforced; other tokens pass', async () => {
+    const token = await mint({ alg: 'RS256', claims: { sub: 'journal-down-1' } });
+    assert.equal((await call(ctx.base, '/hello', { token })).status, 200);
+    assert.equal((await call(ctx.base, '/api/tokens', { method: 'DELETE', token })).status, 204);
+    assert.equal((await call(ctx.base, '/hello', { token })).status, 401);
+    const older = await mint({ alg: 'ES256', claims: { sub: 'journal-down-2', iat: Math.floor(Date.now() / 1000) - 10 } });
+    const caller = await mint({ alg: 'ES256', claims: { sub: 'journal-down-2' } });
+    assert.equal((await call(ctx.base, '/api/tokens?scope=global', { method: 'DELETE', token: caller })).status, 204);
+    assert.equal((await call(ctx.base, '/hello', { token: older })).status, 401);
+    const other = await mint({ alg: 'EdDSA', claims: { sub: 'journal-down-3' } });
+    assert.equal((await call(ctx.base, '/hello', { token: other })).status, 200);
+  });
+
+  it('says so in its log, and the status route shows the journal out of reach', async () => {
+    const deadline = Date.now() + 5000;
+    while (!/"event":"journal_unavailable"/.test(ctx.worker.logs()) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.match(ctx.worker.logs(), /"event":"journal_unavailable"/);
+    const r = await call(ctx.base, '/api/journal', { token: await admin() });
+    assert.equal(r.status, 200, r.text);
+    const status = JSON.parse(r.text);
+    assert.equal(status.bound, true);
+    assert.equal(status.journal, null, r.text);
+  });
+});
+
 describe('origin faults (ORIGIN_TIMEOUT_SECONDS=2)', () => {
   // Closing the origin after the block also releases any /__hang request still held open.
   const ctx = useWorker({ ...BASE_VARS, ORIGIN_TIMEOUT_SECONDS: '2' });

@@ -103,7 +103,9 @@ function projectCompatFlags() {
  * `kv: false` leaves out the REVOKED_TOKENS binding, so every KV call the worker
  * makes fails (the fault-injection suite uses this to simulate KV being down).
  * `journal: false` leaves out the REVOCATION_JOURNAL Durable Object (the
- * project's wrangler.toml binds it), so the worker keeps revocations in KV alone.
+ * project's wrangler.toml binds it), so the worker keeps revocations in KV alone;
+ * `journal: 'unreachable'` binds it to the class of a worker that is not
+ * running, so every call to the journal fails (the journal down).
  * @returns {string} the config path
  */
 export function writeConfig(dir, { vars = {}, main = BUILD_JS, name = 'edge-revoke-test', kv = true, journal = true } = {}) {
@@ -115,7 +117,9 @@ export function writeConfig(dir, { vars = {}, main = BUILD_JS, name = 'edge-revo
   const flags = projectCompatFlags();
   if (flags) lines.push(`compatibility_flags = ${flags}`);
   if (kv) lines.push('', '[[kv_namespaces]]', `binding = ${tomlString(KV_BINDING)}`, `id = ${tomlString(KV_ID)}`);
-  if (journal) {
+  if (journal === 'unreachable') {
+    lines.push('', '[[durable_objects.bindings]]', 'name = "REVOCATION_JOURNAL"', 'class_name = "RevocationJournal"', 'script_name = "edge-revoke-journal-not-running"');
+  } else if (journal) {
     lines.push('', '[[durable_objects.bindings]]', 'name = "REVOCATION_JOURNAL"', 'class_name = "RevocationJournal"');
     lines.push('', '[[migrations]]', 'tag = "v1"', 'new_sqlite_classes = ["RevocationJournal"]');
   }

@@ -385,3 +385,67 @@ fn unconfigured_there_is_no_run_and_bad_settings_are_refused() {
         "SSF_POLL_URL",
     );
 }
+
+#[test]
+fn an_answer_must_have_the_rfc_s_shape_and_at_most_a_mebibyte() {
+    let answered = |text: String| {
+        let w = receiving_with(&[("SSF_POLL_URL", POLL_URL), ("SSF_POLL_TOKEN", POLL_TOKEN)]);
+        *w.outbound.responder.borrow_mut() = Some(Box::new(move |_| Some((200, text.clone()))));
+        w.poll().unwrap().failed
+    };
+    let empty = r#"{"sets":{},"moreAvailable":false}"#;
+    assert_eq!(answered(empty.to_owned()), None);
+    // Exactly 1 MiB is read; one byte more is not.
+    let padded = |len: usize| format!("{empty}{}", " ".repeat(len - empty.len()));
+    assert_eq!(answered(padded(1024 * 1024)), None);
+    assert_eq!(
+        answered(padded(1024 * 1024 + 1)),
+        Some("the poll answer is over 1 MiB")
+    );
+    assert_eq!(
+        answered("{}".into()),
+        Some("the poll answer has no sets object")
+    );
+    assert_eq!(
+        answered("[]".into()),
+        Some("the poll answer has no sets object")
+    );
+    assert_eq!(answered("nope".into()), Some("the poll answer is not JSON"));
+    assert_eq!(
+        answered(r#"{"sets":{},"moreAvailable":"yes"}"#.into()),
+        Some("moreAvailable is not a boolean")
+    );
+}
+
+#[test]
+fn an_acknowledgement_only_answer_may_leave_out_sets() {
+    // The first poll brings a SET whose store fails (the run then only
+    // acknowledges); a second SET is stored. The acknowledgement-only answer
+    // is `{}`, which a normal poll's answer may not be.
+    let (jti_ok, ok) = set("k-1", CAEP_CREDENTIAL_CHANGE, json!({}), user("kim"));
+    let (jti_later, later) = set("k-2", CAEP_CREDENTIAL_CHANGE, json!({}), user("lee"));
+    let w = receiving_with(&[("SSF_POLL_URL", POLL_URL), ("SSF_POLL_TOKEN", POLL_TOKEN)]);
+    w.store.script_on(
+        Op::Put,
+        "subject:lee",
+        [Outcome::Fail, Outcome::Fail, Outcome::Fail],
+    );
+    let requests: Rc<RefCell<Vec<Value>>> = Rc::default();
+    let seen = requests.clone();
+    *w.outbound.responder.borrow_mut() = Some(Box::new(move |body| {
+        let request: Value = serde_json::from_slice(body).unwrap();
+        seen.borrow_mut().push(request.clone());
+        if request["maxEvents"] == 0 {
+            return Some((200, "{}".into()));
+        }
+        let sets = json!({ &jti_ok: ok.clone(), &jti_later: later.clone() });
+        Some((200, json!({ "sets": sets }).to_string()))
+    }));
+    let run = w.poll().unwrap();
+    assert_eq!(run.failed, None, "{run:?}");
+    assert_eq!((run.acknowledged, run.left, run.polls), (1, 1, 2));
+    assert_eq!(
+        requests.borrow()[1],
+        json!({"maxEvents": 0, "returnImmediately": true, "ack": ["k-1"]})
+    );
+}

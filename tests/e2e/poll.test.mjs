@@ -32,10 +32,21 @@ const userSet = (sub, jti = randomUUID(), t = now() - 2) =>
   mintSet({ claims: { jti, sub_id: issSub(sub), events: { [EVENTS.credentialChange]: { event_timestamp: t } } } });
 const access = (sub, iat = now() - 10) => mint({ alg: 'RS256', claims: { sub, iat, exp: now() + 900 } });
 
-/** One scheduled run, as the cron trigger would start it; resolves when it has ended. */
+const summaries = (worker) => worker.logs().split('\n').filter((l) => l.includes('"event":"ssf_poll"'));
+
+/**
+ * One scheduled run, as the cron trigger would start it; resolves when it has
+ * ended and its summary line is in the log, with that line.
+ */
 async function runScheduled(worker) {
+  const before = summaries(worker).length;
   const r = await fetch(`${worker.url}/__scheduled?cron=*+*+*+*+*`, { signal: AbortSignal.timeout(45_000) });
   assert.equal(r.status, 200, await r.text());
+  const deadline = Date.now() + 5000;
+  while (summaries(worker).length <= before && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  const lines = summaries(worker);
+  assert.ok(lines.length > before, 'the run logged its summary');
+  return lines[lines.length - 1];
 }
 
 describe('RFC 8936 poll receiver (SSF_POLL_URL set)', () => {
@@ -68,7 +79,7 @@ describe('RFC 8936 poll receiver (SSF_POLL_URL set)', () => {
     ctx.transmitter.add(ids[0], await userSet(alice, ids[0]));
     ctx.transmitter.add(ids[1], await userSet(bob, ids[1]));
 
-    await runScheduled(ctx.worker);
+    const summary = await runScheduled(ctx.worker);
     assert.equal((await get(aliceToken)).status, 401, 'alice within one poll interval');
     assert.equal((await get(bobToken)).status, 401, 'bob within one poll interval');
     assert.equal((await get(other)).status, 200);
@@ -80,7 +91,6 @@ describe('RFC 8936 poll receiver (SSF_POLL_URL set)', () => {
     assert.equal(requests[0].contentType, 'application/json');
     assert.deepEqual(requests[0].body, { maxEvents: 25, returnImmediately: true, ack: [] });
     assert.deepEqual(requests[1].body.ack.sort(), [...ids].sort(), 'the next poll acknowledges both');
-    const summary = ctx.worker.logs().split('\n').filter((l) => l.includes('"event":"ssf_poll"')).pop();
     assert.match(summary, /"acknowledged":2/);
     const lines = logLines(ctx.worker).filter((l) => l.route === 'SSF poll (RFC 8936)' && [alice, bob].includes(l.sub));
     assert.equal(lines.length, 2, 'one line per SET, as the push route writes them');
@@ -111,10 +121,9 @@ describe('RFC 8936 poll receiver (SSF_POLL_URL set)', () => {
     ctx.transmitter.add(jti, await userSet(sub, jti));
     // The run's first poll gets the SET; the second, which acknowledges it, fails.
     ctx.transmitter.failAt(ctx.transmitter.requests.length + 1);
-    await runScheduled(ctx.worker);
+    const failed = await runScheduled(ctx.worker);
     assert.equal((await get(token)).status, 401, 'the effect was stored');
     assert.ok(ctx.transmitter.pending.has(jti), 'not acknowledged');
-    const failed = ctx.worker.logs().split('\n').filter((l) => l.includes('"event":"ssf_poll"')).pop();
     assert.match(failed, /"failed":"the poll endpoint did not answer 200"/);
     assert.match(failed, /"left":1/);
 
@@ -160,11 +169,10 @@ describe('RFC 8936 poll receiver whose KV is down', () => {
     const token = await access(sub);
     const jti = randomUUID();
     ctx.transmitter.add(jti, await userSet(sub, jti));
-    await runScheduled(ctx.down);
+    const summary = await runScheduled(ctx.down);
     assert.ok(ctx.transmitter.pending.has(jti), 'left to come again');
     assert.deepEqual(ctx.transmitter.acked, []);
     assert.deepEqual(ctx.transmitter.errs, {}, 'not reported as invalid either');
-    const summary = ctx.down.logs().split('\n').filter((l) => l.includes('"event":"ssf_poll"')).pop();
     assert.match(summary, /"left":1/);
 
     assert.equal((await call(ctx.up.url, '/hello', { token })).status, 200);

@@ -21,7 +21,7 @@
 //! - Never `404` (GTR §3.4.2 "User Not Found"): the edge does not know the
 //!   origin's users, and a cutoff for a name nobody holds is harmless.
 
-use super::steps::{cut_off, cut_off_all, edge_cutoff, require_admin, revoke, Target};
+use super::steps::{caller_name, cut_off, cut_off_all, edge_cutoff, require_admin, revoke, Target};
 use super::{fail, Context, Done, Failure, Runtime};
 use crate::config::{AssertionConfig, GtrConfig, GtrForward};
 use crate::error::{GtrError, Rejection, TokenError, VerifyError};
@@ -40,9 +40,9 @@ pub const FORWARD_TIMEOUT_MS: u64 = 10_000;
 
 /// Who called.
 enum Caller {
-    /// A signed assertion, by its issuer.
+    /// A signed assertion that passed every rule, not used before.
     Assertion(Assertion),
-    /// An admin's access token.
+    /// An unrevoked access token with an admin role.
     Admin(VerifiedToken),
 }
 
@@ -69,7 +69,7 @@ pub(super) async fn revoke_user<R: Runtime>(
     let at = edge_cutoff(cx, None);
     let by = match &caller {
         Caller::Assertion(_) => BY_ASSERTION.to_owned(),
-        Caller::Admin(token) => super::steps::caller_name(token),
+        Caller::Admin(token) => caller_name(token),
     };
     let mut event = Event::revoked(RevokeReason::GlobalTokenRevocation, None, None, cx.route);
     event.subject_format = Some(named.format);

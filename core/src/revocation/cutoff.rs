@@ -41,16 +41,6 @@ impl CutoffKind {
             CutoffKind::Email => "email",
         }
     }
-
-    /// The member that holds the name in a stored cutoff: the claim it
-    /// matches.
-    pub fn claim(self) -> &'static str {
-        match self {
-            CutoffKind::Subject => "sub",
-            CutoffKind::Session => "sid",
-            CutoffKind::Email => "email",
-        }
-    }
 }
 
 /// "Every token of `name` issued at or before `cutoff` is revoked", and,

@@ -6,6 +6,9 @@
 //!
 //! - `POST /append`: the body is one change; answers the entry's
 //!   `{"seq","at"}` once it is stored, and runs the alarm at once.
+//! - `POST /claim`: the same for a revocation, unless the journal holds
+//!   one of its key already: then `{"taken":true}` and nothing is stored
+//!   (a single-use name, such as an assertion's `jti`).
 //! - `GET /tail?after=N`, `GET /tail` (the latest page): a tail.
 //! - `GET /status`: the journal's counters.
 //!
@@ -250,7 +253,7 @@ impl DurableObject for RevocationJournal {
             .split_once("after=")
             .and_then(|(_, n)| n.split('&').next()?.parse().ok());
         match (request.method(), request.path().as_str()) {
-            (Method::Post, "/append") => {
+            (Method::Post, path @ ("/append" | "/claim")) => {
                 let text = request.text().await?;
                 let change = serde_json::from_str(&text)
                     .ok()
@@ -258,11 +261,18 @@ impl DurableObject for RevocationJournal {
                 let Some(change) = change else {
                     return Response::error("not a change", 400);
                 };
-                let Ok(entry) = journal.append(change, now) else {
-                    return Response::error("not stored", 503);
+                let kept = match path {
+                    "/claim" => journal.claim(change, now),
+                    _ => journal.append(change, now).map(Some),
                 };
-                self.alarm_at(now_ms()).await?;
-                json(format!("{{\"seq\":{},\"at\":{}}}", entry.seq, entry.at))
+                match kept {
+                    Ok(Some(entry)) => {
+                        self.alarm_at(now_ms()).await?;
+                        json(format!("{{\"seq\":{},\"at\":{}}}", entry.seq, entry.at))
+                    }
+                    Ok(None) => json("{\"taken\":true}".to_owned()),
+                    Err(_) => Response::error("not stored", 503),
+                }
             }
             (Method::Get, "/tail") => match journal.tail(after, now) {
                 Ok(tail) => json(tail.to_json()),

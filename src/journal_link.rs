@@ -95,6 +95,13 @@ impl JournalLink for DoJournal {
             .map(|_| ())
     }
 
+    async fn claim(&self, change: &str) -> Result<bool, StoreError> {
+        let text = self.text("/claim", "POST", Some(change.to_owned())).await?;
+        let answer: serde_json::Value =
+            serde_json::from_str(&text).map_err(|_| StoreError::Unavailable)?;
+        Ok(answer.get("taken") != Some(&serde_json::Value::Bool(true)))
+    }
+
     async fn tail(&self, after: Option<u64>) -> Result<String, StoreError> {
         match after {
             Some(seq) => self.text(&format!("/tail?after={seq}"), "GET", None).await,

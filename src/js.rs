@@ -65,6 +65,32 @@ export function head(request, names, all) {
   return text;
 }
 
+export function readCapped(response, limit) {
+  const body = response.body;
+  if (body === null) return Promise.resolve('');
+  const reader = body.getReader();
+  const chunks = [];
+  let size = 0;
+  const step = () => reader.read().then(({ done, value }) => {
+    if (!done) {
+      chunks.push(value);
+      size += value.byteLength;
+      if (size <= limit) return step();
+      reader.cancel().catch(() => {});
+    }
+    const all = new Uint8Array(Math.min(size, limit + 1));
+    let at = 0;
+    for (const chunk of chunks) {
+      if (at === all.length) break;
+      const part = chunk.subarray(0, all.length - at);
+      all.set(part, at);
+      at += part.length;
+    }
+    return new TextDecoder().decode(all);
+  });
+  return step();
+}
+
 export function fetchWithin(request, url, remove, set, body, ms, slot, done) {
   const controller = new AbortController();
   let response;
@@ -93,6 +119,9 @@ extern "C" {
 
     #[wasm_bindgen(js_name = head)]
     fn head_js(request: &web_sys::Request, names: &JsValue, all: bool) -> String;
+
+    #[wasm_bindgen(js_name = readCapped)]
+    fn read_capped_js(response: &web_sys::Response, limit: f64) -> Promise;
 
     #[wasm_bindgen(js_name = fetchWithin)]
     #[allow(clippy::too_many_arguments)]
@@ -224,6 +253,22 @@ pub(crate) fn fetch_within(
 ) -> Settle {
     let ms = timeout_ms as f64;
     start(|slot, done| fetch_within_js(request, url, remove, set, body, ms, slot, done))
+}
+
+/// The text of `response`'s body within `timeout_ms`: at most `limit + 1`
+/// bytes of it, so that a longer body arrives cut there and its reader sees
+/// it is too long; the rest is not read. `Err(())` when it fails or does
+/// not arrive in time.
+pub(crate) async fn body_text(
+    response: &web_sys::Response,
+    limit: usize,
+    timeout_ms: u64,
+) -> Result<String, ()> {
+    let promise: JsValue = read_capped_js(response, limit as f64).into();
+    match settle_within(&promise, Some(timeout_ms)).await {
+        Outcome::Resolved(text) => text.as_string().ok_or(()),
+        Outcome::Rejected(_) | Outcome::TimedOut => Err(()),
+    }
 }
 
 /// Awaits a promise from a call that may have thrown; `Err(())` for either

@@ -3,8 +3,10 @@
 //! them, and which answers count, is the core's (`edge_revoke_core::keys`,
 //! `edge_revoke_core::handlers`).
 
-use crate::js::{fetch_within, settle, strings, Outcome};
-use edge_revoke_core::keys::{accept_jwks_response, Outbound, Post, JWKS_FETCH_TIMEOUT_SECONDS};
+use crate::js::{body_text, fetch_within, strings, Outcome};
+use edge_revoke_core::keys::{
+    accept_jwks_response, Outbound, Post, JWKS_FETCH_TIMEOUT_SECONDS, MAX_JWKS_BYTES,
+};
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::web_sys;
 
@@ -16,13 +18,15 @@ impl Outbound for FetchJwks {
         let remove: JsValue = strings([]).into();
         let accept: JsValue = strings(["accept", "application/json"]).into();
         let timeout_ms = JWKS_FETCH_TIMEOUT_SECONDS * 1000;
+        let started = now_ms();
         let response = match fetch_within(None, url, &remove, &accept, None, timeout_ms).await {
             Outcome::Resolved(response) => {
                 response.dyn_into::<web_sys::Response>().map_err(|_| ())?
             }
             Outcome::Rejected(_) | Outcome::TimedOut => return Err(()),
         };
-        let text = settle(response.text()).await?.as_string().ok_or(())?;
+        let left = remaining(started, timeout_ms)?;
+        let text = body_text(&response, MAX_JWKS_BYTES, left).await?;
         accept_jwks_response(response.status(), text).ok_or(())
     }
 
@@ -37,6 +41,7 @@ impl Outbound for FetchJwks {
             post.content_type,
         ])
         .into();
+        let started = now_ms();
         let fetched = fetch_within(
             None,
             post.url,
@@ -51,10 +56,21 @@ impl Outbound for FetchJwks {
             }
             Outcome::Rejected(_) | Outcome::TimedOut => return Err(()),
         };
-        let text = settle(response.text())
-            .await?
-            .as_string()
-            .unwrap_or_default();
+        let left = remaining(started, post.timeout_ms)?;
+        let text = body_text(&response, post.read_limit, left).await?;
         Ok((response.status(), text))
     }
+}
+
+fn now_ms() -> u64 {
+    worker::Date::now().as_millis()
+}
+
+/// What is left of `timeout_ms` since `started`; `Err` when nothing is.
+fn remaining(started: u64, timeout_ms: u64) -> Result<u64, ()> {
+    let left = timeout_ms.saturating_sub(now_ms().saturating_sub(started));
+    if left == 0 {
+        return Err(());
+    }
+    Ok(left)
 }

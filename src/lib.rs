@@ -161,17 +161,17 @@ mod entry {
     /// everything (`handlers::poll_transmitter`); this logs what it did.
     #[event(scheduled)]
     async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-        let now = worker::Date::now().as_millis() / 1000;
         let state = state(&env);
         let isolate = &state.isolate;
-        let Ok(config) = isolate.config.as_ref() else {
-            return;
+        let ttl = isolate.store_cache_ttl();
+        let runtime = |now| {
+            let kv = WorkersKv::from_env(&env, ttl);
+            let journal = DoJournal::from_env(&env);
+            isolate.services(kv, journal, &state.crypto, &FetchJwks, now)
         };
-        let kv = WorkersKv::from_env(&env, isolate.store_cache_ttl());
-        let journal = DoJournal::from_env(&env);
-        let services = isolate.services(kv, journal, &state.crypto, &FetchJwks, now);
         let clock = || worker::Date::now().as_millis();
-        let Some(run) = handlers::poll_transmitter(config, &services, now, clock).await else {
+        let config = isolate.config.as_ref();
+        let Some(run) = handlers::poll_transmitter(config, runtime, clock).await else {
             return;
         };
         for event in &run.events {

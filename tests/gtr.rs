@@ -244,6 +244,91 @@ fn a_replay_at_another_location_is_refused_within_the_journal_bound() {
     assert_eq!(bad_assertion(&replay), "Assertion already used.");
 }
 
+/// Two calls with one assertion in flight together in one isolate, both
+/// past the signature check before either has written: only one goes on,
+/// and only the user it names is signed out.
+#[test]
+fn one_assertion_sent_twice_at_once_is_taken_once() {
+    let w = receiving();
+    // Each call's store read and write wait, so that both reads are done
+    // before either write is.
+    w.store
+        .script_on(Op::Read, "revoked:", [Outcome::Delay(2), Outcome::Delay(2)]);
+    w.store
+        .script(Op::Put, [Outcome::Delay(3), Outcome::Delay(3)]);
+    let (alice, bob) = (alice(), gtr_body(user("bob")));
+    let calls = [
+        (&w, gtr_head(&okta()), Some(alice.as_bytes())),
+        (&w, gtr_head(&okta()), Some(bob.as_bytes())),
+    ];
+    let answers = decide_together(&calls);
+    assert_eq!(status(&answers[0]), 204);
+    assert_eq!(bad_assertion(&answers[1]), "Assertion already used.");
+    let cutoffs = w.store.inner.cutoffs();
+    assert!(cutoffs.contains_key("subject:alice"));
+    assert!(
+        !cutoffs.contains_key("subject:bob"),
+        "the second call named no one"
+    );
+}
+
+/// The same at two locations following one journal, whose KV reads both
+/// came back empty: the journal takes the assertion once.
+#[test]
+fn one_assertion_sent_to_two_locations_at_once_is_taken_once() {
+    let lifetimes = Lifetimes {
+        leeway: 60,
+        max_token_lifetime: 86_400,
+    };
+    let journal = Rc::new(LocalJournal::new(NOW, 120, lifetimes));
+    let (kv_a, kv_b) = (
+        FaultKv::new(MemoryKv::new(NOW)),
+        FaultKv::new(MemoryKv::new(NOW)),
+    );
+    for kv in [&kv_a, &kv_b] {
+        kv.script_on(Op::Read, "revoked:", [Outcome::Delay(2)]);
+    }
+    let a = receiving().with_store(&kv_a).following(&journal);
+    let b = receiving().with_store(&kv_b).following(&journal);
+    let (alice, bob) = (alice(), gtr_body(user("bob")));
+    let calls = [
+        (&a, gtr_head(&okta()), Some(alice.as_bytes())),
+        (&b, gtr_head(&okta()), Some(bob.as_bytes())),
+    ];
+    let answers = decide_together(&calls);
+    assert_eq!(status(&answers[0]), 204);
+    assert_eq!(bad_assertion(&answers[1]), "Assertion already used.");
+    for w in [&a, &b] {
+        w.advance(2);
+    }
+    let token = |sub| access_token(sub, None, &format!("{sub}-1"), NOW - 20);
+    assert_eq!(
+        status(&get(&b, &token("alice"))),
+        401,
+        "alice is signed out"
+    );
+    assert!(forwarded(&get(&a, &token("bob"))), "bob is not");
+}
+
+/// An assertion is spent once it passes, whatever follows: a body refused,
+/// or a write that fails (`503`), leaves it used in this isolate.
+#[test]
+fn an_assertion_is_spent_by_a_refused_body_or_a_failed_write() {
+    let w = receiving();
+    assert!(bad_request(&revoke_user(&w, &okta(), "{}")).contains("sub_id"));
+    let d = revoke_user(&w, &okta(), &alice());
+    assert_eq!(bad_assertion(&d), "Assertion already used.");
+
+    let w = receiving();
+    w.store.script(Op::Put, [Outcome::Fail; 3]);
+    let (status_code, _, _) = refusal(&revoke_user(&w, &okta(), &alice()));
+    assert_eq!(status_code, 503);
+    assert!(w.store.inner.entries().is_empty(), "nothing was written");
+    let d = revoke_user(&w, &okta(), &alice());
+    assert_eq!(bad_assertion(&d), "Assertion already used.");
+    assert!(!w.store.inner.cutoffs().contains_key("subject:alice"));
+}
+
 #[test]
 fn an_admin_may_call_and_anyone_else_may_not() {
     let w = receiving();

@@ -6,8 +6,10 @@
 //! the transmitter was told.
 
 use edge_revoke_core::config::Config;
+use edge_revoke_core::error::ConfigError;
 use edge_revoke_core::handlers::{MAX_EVENTS, MAX_POLLS, POLL_ROUTE};
 use edge_revoke_core::idp::{CAEP_CREDENTIAL_CHANGE, CAEP_SESSION_REVOKED, SSF_VERIFICATION};
+use edge_revoke_core::isolate::Isolate;
 use edge_revoke_test_support::*;
 use serde_json::{json, Map, Value};
 use std::cell::RefCell;
@@ -26,6 +28,8 @@ struct Transmitter {
     requests: Vec<Value>,
     /// The polls (0-based) that answer 500 instead.
     failing: Vec<usize>,
+    /// Sends every pending SET, whatever `maxEvents` says.
+    ignores_max_events: bool,
 }
 
 impl Transmitter {
@@ -47,7 +51,10 @@ impl Transmitter {
                 self.errs.insert(jti.clone(), err.clone());
             }
         }
-        let max = request["maxEvents"].as_u64().unwrap() as usize;
+        let max = match self.ignores_max_events {
+            true => usize::MAX,
+            false => request["maxEvents"].as_u64().unwrap() as usize,
+        };
         let sets: Map<String, Value> = self
             .pending
             .iter()
@@ -182,6 +189,69 @@ fn more_than_max_events_are_fetched_in_one_run() {
     assert_eq!(
         status(&get(&w, &access_token("u-29", None, "x", NOW - 20))),
         401
+    );
+}
+
+/// A transmitter that sends more SETs than asked for: the run takes
+/// `maxEvents` of them and leaves the rest unacknowledged, to come again.
+#[test]
+fn an_answer_over_max_events_is_taken_only_up_to_it() {
+    let sets = (0..MAX_EVENTS + 5)
+        .map(|n| {
+            let sub = user(&format!("u-{n:02}"));
+            set(&format!("m-{n:02}"), CAEP_CREDENTIAL_CHANGE, json!({}), sub)
+        })
+        .collect();
+    let t = transmitter(sets);
+    t.borrow_mut().ignores_max_events = true;
+    let w = polling(&t);
+    let run = w.poll().unwrap();
+    assert_eq!((run.polls, run.received, run.acknowledged), (3, 30, 30));
+    let t = t.borrow();
+    let acked = |n: usize| t.requests[n]["ack"].as_array().unwrap().len();
+    assert_eq!((acked(1), acked(2)), (MAX_EVENTS, 5));
+}
+
+/// A SET is judged at the time its answer came, not at the run's start: a
+/// SET issued during a slow run is not "issued in the future", and a
+/// cutoff it writes is at that time.
+#[test]
+fn each_answer_is_judged_at_its_own_time() {
+    let w = receiving_with(&[("SSF_POLL_URL", POLL_URL), ("SSF_POLL_TOKEN", POLL_TOKEN)]);
+    let clock = w.now.clone();
+    let mut polls = 0;
+    *w.outbound.responder.borrow_mut() = Some(Box::new(move |_| {
+        polls += 1;
+        if polls > 1 {
+            return Some((200, r#"{"sets":{}}"#.into()));
+        }
+        // The first answer takes five minutes, and carries a SET issued as
+        // it is sent, without event_timestamp.
+        clock.set(clock.get() + 300);
+        let mut claims = set_claims(CAEP_CREDENTIAL_CHANGE, json!({}), user("alice"));
+        claims["iat"] = json!(NOW + 300);
+        let sets = json!({ "late-1": set_token(&claims) });
+        Some((200, json!({ "sets": sets }).to_string()))
+    }));
+    let signed_in_during_the_run = access_token("alice", None, "a-1", NOW + 100);
+    let run = w.poll().unwrap();
+    assert_eq!((run.received, run.acknowledged, run.refused), (1, 1, 0));
+    assert_eq!(status(&get(&w, &signed_in_during_the_run)), 401);
+}
+
+#[test]
+fn unusable_settings_end_a_run_with_the_fetch_handler_s_log_line() {
+    let mut w = World::new();
+    w.isolate = Isolate::new(Err(ConfigError::NoKey));
+    let run = w.poll().expect("a run that says why it did nothing");
+    assert_eq!(
+        (run.polls, run.failed),
+        (0, Some("the settings are unusable"))
+    );
+    let line = run.events[0].log_line(0);
+    assert_eq!(
+        (line["reason"].as_str(), line["route"].as_str()),
+        (Some("config"), Some(POLL_ROUTE))
     );
 }
 

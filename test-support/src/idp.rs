@@ -5,9 +5,10 @@
 //! them, and the requests that carry them.
 
 use crate::tokens::{mint, mint_with_header, public_jwk, sign_raw, with_claims, ISSUER, NOW};
-use crate::world::{config_with, World};
+use crate::world::{config_with, request_head, World};
 use crate::FaultKv;
 use edge_revoke_core::handlers::Decision;
+use edge_revoke_core::http::request::RequestHead;
 use edge_revoke_core::idp::BACKCHANNEL_LOGOUT_EVENT;
 use edge_revoke_core::revocation::memory::MemoryKv;
 use edge_revoke_core::revocation::Kv;
@@ -184,14 +185,22 @@ pub fn gtr_body(sub_id: Value) -> String {
     json!({ "sub_id": sub_id }).to_string()
 }
 
+/// The head of a `POST` on [`GTR`] with `bearer`.
+pub fn gtr_head(bearer: &str) -> RequestHead {
+    let authorization = format!("Bearer {bearer}");
+    request_head(
+        "POST",
+        GTR,
+        &[
+            ("authorization", &authorization),
+            ("content-type", "application/json"),
+        ],
+    )
+}
+
 /// `POST` on [`GTR`] with `bearer` and `body`.
 pub fn revoke_user<S: Kv>(w: &World<S>, bearer: &str, body: &str) -> Decision {
-    let headers = [
-        ("authorization", format!("Bearer {bearer}")),
-        ("content-type", "application/json".to_owned()),
-    ];
-    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
-    w.send("POST", GTR, &headers, Some(body.as_bytes()))
+    w.decide(&gtr_head(bearer), Some(body.as_bytes())).0
 }
 
 /// `GET /data` with `token` as a bearer token.

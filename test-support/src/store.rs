@@ -24,6 +24,28 @@ pub fn drive<F: Future>(future: F) -> (F::Output, usize) {
     panic!("the future is still pending after 10000 polls");
 }
 
+/// Polls `futures` in turn, each once a round, until every one is done:
+/// requests in flight together, as the runtime interleaves them at each
+/// wait. Outputs in the order given.
+pub fn drive_together<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    let mut cx = Context::from_waker(Waker::noop());
+    for _ in 0..10_000 {
+        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                if let Poll::Ready(done) = future.as_mut().poll(&mut cx) {
+                    *output = Some(done);
+                }
+            }
+        }
+        if outputs.iter().all(Option::is_some) {
+            return outputs.into_iter().flatten().collect();
+        }
+    }
+    panic!("a future is still pending after 10000 rounds");
+}
+
 /// One operation of [`Kv`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Op {

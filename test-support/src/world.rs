@@ -1,7 +1,7 @@
 //! The worker's core with a fixed clock, the fixture configuration, the
 //! native verifier and a store: what scenario tests and fuzz targets drive.
 
-use crate::store::drive;
+use crate::store::{drive, drive_together};
 use crate::tokens::{public_jwks, API_KEY, AUDIENCE, AUDIENCE_2, ISSUER, NOW, SECRET};
 use edge_revoke_core::config::Config;
 use edge_revoke_core::handlers::{handle, poll_transmitter, Action, Decision, PollRun, Services};
@@ -98,7 +98,16 @@ impl Outbound for Posts {
         );
         self.sent.borrow_mut().push(sent);
         if let Some(respond) = self.responder.borrow_mut().as_mut() {
-            return respond(post.body).ok_or(());
+            // Cut as the worker reads it: `read_limit` bytes and one more.
+            let (status, mut text) = respond(post.body).ok_or(())?;
+            if text.len() > post.read_limit + 1 {
+                let mut cut = post.read_limit + 1;
+                while !text.is_char_boundary(cut) {
+                    cut += 1;
+                }
+                text.truncate(cut);
+            }
+            return Ok((status, text));
         }
         self.answer
             .get()
@@ -163,7 +172,14 @@ impl<K: Kv> World<K> {
     /// What a request is decided with at the world's time, as the worker
     /// builds it (no remote key set is reachable).
     pub fn services(&self) -> Services<'_, &K, RustCrypto, Posts, Option<&LocalJournal>> {
-        let now = self.now.get();
+        self.services_at(self.now.get())
+    }
+
+    /// The same at `now`.
+    pub fn services_at(
+        &self,
+        now: u64,
+    ) -> Services<'_, &K, RustCrypto, Posts, Option<&LocalJournal>> {
         if let Some(journal) = &self.journal {
             journal.set_now(now);
         }
@@ -189,15 +205,12 @@ impl<K: Kv> World<K> {
     }
 
     /// One scheduled poll run of `SSF_POLL_URL` at the world's time (`None`
-    /// when it is unset). The run's clock is the world's, which a responder
+    /// when it is unset). The run reads the world's clock, which a responder
     /// may move.
     pub fn poll(&self) -> Option<PollRun> {
-        let now = self.now.get();
-        let config = self.config();
-        drive(poll_transmitter(config, &self.services(), now, || {
-            self.now.get() * 1000
-        }))
-        .0
+        let config = self.isolate.config.as_ref();
+        let runtime = |now| self.services_at(now);
+        drive(poll_transmitter(config, runtime, || self.now.get() * 1000)).0
     }
 
     /// Decides one request at the world's time, and says how many polls
@@ -207,6 +220,26 @@ impl<K: Kv> World<K> {
         let config = self.isolate.config.as_ref();
         drive(handle(head, body, config, &self.services(), now))
     }
+}
+
+/// A request for [`decide_together`]: the world (isolate) that decides it,
+/// its head and its body.
+pub type InFlight<'a, K> = (&'a World<K>, RequestHead, Option<&'a [u8]>);
+
+/// Requests in flight together, each decided by its world (one isolate,
+/// or several sharing a store or a journal) at that world's time: while one
+/// waits in a store call the others go on.
+pub fn decide_together<K: Kv>(requests: &[InFlight<'_, K>]) -> Vec<Decision> {
+    let services: Vec<_> = requests.iter().map(|(w, _, _)| w.services()).collect();
+    let futures = requests
+        .iter()
+        .zip(&services)
+        .map(|((w, head, body), services)| {
+            let config = w.isolate.config.as_ref();
+            handle(head, *body, config, services, w.now.get())
+        })
+        .collect();
+    drive_together(futures)
 }
 
 /// The reply of a decision that answered at the edge.

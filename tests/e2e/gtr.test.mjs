@@ -124,6 +124,20 @@ describe('Global Token Revocation (GTR_PATH configured)', () => {
     assert.equal((await get(later)).status, 200, 'the replay signed no one out');
   });
 
+  it('one assertion sent eight times at once, each naming another user, is taken once', T, async () => {
+    const assertion = await mintAssertion();
+    const subs = Array.from({ length: 8 }, (_, i) => uniq(`grace-${i}`));
+    const tokens = await Promise.all(subs.map((sub) => access(sub)));
+    const answers = await Promise.all(subs.map((sub) => revoke(assertion, body(issSub(sub)))));
+    const statuses = answers.map((r) => r.status);
+    assert.equal(statuses.filter((s) => s === 204).length, 1, JSON.stringify(statuses));
+    for (const r of answers.filter((r) => r.status !== 204)) {
+      assertRefusal(r, 401, 'invalid-assertion', 'Invalid assertion', 'Assertion already used.', 'concurrent replay');
+    }
+    const after = await Promise.all(tokens.map((token) => get(token)));
+    assert.deepEqual(after.map((r) => r.status), statuses.map((s) => (s === 204 ? 401 : 200)), 'only the user of the call taken is signed out');
+  });
+
   // Every refusal, with its exact answer. Each names a victim whose token
   // must still pass afterwards.
   const unsigned = () => signWith({ header: { alg: 'none', typ: 'global-token-revocation+jwt' }, payload: assertionClaims(), signature: Buffer.alloc(0) });

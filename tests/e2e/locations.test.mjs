@@ -20,7 +20,7 @@ import { startOrigin } from '../../scripts/lib/origin.mjs';
 import { startLocations, buildHasJournal, adminCall } from './support/locations.mjs';
 import { PROPAGATION_VARS, KINDS, runTrials, summarize, markdownTable, kvReadsPerRequest } from './support/propagation.mjs';
 import { call } from './support/http.mjs';
-import { mint } from './support/keys.mjs';
+import { mint, mintAssertion, issSub, GTR_PATH } from './support/keys.mjs';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -209,6 +209,26 @@ describe('edge locations with the revocation journal (REVOCATION_JOURNAL bound)'
     const reads = await kvReadsPerRequest(ctx.sim, 'b');
     t.diagnostic(`KV per request at B (${reads.requests} requests, one token): ${JSON.stringify(reads)}`);
     assert.ok(reads.operations <= 1, 'at most one KV operation per checked request');
+  });
+
+  it('one Global Token Revocation assertion sent to every location at once is taken once (the journal decides; KV is 20 s behind)', async () => {
+    await ctx.kv(`/propagation?ms=${KV_DELAY_MS}`);
+    const assertion = await mintAssertion();
+    const stamp = Date.now();
+    // Every isolate of every location (A has two).
+    const urls = ctx.names.flatMap((name) => [ctx.sim.urls[name]].flat());
+    const answers = await Promise.all(urls.map((url, i) =>
+      call(url, GTR_PATH, {
+        method: 'POST',
+        token: assertion,
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ sub_id: issSub(`claim-${i}-${stamp}`) }),
+      })));
+    const statuses = answers.map((r) => r.status);
+    assert.deepEqual([...statuses].sort(), [204, ...urls.slice(1).map(() => 401)], JSON.stringify(statuses));
+    for (const r of answers.filter((r) => r.status === 401)) {
+      assert.equal(JSON.parse(r.text).detail, 'Assertion already used.');
+    }
   });
 
   for (const status of [429, 500]) {

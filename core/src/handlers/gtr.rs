@@ -11,9 +11,12 @@
 //!   access token with one of `ADMIN_ROLES`.
 //! - Whom ([`crate::idp::gtr::subject`]): `iss_sub`, `opaque`, or `email`
 //!   with `SUBJECT_EMAIL_CLAIM`. Anything else is `400` (GTR §3.4.2).
+//! - An assertion is claimed as soon as it passes (its `jti` recorded as
+//!   used, atomically through the journal when one is bound): of two calls
+//!   with one assertion, one goes on, the other is a `401`.
 //! - The effect: a subject cutoff (or an email cutoff) at now plus
 //!   `CUTOFF_SKEW_SECONDS`, written like `scope=global`, through the journal
-//!   when one is bound. Then the assertion's `jti` is recorded as used.
+//!   when one is bound.
 //! - `204` (GTR §3.4.1) once stored; calling again is harmless. With
 //!   `GTR_FORWARD_URL`, the same body is forwarded to the origin's own
 //!   endpoint after the cutoff is stored, and a forward that fails is `422`
@@ -21,17 +24,17 @@
 //! - Never `404` (GTR §3.4.2 "User Not Found"): the edge does not know the
 //!   origin's users, and a cutoff for a name nobody holds is harmless.
 
-use super::steps::{caller_name, cut_off, cut_off_all, edge_cutoff, require_admin, revoke, Target};
+use super::steps::{caller_name, cut_off, cut_off_all, edge_cutoff, record, require_admin, Target};
 use super::{fail, Context, Done, Failure, Runtime};
 use crate::config::{AssertionConfig, GtrConfig, GtrForward};
-use crate::error::{GtrError, Rejection, TokenError, VerifyError};
+use crate::error::{GtrError, Rejection, StoreError, TokenError, VerifyError};
 use crate::http::reply::Reply;
 use crate::http::request::RequestHead;
 use crate::http::routes::MAX_BODY;
 use crate::idp::gtr::{self, Accepted, Assertion, Subject};
-use crate::keys::{Alg, Key, KeyFamily, KeyKind, KeyLookup, Outbound, Post};
+use crate::keys::{Alg, Key, KeyKind, KeyLookup, Outbound, Post};
 use crate::log::Event;
-use crate::revocation::{CutoffKind, Names, RevokeReason};
+use crate::revocation::{CutoffKind, RevokeReason};
 use crate::token::{self, VerifiedToken};
 use std::rc::Rc;
 
@@ -40,7 +43,7 @@ pub const FORWARD_TIMEOUT_MS: u64 = 10_000;
 
 /// Who called.
 enum Caller {
-    /// A signed assertion that passed every rule, not used before.
+    /// A signed assertion that passed every rule, claimed by this call.
     Assertion(Assertion),
     /// An unrevoked access token with an admin role.
     Admin(VerifiedToken),
@@ -67,31 +70,22 @@ pub(super) async fn revoke_user<R: Runtime>(
     let named = gtr::subject(body, accepted).map_err(fail)?;
 
     let at = edge_cutoff(cx, None);
-    let by = match &caller {
-        Caller::Assertion(_) => BY_ASSERTION.to_owned(),
-        Caller::Admin(token) => caller_name(token),
+    // The log line names the assertion used (its recorded name), or the
+    // admin as `by` does.
+    let (by, used) = match &caller {
+        Caller::Assertion(assertion) => (BY_ASSERTION.to_owned(), Some(&assertion.used)),
+        Caller::Admin(token) => (caller_name(token), None),
     };
-    let mut event = Event::revoked(RevokeReason::GlobalTokenRevocation, None, None, cx.route);
+    let mut event = Event::revoked(RevokeReason::GlobalTokenRevocation, used, None, cx.route);
     event.subject_format = Some(named.format);
     match &named.subject {
         Subject::Sub(sub) => {
-            cut_off(sub, None, by.clone(), at, cx).await?;
+            cut_off(sub, None, by, at, cx).await?;
             event.sub = Some(sub.clone());
         }
         // The address stays out of the log line; `GET /api/cutoffs?kind=email`
         // lists it for admins.
-        Subject::Email(email) => cut_off_all(CutoffKind::Email, email, by.clone(), at, cx).await?,
-    }
-    if let Caller::Assertion(assertion) = &caller {
-        // Checked in `gtr::assertion`.
-        if let Some(id) = assertion.used_id() {
-            let target = Target {
-                id,
-                exp: Some(assertion.exp),
-                sub: assertion.sub.clone(),
-            };
-            revoke(target, RevokeReason::AssertionUsed, by, cx).await?;
-        }
+        Subject::Email(email) => cut_off_all(CutoffKind::Email, email, by, at, cx).await?,
     }
     if let Some(forward) = &gtr.forward {
         if !forwarded(forward, body, cx).await {
@@ -131,7 +125,12 @@ async fn authenticate<R: Runtime>(
     }
 }
 
-/// A signed assertion that passes every rule and was not used before.
+/// A signed assertion that passes every rule, claimed now: its `jti` is
+/// recorded as used before anything else is written, so that of two calls
+/// with one assertion (in one isolate, or through the journal at any
+/// location) only one goes on. Spent from here on, whatever follows: a
+/// refused body or a failed write is answered, and the identity provider
+/// mints a fresh assertion for its next call.
 async fn assertion<R: Runtime>(
     raw: &str,
     config: &AssertionConfig,
@@ -147,24 +146,23 @@ async fn assertion<R: Runtime>(
         Err(other) => return Err(fail(other)),
     };
     let assertion = gtr::assertion(&signed, &config.rules, cx.now).map_err(fail)?;
-    let id = assertion.used_id().ok_or(fail(GtrError::BadAssertion(
-        "the assertion's jti is too long",
-    )))?;
-    // Through the journal when one is bound: a replay at another location
-    // is seen within the same bound as a sign-out.
-    let found = cx
-        .rt
-        .store()
-        .check(&id, Names::default())
-        .await
-        .map_err(fail)?;
-    if found.record.is_some() {
-        return Err((
-            GtrError::BadAssertion("assertion already used").into(),
-            Some(id),
-        ));
+    let target = Target {
+        id: assertion.used.clone(),
+        exp: Some(assertion.exp),
+        sub: assertion.sub.clone(),
+    };
+    let used = record(
+        &target,
+        RevokeReason::AssertionUsed,
+        BY_ASSERTION.into(),
+        cx,
+    );
+    let id = Some(target.id);
+    match cx.rt.store().claim(&assertion.used, &used).await {
+        Ok(true) => Ok(assertion),
+        Ok(false) => Err((GtrError::BadAssertion("assertion already used").into(), id)),
+        Err(_) => Err((StoreError::Unavailable.into(), id)),
     }
-    Ok(assertion)
 }
 
 /// An assertion's keys: `GTR_JWKS`, then `GTR_JWKS_URL`, then (with
@@ -183,13 +181,11 @@ impl<R: Runtime> KeyLookup for AssertionKeys<'_, '_, R> {
         now: u64,
     ) -> Result<Option<Rc<Key>>, VerifyError> {
         let (config, cx) = (self.config, self.cx);
-        let own = KeyFamily {
-            configured: &config.keys,
-            url: config.jwks_url.as_deref(),
-            remote: cx.rt.gtr_remote_keys(),
-            max_age: cx.config.jwks_cache_seconds,
-            fetcher: cx.rt.fetcher(),
-        };
+        let own = cx.keys(
+            &config.keys,
+            config.jwks_url.as_deref(),
+            cx.rt.gtr_remote_keys(),
+        );
         let key = own.key(alg, kid, now).await?;
         if key.is_some() || !config.access_token_keys {
             return Ok(key);
@@ -208,6 +204,8 @@ async fn forwarded<R: Runtime>(forward: &GtrForward, body: &[u8], cx: &Context<'
         content_type: "application/json",
         body,
         timeout_ms: FORWARD_TIMEOUT_MS,
+        // Only the status counts.
+        read_limit: 0,
     };
     matches!(cx.rt.fetcher().post(&post).await, Ok((200..=299, _)))
 }

@@ -41,7 +41,7 @@ use crate::error::{ConfigError, Rejection, Render, VerifyError};
 use crate::http::reply::Reply;
 use crate::http::request::RequestHead;
 use crate::http::routes::{classify_configured, Route, RouteError};
-use crate::keys::{Alg, Key, KeyFamily, KeyLookup, Outbound, RemoteKeys};
+use crate::keys::{Alg, Key, KeyFamily, KeyLookup, KeySet, Outbound, RemoteKeys};
 use crate::log::Event;
 use crate::revocation::RevokeReason;
 use crate::revocation::{JournalLink, Kv, NoJournal, Revocations};
@@ -189,14 +189,32 @@ impl<R: Runtime> KeyLookup for Context<'_, R> {
         now: u64,
     ) -> Result<Option<Rc<Key>>, VerifyError> {
         let config = self.config;
-        let keys = KeyFamily {
-            configured: &config.keys,
-            url: config.jwks_url.as_deref(),
-            remote: self.rt.remote_keys(),
-            max_age: config.jwks_cache_seconds,
-            fetcher: self.rt.fetcher(),
-        };
+        let keys = self.keys(
+            &config.keys,
+            config.jwks_url.as_deref(),
+            self.rt.remote_keys(),
+        );
         keys.key(alg, kid, now).await
+    }
+}
+
+impl<R: Runtime> Context<'_, R> {
+    /// A family of keys: `configured`, then the key set at `url` as
+    /// `remote` holds it, kept `JWKS_CACHE_SECONDS` and fetched with this
+    /// runtime.
+    fn keys<'a>(
+        &'a self,
+        configured: &'a KeySet,
+        url: Option<&'a str>,
+        remote: &'a RemoteKeys,
+    ) -> KeyFamily<'a, R::Fetcher> {
+        KeyFamily {
+            configured,
+            url,
+            remote,
+            max_age: self.config.jwks_cache_seconds,
+            fetcher: self.rt.fetcher(),
+        }
     }
 }
 

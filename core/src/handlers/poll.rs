@@ -24,7 +24,7 @@
 use super::ssf::receive;
 use super::{Context, Runtime};
 use crate::config::{Config, SsfConfig, SsfPoll};
-use crate::error::{Rejection, Render};
+use crate::error::{ConfigError, Rejection, Render};
 use crate::keys::{Outbound, Post};
 use crate::log::Event;
 use serde_json::{json, Map, Value};
@@ -80,25 +80,32 @@ impl PollRun {
 }
 
 /// One poll run, if `SSF_POLL_URL` is set: `None` otherwise. `clock` is
-/// milliseconds since the epoch, read before each poll; SETs are decided at
-/// the run's start, `now`.
+/// milliseconds since the epoch, read before each poll; `runtime` builds
+/// what the SETs of each answer are decided with at that answer's time (in
+/// seconds), so that a SET sent during the run is never judged by the
+/// run's start. Settings that are unusable end the run at once, with the
+/// line the fetch handler logs for them.
 pub async fn poll_transmitter<R: Runtime>(
-    config: &Config,
-    rt: &R,
-    now: u64,
+    config: Result<&Config, &ConfigError>,
+    runtime: impl Fn(u64) -> R,
     clock: impl Fn() -> u64,
 ) -> Option<PollRun> {
+    let config = match config {
+        Ok(config) => config,
+        Err(e) => {
+            let event = Event::rejected(&Rejection::Config(e.clone()), None, POLL_ROUTE, true);
+            return Some(PollRun {
+                failed: Some("the settings are unusable"),
+                events: vec![event],
+                ..PollRun::default()
+            });
+        }
+    };
     let ssf = config.ssf.as_ref()?;
     let poll = ssf.poll.as_ref()?;
-    let cx = Context {
-        config,
-        rt,
-        now,
-        route: POLL_ROUTE,
-        render: Render {
-            realm: &config.realm,
-            plain_json: true,
-        },
+    let render = Render {
+        realm: &config.realm,
+        plain_json: true,
     };
     let started = clock();
     let mut run = PollRun::default();
@@ -114,9 +121,9 @@ pub async fn poll_transmitter<R: Runtime>(
         }
         // The last request only acknowledges (RFC 8936 §2.4.2).
         let max_events = if last { 0 } else { MAX_EVENTS };
-        let answer = ask(poll, max_events, &ack, &errs, &cx).await;
+        let answer = ask(poll, max_events, &ack, &errs, &runtime(clock() / 1000)).await;
         run.polls += 1;
-        let sets = match answer {
+        let mut sets = match answer {
             Ok(answer) => answer,
             Err(why) => {
                 run.left += ack.len() as u32;
@@ -130,7 +137,19 @@ pub async fn poll_transmitter<R: Runtime>(
         if last || sets.is_empty() {
             break;
         }
+        // A transmitter that sends more than asked for gets the rest back
+        // unacknowledged: it sends them again.
+        sets.truncate(MAX_EVENTS);
         run.received += sets.len() as u32;
+        let now = clock() / 1000;
+        let rt = runtime(now);
+        let cx = Context {
+            config,
+            rt: &rt,
+            now,
+            route: POLL_ROUTE,
+            render,
+        };
         for (jti, set) in sets {
             match receive_polled(&set, ssf, &cx).await {
                 Received::Stored(event) => {
@@ -191,7 +210,7 @@ async fn ask<R: Runtime>(
     max_events: usize,
     ack: &[String],
     errs: &Map<String, Value>,
-    cx: &Context<'_, R>,
+    rt: &R,
 ) -> Result<Vec<(String, Value)>, &'static str> {
     let mut request = json!({
         "maxEvents": max_events,
@@ -208,13 +227,9 @@ async fn ask<R: Runtime>(
         content_type: "application/json",
         body: body.as_bytes(),
         timeout_ms: POLL_TIMEOUT_MS,
+        read_limit: MAX_ANSWER_BYTES,
     };
-    let (status, text) = cx
-        .rt
-        .fetcher()
-        .post(&post)
-        .await
-        .map_err(|()| "no answer")?;
+    let (status, text) = rt.fetcher().post(&post).await.map_err(|()| "no answer")?;
     if status != 200 {
         return Err("the poll endpoint did not answer 200");
     }

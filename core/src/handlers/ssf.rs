@@ -168,11 +168,5 @@ fn transmitter_keys<'a, R: Runtime>(
     ssf: &'a SsfConfig,
     cx: &'a Context<'_, R>,
 ) -> KeyFamily<'a, R::Fetcher> {
-    KeyFamily {
-        configured: &ssf.keys,
-        url: ssf.jwks_url.as_deref(),
-        remote: cx.rt.ssf_remote_keys(),
-        max_age: cx.config.jwks_cache_seconds,
-        fetcher: cx.rt.fetcher(),
-    }
+    cx.keys(&ssf.keys, ssf.jwks_url.as_deref(), cx.rt.ssf_remote_keys())
 }

@@ -196,6 +196,24 @@ pub(super) async fn resolve_target<R: Runtime>(
     }
 }
 
+/// The record a revocation of `target` stores, written now on this route.
+pub(super) fn record<R>(
+    target: &Target,
+    reason: RevokeReason,
+    by: String,
+    cx: &Context<'_, R>,
+) -> Record {
+    Record {
+        jti: target.id.to_string(),
+        revoked_at: cx.now,
+        exp: target.exp,
+        sub: target.sub.clone(),
+        reason: reason.as_str().into(),
+        by,
+        route: cx.route.into(),
+    }
+}
+
 /// Writes the revocation. A failed write is a 503, never a success.
 pub(super) async fn revoke<R: Runtime>(
     target: Target,
@@ -203,15 +221,7 @@ pub(super) async fn revoke<R: Runtime>(
     by: String,
     cx: &Context<'_, R>,
 ) -> Result<TokenId, Failure> {
-    let record = Record {
-        jti: target.id.to_string(),
-        revoked_at: cx.now,
-        exp: target.exp,
-        sub: target.sub,
-        reason: reason.as_str().into(),
-        by,
-        route: cx.route.into(),
-    };
+    let record = record(&target, reason, by, cx);
     match cx.rt.store().revoke(&target.id, &record).await {
         Ok(()) => Ok(target.id),
         Err(_) => Err((StoreError::Unavailable.into(), Some(target.id))),

@@ -46,20 +46,13 @@ pub fn is_assertion_type(typ: Option<&str>) -> bool {
 /// An assertion that passed every rule.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Assertion {
-    /// Its `jti`: the name under which its use is recorded.
-    pub jti: String,
+    /// The name under which its use is recorded: `gtr-assertion:<jti>`, a
+    /// namespace of its own, so that no access token's ID is taken.
+    pub used: TokenId,
     /// Its `exp`: how long that record is kept.
     pub exp: u64,
     /// Its `sub` (Okta: the app's client ID), for the log.
     pub sub: Option<String>,
-}
-
-impl Assertion {
-    /// The name under which this assertion's use is recorded: its `jti` in
-    /// a namespace of its own, so that no access token's ID is taken.
-    pub fn used_id(&self) -> Option<TokenId> {
-        TokenId::from_reference(&format!("gtr-assertion:{}", self.jti))
-    }
 }
 
 fn bad(why: &'static str) -> GtrError {
@@ -117,12 +110,11 @@ pub fn assertion(signed: &SignedToken, rules: &Rules, now: u64) -> Result<Assert
         .map_err(typed("the assertion's jti is not a string"))?
         .filter(|jti| !jti.is_empty())
         .ok_or(bad("the assertion has no jti"))?;
+    let used = TokenId::from_reference(&format!("gtr-assertion:{jti}")).ok_or(bad(
+        "the assertion's jti is over 242 bytes or holds a space or a control character",
+    ))?;
     let sub = string_claim(claims, "sub").map_err(typed("the assertion's sub is not a string"))?;
-    let assertion = Assertion { jti, exp, sub };
-    assertion
-        .used_id()
-        .ok_or(bad("the assertion's jti is too long"))?;
-    Ok(assertion)
+    Ok(Assertion { used, exp, sub })
 }
 
 /// Whom a call signs out.
@@ -319,10 +311,9 @@ mod tests {
     #[test]
     fn okta_s_assertion_passes() {
         let a = assertion(&okta(json!({})), &rules(), NOW).unwrap();
-        assert_eq!(a.jti, "a-1");
+        assert_eq!(a.used.as_str(), "gtr-assertion:a-1");
         assert_eq!(a.exp, NOW + 300);
         assert_eq!(a.sub.as_deref(), Some("0oa-client"));
-        assert_eq!(a.used_id().unwrap().as_str(), "gtr-assertion:a-1");
         let listed = okta(json!({"aud": ["https://other.test", ENDPOINT]}));
         assert!(assertion(&listed, &rules(), NOW).is_ok(), "aud as an array");
     }
@@ -386,10 +377,9 @@ mod tests {
             (json!({"jti": null}), "the assertion has no jti"),
             (json!({"jti": ""}), "the assertion has no jti"),
             (json!({"jti": 5}), "the assertion's jti is not a string"),
-            (
-                json!({"jti": "j".repeat(300)}),
-                "the assertion's jti is too long",
-            ),
+            (json!({"jti": "j".repeat(243)}), LONG_OR_SPACED),
+            (json!({"jti": "ul 1"}), LONG_OR_SPACED),
+            (json!({"jti": "ul\t1"}), LONG_OR_SPACED),
             (json!({"sub": 5}), "the assertion's sub is not a string"),
             (
                 json!({"events": {}}),
@@ -399,6 +389,16 @@ mod tests {
         for (change, why) in cases {
             assert_eq!(refused(&okta(change.clone())), why, "{change}");
         }
+    }
+
+    const LONG_OR_SPACED: &str =
+        "the assertion's jti is over 242 bytes or holds a space or a control character";
+
+    #[test]
+    fn a_jti_of_242_bytes_is_the_longest_taken() {
+        let longest = "j".repeat(242);
+        let a = assertion(&okta(json!({ "jti": longest })), &rules(), NOW).unwrap();
+        assert_eq!(a.used.as_str().len(), 256);
     }
 
     #[test]

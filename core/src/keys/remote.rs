@@ -21,11 +21,14 @@ pub fn accept_jwks_response(status: u16, body: String) -> Option<String> {
 /// sets, and the forward of a Global Token Revocation call.
 #[allow(async_fn_in_trait)]
 pub trait Outbound {
-    /// The body of a 200 response from `url`, or `Err` for anything else.
+    /// The body of a 200 response from `url` within
+    /// [`JWKS_FETCH_TIMEOUT_SECONDS`], body included, or `Err` for anything
+    /// else (a body over [`MAX_JWKS_BYTES`] too).
     async fn fetch(&self, url: &str) -> Result<String, ()>;
 
-    /// Sends `post` and returns the response's status and body text, or
-    /// `Err` when no response came within its timeout. Unless implemented,
+    /// Sends `post` and returns the response's status and body text (at
+    /// most [`Post::read_limit`] bytes and one more), or `Err` when the
+    /// response and its body did not come within the timeout. Unless implemented,
     /// nothing is sent and it fails.
     async fn post(&self, post: &Post<'_>) -> Result<(u16, String), ()> {
         let _ = post;
@@ -44,8 +47,13 @@ pub struct Post<'a> {
     pub content_type: &'static str,
     /// The body.
     pub body: &'a [u8],
-    /// How long to wait for the response, in milliseconds.
+    /// How long to wait for the response, its body included, in
+    /// milliseconds.
     pub timeout_ms: u64,
+    /// Most bytes of the response's body read: a longer body is returned
+    /// cut after `read_limit + 1` bytes (the caller sees it is too long),
+    /// and the rest is not read.
+    pub read_limit: usize,
 }
 
 /// A fetcher for deployments without `JWT_JWKS_URL` (and tests): always fails.

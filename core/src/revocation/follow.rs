@@ -51,6 +51,10 @@ pub trait JournalLink {
     fn bound(&self) -> bool;
     /// Appends a change (its JSON text); `Ok` once the journal has it.
     async fn append(&self, change: &str) -> Result<(), StoreError>;
+    /// Appends a revocation (its JSON text) unless the journal holds one of
+    /// its key already ([`Journal::claim`](super::journal::Journal::claim)):
+    /// `Ok(true)` once the journal has it, `Ok(false)` when it was taken.
+    async fn claim(&self, change: &str) -> Result<bool, StoreError>;
     /// The journal's tail after `after`, or its latest page (`None`), as
     /// JSON text ([`Tail::to_json`]).
     async fn tail(&self, after: Option<u64>) -> Result<String, StoreError>;
@@ -72,6 +76,9 @@ impl JournalLink for NoJournal {
         false
     }
     async fn append(&self, _: &str) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable)
+    }
+    async fn claim(&self, _: &str) -> Result<bool, StoreError> {
         Err(StoreError::Unavailable)
     }
     async fn tail(&self, _: Option<u64>) -> Result<String, StoreError> {
@@ -276,6 +283,25 @@ impl Follower {
             return Err(StoreError::Unavailable);
         }
         let result = link.append(&change.to_value().to_string()).await;
+        if result.is_err() {
+            self.outcome(false, now);
+        }
+        result
+    }
+
+    /// Claims `change` (a revocation) at the journal at `now`: true when
+    /// this call appended it, false when the journal held one of its key.
+    /// An error as for [`Follower::append`].
+    pub async fn claim<J: JournalLink>(
+        &self,
+        link: &J,
+        change: &Change,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        if now < self.coordination.borrow().retry_at {
+            return Err(StoreError::Unavailable);
+        }
+        let result = link.claim(&change.to_value().to_string()).await;
         if result.is_err() {
             self.outcome(false, now);
         }

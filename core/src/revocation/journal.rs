@@ -347,6 +347,24 @@ impl<'a, S: JournalStore> Journal<'a, S> {
         })
     }
 
+    /// Keeps `change` at `now` unless a revocation of its key is retained
+    /// already (its latest entry revokes): put-if-absent for a single-use
+    /// name. `None` when taken. One call of the object's, atomic like
+    /// every other: of two claims of one name, one wins. An entry no longer
+    /// retained is in every location's KV (see the horizon), which the
+    /// caller reads first.
+    pub fn claim(&self, change: Change, now: u64) -> Result<Option<Entry>, StoreError> {
+        let latest = self.store.of_key(&change.key())?.pop();
+        let revoked = latest
+            .and_then(|entry| serde_json::from_str(&entry.change).ok())
+            .and_then(Change::from_value)
+            .is_some_and(|latest| matches!(latest, Change::Revoke { .. }));
+        if revoked {
+            return Ok(None);
+        }
+        self.append(change, now).map(Some)
+    }
+
     /// The entries after `after` (at most [`TAIL_LIMIT`]), or with `None`
     /// the latest [`TAIL_LIMIT`] (the page a location shares), at `now`.
     pub fn tail(&self, after: Option<u64>, now: u64) -> Result<Tail, StoreError> {
@@ -567,6 +585,36 @@ mod tests {
         assert_eq!(Change::from_value(serde_json::json!({"grant": {}})), None);
         let bad_kind = serde_json::json!({"cutoff": {"kind": "tenant", "cutoff": {}}});
         assert_eq!(Change::from_value(bad_kind), None);
+    }
+
+    #[test]
+    fn a_claim_is_appended_only_while_its_key_is_not_revoked() {
+        let store = MemoryJournal::default();
+        let journal = Journal::new(&store, P, LIFETIMES);
+        assert_eq!(
+            journal.claim(revoke("a", 100), 100).unwrap().unwrap().seq,
+            1
+        );
+        assert_eq!(journal.claim(revoke("a", 101), 101).unwrap(), None, "taken");
+        assert_eq!(
+            journal.claim(revoke("b", 101), 101).unwrap().unwrap().seq,
+            2
+        );
+        // A restore after the revocation frees the name again.
+        let restore = Change::Restore {
+            id: id("a"),
+            at: 102,
+        };
+        journal.append(restore, 102).unwrap();
+        assert_eq!(
+            journal.claim(revoke("a", 103), 103).unwrap().unwrap().seq,
+            4
+        );
+        assert_eq!(
+            journal.tail(None, 104).unwrap().head,
+            4,
+            "nothing else kept"
+        );
     }
 
     #[test]

@@ -181,6 +181,12 @@ impl LocalJournal {
     }
 }
 
+/// A change as the object reads it from a call's body.
+fn parse(change: &str) -> Result<Change, StoreError> {
+    let value = serde_json::from_str(change).map_err(|_| StoreError::Unavailable)?;
+    Change::from_value(value).ok_or(StoreError::Unavailable)
+}
+
 impl JournalLink for &LocalJournal {
     fn bound(&self) -> bool {
         true
@@ -188,9 +194,14 @@ impl JournalLink for &LocalJournal {
 
     async fn append(&self, change: &str) -> Result<(), StoreError> {
         self.reach()?;
-        let value = serde_json::from_str(change).map_err(|_| StoreError::Unavailable)?;
-        let change = Change::from_value(value).ok_or(StoreError::Unavailable)?;
+        let change = parse(change)?;
         self.journal().append(change, self.now.get()).map(|_| ())
+    }
+
+    async fn claim(&self, change: &str) -> Result<bool, StoreError> {
+        self.reach()?;
+        let entry = self.journal().claim(parse(change)?, self.now.get())?;
+        Ok(entry.is_some())
     }
 
     async fn tail(&self, after: Option<u64>) -> Result<String, StoreError> {
@@ -227,6 +238,12 @@ impl JournalLink for Option<&LocalJournal> {
     async fn append(&self, change: &str) -> Result<(), StoreError> {
         match self {
             Some(journal) => journal.append(change).await,
+            None => Err(StoreError::Unavailable),
+        }
+    }
+    async fn claim(&self, change: &str) -> Result<bool, StoreError> {
+        match self {
+            Some(journal) => journal.claim(change).await,
             None => Err(StoreError::Unavailable),
         }
     }

@@ -45,6 +45,8 @@ pub struct RecentRevocations {
     cutoffs: RefCell<HashMap<(CutoffKind, String), Remembered<Cutoff>>>,
     /// Tokens whose store check found nothing, until their recheck is due.
     clean: RefCell<HashMap<TokenId, Remembered<()>>>,
+    /// Single-use names this isolate has taken ([`Self::claim`]).
+    claims: RefCell<HashMap<TokenId, Remembered<()>>>,
     capacity: usize,
     ttl: u64,
     recheck: u64,
@@ -75,6 +77,7 @@ impl RecentRevocations {
             tokens: RefCell::default(),
             cutoffs: RefCell::default(),
             clean: RefCell::default(),
+            claims: RefCell::default(),
             capacity,
             ttl,
             recheck: 0,
@@ -182,6 +185,25 @@ impl RecentRevocations {
             let until = now.saturating_add(self.recheck);
             self.remember(&self.clean, id.clone(), (), until, now);
         }
+    }
+
+    /// Takes `id` for this isolate until `until`, at once and without a
+    /// wait, so that of two requests in flight together only one gets it:
+    /// false when it is taken already. Kept past the store's cache TTL (a
+    /// taken name stays taken here, even when its write then fails); at
+    /// `capacity`, the claim ending first is forgotten (the store still
+    /// holds it).
+    pub(super) fn claim(&self, id: &TokenId, until: u64, now: u64) -> bool {
+        let mut claims = self.claims.borrow_mut();
+        if claims
+            .get(id)
+            .is_some_and(|entry| entry.live(now).is_some())
+        {
+            return false;
+        }
+        make_room(&mut claims, self.capacity, now);
+        claims.insert(id.clone(), Remembered { value: (), until });
+        true
     }
 
     /// How many token writes (revocations and restores) are remembered.

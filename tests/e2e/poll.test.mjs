@@ -146,6 +146,27 @@ describe('RFC 8936 poll receiver (SSF_POLL_URL set)', () => {
     await runScheduled(ctx.worker);
     assert.ok(!ctx.transmitter.pending.has(jti));
   });
+
+  it('an answer whose body stalls ends the run within the poll timeout (10 s); its SETs wait for the next', T, async () => {
+    const jti = randomUUID();
+    ctx.transmitter.add(jti, await userSet(uniq('heidi'), jti));
+    ctx.transmitter.stallAt(ctx.transmitter.requests.length);
+    const started = Date.now();
+    const summary = await runScheduled(ctx.worker);
+    const took = Date.now() - started;
+    assert.match(summary, /"failed":"no answer"/);
+    assert.ok(took >= 9_000 && took < 20_000, `the run ended after ${took} ms`);
+    assert.ok(ctx.transmitter.pending.has(jti));
+    await runScheduled(ctx.worker);
+    assert.ok(!ctx.transmitter.pending.has(jti));
+  });
+
+  it('an answer over 1 MiB is refused, exactly 1 MiB is read', T, async () => {
+    ctx.transmitter.padAt(ctx.transmitter.requests.length, 1024 * 1024 + 1);
+    assert.match(await runScheduled(ctx.worker), /"failed":"the poll answer is over 1 MiB"/);
+    ctx.transmitter.padAt(ctx.transmitter.requests.length, 1024 * 1024);
+    assert.match(await runScheduled(ctx.worker), /"failed":null/);
+  });
 });
 
 describe('RFC 8936 poll receiver whose KV is down', () => {

@@ -917,6 +917,25 @@ describe('attack catalogue', () => {
   });
   beforeEach(() => ctx.origin?.clear());
 
+  /**
+   * KV keys under `prefixes`, listed when the enclosing block starts and
+   * again at its end: `added()` names the keys written meanwhile (each
+   * `wrangler kv key list` takes ~2 s, so once each).
+   */
+  const watchKeys = (prefixes) => {
+    let baseline;
+    const keys = async () => {
+      const listed = await Promise.all(prefixes.map((prefix) => kvList({ persistDir: ctx.worker.persistDir, configPath: ctx.worker.configPath, prefix })));
+      return listed.flat().map((e) => e.name);
+    };
+    before(async () => {
+      baseline = new Set(await keys());
+    });
+    return { added: async () => (await keys()).filter((k) => !baseline.has(k)) };
+  };
+  /** `GET /hello` with `token`: whether a victim's token still passes. */
+  const passes = (token) => rawCall(ctx.base, '/hello', { headers: [['Authorization', `Bearer ${token}`]] });
+
   describe('proxy path: every attack is refused and nothing is forwarded', () => {
     for (const c of ATTACKS) {
       it(`[${c.cls}] ${c.name} → ${c.expect}`, { timeout: 30_000 }, async () => {
@@ -963,15 +982,12 @@ describe('attack catalogue', () => {
 
   describe('as tokenId: DELETE /v2.0/tokens?tokenId=<case> by an admin is refused, nothing stored', () => {
     let admin;
-    let baseline;
     /** What each case sent and got, for the KV check at the end. */
     const sent = [];
-    const listKeys = async () =>
-      (await kvList({ persistDir: ctx.worker.persistDir, configPath: ctx.worker.configPath, prefix: 'revoked:' })).map((e) => e.name);
+    const revocations = watchKeys(['revoked:']);
 
     before(async () => {
       admin = await mint({ alg: 'RS256', claims: { sub: 'root', roles: ['identity:admin'], exp: now() + 3600 } });
-      baseline = new Set(await listKeys());
     });
 
     // Skipped here (tokenId: false): header smuggling and header floods (they are about
@@ -995,7 +1011,7 @@ describe('attack catalogue', () => {
     // is traced back to the case that wrote it: a revocation is stored under the
     // token's jti, the SHA-256 of its text, or (for a bare ID) the text itself.
     it('KV: no tokenId case wrote a revoked: key', { timeout: 60_000 }, async () => {
-      const added = (await listKeys()).filter((k) => !baseline.has(k));
+      const added = await revocations.added();
       const claimed = new Set();
       const offenders = [];
       for (const s of sent) {
@@ -1026,16 +1042,7 @@ describe('attack catalogue', () => {
     let serial = 0;
     /** Every victim named by a case, for the KV check at the end. */
     const victims = [];
-    let baseline;
-    const cutoffKeys = async () => {
-      const list = (prefix) => kvList({ persistDir: ctx.worker.persistDir, configPath: ctx.worker.configPath, prefix });
-      return [...(await list('session:')), ...(await list('subject:'))].map((e) => e.name);
-    };
-    const passes = (token) => rawCall(ctx.base, '/hello', { headers: [['Authorization', `Bearer ${token}`]] });
-
-    before(async () => {
-      baseline = new Set(await cutoffKeys());
-    });
+    const cutoffs = watchKeys(['session:', 'subject:']);
 
     for (const c of IDP_ATTACKS) {
       const path = IDP_ROUTE[c.route];
@@ -1110,7 +1117,7 @@ describe('attack catalogue', () => {
     // One listing at the end (each `wrangler kv key list` takes ~2 s): no case
     // wrote a session or subject cutoff for its victim, nor anything else.
     it('KV: no session: or subject: key was written', { timeout: 60_000 }, async () => {
-      const added = (await cutoffKeys()).filter((k) => !baseline.has(k));
+      const added = await cutoffs.added();
       const names = new Set(victims.flatMap((v) => [`session:${v.sid}`, `subject:${v.sub}`]));
       const offenders = added.filter((k) => names.has(k));
       assert.deepEqual(offenders, [], `cutoffs written by attacks: ${offenders.join(', ')}`);
@@ -1125,16 +1132,7 @@ describe('attack catalogue', () => {
     const run = Date.now().toString(36);
     let serial = 0;
     const victims = [];
-    let baseline;
-    const cutoffKeys = async () => {
-      const list = (prefix) => kvList({ persistDir: ctx.worker.persistDir, configPath: ctx.worker.configPath, prefix });
-      return [...(await list('subject:')), ...(await list('email:'))].map((e) => e.name);
-    };
-    const passes = (token) => rawCall(ctx.base, '/hello', { headers: [['Authorization', `Bearer ${token}`]] });
-
-    before(async () => {
-      baseline = new Set(await cutoffKeys());
-    });
+    const cutoffs = watchKeys(['subject:', 'email:']);
 
     for (const c of GTR_ATTACKS) {
       it(`[gtr] [${c.cls}] ${c.name} → ${c.status}${c.detail ? ` "${c.detail}"` : ''}`, { timeout: 30_000 }, async () => {
@@ -1163,7 +1161,7 @@ describe('attack catalogue', () => {
     }
 
     it('KV: no subject: or email: key was written', { timeout: 60_000 }, async () => {
-      const added = (await cutoffKeys()).filter((k) => !baseline.has(k));
+      const added = await cutoffs.added();
       assert.deepEqual(added, [], `cutoffs written by attacks: ${added.join(', ')}`);
     });
   });

@@ -9,8 +9,9 @@ import assert from 'node:assert/strict';
 import { startOrigin } from '../../scripts/lib/origin.mjs';
 import { startIsolates } from './support/isolates.mjs';
 import { call } from './support/http.mjs';
+import { revokeUser } from './support/propagation.mjs';
 import { startJwksServer, rsaKey, jwksOf } from './support/jwks.mjs';
-import { mint, mintAssertion, issSub, now, JWT_SECRET, JWT_JWKS, ISSUER, AUDIENCE, GTR_PATH, GTR_VARS } from './support/keys.mjs';
+import { mint, mintAssertion, issSub, now, JWT_SECRET, JWT_JWKS, ISSUER, AUDIENCE, GTR_VARS } from './support/keys.mjs';
 
 const VARS = {
   JWT_SECRET,
@@ -25,14 +26,6 @@ const VARS = {
   ...GTR_VARS,
 };
 
-/** POST GTR_PATH through `url` with an Okta-shaped assertion (or `assertion`). */
-const revokeUser = async (url, subId, assertion) =>
-  call(url, GTR_PATH, {
-    method: 'POST',
-    token: assertion ?? await mintAssertion(),
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ sub_id: subId }),
-  });
 
 const admin = () => mint({ alg: 'ES256', claims: { sub: 'root', roles: ['identity:admin'] } });
 

@@ -18,9 +18,9 @@ import assert from 'node:assert/strict';
 
 import { startOrigin } from '../../scripts/lib/origin.mjs';
 import { startLocations, buildHasJournal, adminCall } from './support/locations.mjs';
-import { PROPAGATION_VARS, KINDS, runTrials, summarize, markdownTable, kvReadsPerRequest } from './support/propagation.mjs';
+import { PROPAGATION_VARS, KINDS, runTrials, summarize, markdownTable, kvReadsPerRequest, revokeUser } from './support/propagation.mjs';
 import { call } from './support/http.mjs';
-import { mint, mintAssertion, issSub, GTR_PATH } from './support/keys.mjs';
+import { mint, mintAssertion, issSub } from './support/keys.mjs';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -217,13 +217,7 @@ describe('edge locations with the revocation journal (REVOCATION_JOURNAL bound)'
     const stamp = Date.now();
     // Every isolate of every location (A has two).
     const urls = ctx.names.flatMap((name) => [ctx.sim.urls[name]].flat());
-    const answers = await Promise.all(urls.map((url, i) =>
-      call(url, GTR_PATH, {
-        method: 'POST',
-        token: assertion,
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ sub_id: issSub(`claim-${i}-${stamp}`) }),
-      })));
+    const answers = await Promise.all(urls.map((url, i) => revokeUser(url, issSub(`claim-${i}-${stamp}`), assertion)));
     const statuses = answers.map((r) => r.status);
     assert.deepEqual([...statuses].sort(), [204, ...urls.slice(1).map(() => 401)], JSON.stringify(statuses));
     for (const r of answers.filter((r) => r.status === 401)) {

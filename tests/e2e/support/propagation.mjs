@@ -50,6 +50,16 @@ export const PROPAGATION_VARS = {
 };
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** POST GTR_PATH at `url` naming `subId`, with `assertion` or a fresh Okta-shaped one. */
+export const revokeUser = async (url, subId, assertion) =>
+  call(url, GTR_PATH, {
+    method: 'POST',
+    token: assertion ?? await mintAssertion(),
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ sub_id: subId }),
+  });
+
 const FORM = 'application/x-www-form-urlencoded';
 const form = (fields) => new URLSearchParams(fields).toString();
 const adminToken = () => mint({ alg: 'RS256', claims: { sub: 'sim-admin', roles: ['identity:admin'] } });
@@ -188,13 +198,7 @@ export const KINDS = [
       return {
         token,
         status: 204,
-        revoke: async (url) =>
-          call(url, GTR_PATH, {
-            method: 'POST',
-            token: await mintAssertion(),
-            headers: { 'Content-Type': 'application/json' },
-            body: JSON.stringify({ sub_id: issSub(id) }),
-          }),
+        revoke: (url) => revokeUser(url, issSub(id)),
       };
     },
   },
@@ -207,13 +211,7 @@ export const KINDS = [
       return {
         token,
         status: 204,
-        revoke: async (url) =>
-          call(url, GTR_PATH, {
-            method: 'POST',
-            token: await mintAssertion(),
-            headers: { 'Content-Type': 'application/json' },
-            body: JSON.stringify({ sub_id: { format: 'email', email } }),
-          }),
+        revoke: (url) => revokeUser(url, { format: 'email', email }),
       };
     },
   },

@@ -6,9 +6,10 @@
 //!
 //! - `POST /append`: the body is one change; answers the entry's
 //!   `{"seq","at"}` once it is stored, and runs the alarm at once.
-//! - `POST /claim`: the same for a revocation, unless the journal holds
-//!   one of its key already: then `{"taken":true}` and nothing is stored
-//!   (a single-use name, such as an assertion's `jti`).
+//! - `POST /claim`: the same for a revocation, unless its name is revoked
+//!   already (a retained entry, or KV for one no longer retained): then
+//!   `{"taken":true}` and nothing is stored (a single-use name, such as an
+//!   assertion's `jti`).
 //! - `GET /tail?after=N`, `GET /tail` (the latest page): a tail.
 //! - `GET /status`: the journal's counters.
 //!
@@ -214,6 +215,12 @@ impl RevocationJournal {
         Some(Journal::new(&self.sql, config.kv_propagation, lifetimes))
     }
 
+    /// The KV namespace, as the alarm writes it and a claim reads it.
+    fn kv(&self) -> WorkersKv {
+        let ttl = self.config.as_ref().map_or(0, |c| c.revocation_cache_ttl);
+        WorkersKv::from_env(&self.env, ttl)
+    }
+
     /// Runs the alarm at `at_ms` unless it runs sooner already.
     async fn alarm_at(&self, at_ms: u64) -> Result<()> {
         let storage = self.state.storage();
@@ -261,9 +268,13 @@ impl DurableObject for RevocationJournal {
                 let Some(change) = change else {
                     return Response::error("not a change", 400);
                 };
-                let kept = match path {
-                    "/claim" => journal.claim(change, now),
-                    _ => journal.append(change, now).map(Some),
+                let kept = match (path, change) {
+                    ("/claim", Change::Revoke { id, record }) => {
+                        let kv = self.kv();
+                        journal.claim(&kv, &id, &record, now).await
+                    }
+                    ("/claim", _) => return Response::error("only a revocation is claimed", 400),
+                    (_, change) => journal.append(change, now).map(Some),
                 };
                 match kept {
                     Ok(Some(entry)) => {
@@ -290,9 +301,7 @@ impl DurableObject for RevocationJournal {
         let Some(journal) = self.journal() else {
             return Response::error("unusable settings", 500);
         };
-        let ttl = self.config.as_ref().map_or(0, |c| c.revocation_cache_ttl);
-        let kv = WorkersKv::from_env(&self.env, ttl);
-        match journal.flush(&kv, now_ms()).await {
+        match journal.flush(&self.kv(), now_ms()).await {
             Ok(flushed) => {
                 if let Some(at) = flushed.next_alarm_ms {
                     self.alarm_at(at).await?;

@@ -99,7 +99,12 @@ impl JournalLink for DoJournal {
         let text = self.text("/claim", "POST", Some(change.to_owned())).await?;
         let answer: serde_json::Value =
             serde_json::from_str(&text).map_err(|_| StoreError::Unavailable)?;
-        Ok(answer.get("taken") != Some(&serde_json::Value::Bool(true)))
+        // Claimed only with the entry's number; anything else decides nothing.
+        match (answer.get("seq"), answer.get("taken")) {
+            (Some(seq), _) if seq.is_u64() => Ok(true),
+            (_, Some(serde_json::Value::Bool(true))) => Ok(false),
+            _ => Err(StoreError::Unavailable),
+        }
     }
 
     async fn tail(&self, after: Option<u64>) -> Result<String, StoreError> {

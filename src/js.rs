@@ -65,14 +65,18 @@ export function head(request, names, all) {
   return text;
 }
 
-export function readCapped(response, limit) {
+export function readWithin(response, limit, ms, slot, done) {
   const body = response.body;
-  if (body === null) return Promise.resolve('');
+  if (body === null || limit === 0) {
+    if (body !== null) body.cancel().catch(() => {});
+    settleWith(Promise.resolve(''), ms, slot, done, undefined);
+    return;
+  }
   const reader = body.getReader();
   const chunks = [];
   let size = 0;
-  const step = () => reader.read().then(({ done, value }) => {
-    if (!done) {
+  const step = () => reader.read().then(({ done: ended, value }) => {
+    if (!ended) {
       chunks.push(value);
       size += value.byteLength;
       if (size <= limit) return step();
@@ -86,9 +90,9 @@ export function readCapped(response, limit) {
       all.set(part, at);
       at += part.length;
     }
-    return new TextDecoder().decode(all);
+    return new TextDecoder('utf-8', { ignoreBOM: true }).decode(all);
   });
-  return step();
+  settleWith(step(), ms, slot, done, () => reader.cancel().catch(() => {}));
 }
 
 export function fetchWithin(request, url, remove, set, body, ms, slot, done) {
@@ -120,8 +124,8 @@ extern "C" {
     #[wasm_bindgen(js_name = head)]
     fn head_js(request: &web_sys::Request, names: &JsValue, all: bool) -> String;
 
-    #[wasm_bindgen(js_name = readCapped)]
-    fn read_capped_js(response: &web_sys::Response, limit: f64) -> Promise;
+    #[wasm_bindgen(js_name = readWithin)]
+    fn read_within_js(response: &web_sys::Response, limit: f64, ms: f64, slot: u32, done: &JsValue);
 
     #[wasm_bindgen(js_name = fetchWithin)]
     #[allow(clippy::too_many_arguments)]
@@ -257,15 +261,17 @@ pub(crate) fn fetch_within(
 
 /// The text of `response`'s body within `timeout_ms`: at most `limit + 1`
 /// bytes of it, so that a longer body arrives cut there and its reader sees
-/// it is too long; the rest is not read. `Err(())` when it fails or does
-/// not arrive in time.
+/// it is too long; the rest is not read (with `limit` 0, none of it). A
+/// read that times out is cancelled. `Err(())` when it fails or does not
+/// arrive in time.
 pub(crate) async fn body_text(
     response: &web_sys::Response,
     limit: usize,
     timeout_ms: u64,
 ) -> Result<String, ()> {
-    let promise: JsValue = read_capped_js(response, limit as f64).into();
-    match settle_within(&promise, Some(timeout_ms)).await {
+    let (limit, ms) = (limit as f64, timeout_ms as f64);
+    let read = start(|slot, done| read_within_js(response, limit, ms, slot, done));
+    match read.await {
         Outcome::Resolved(text) => text.as_string().ok_or(()),
         Outcome::Rejected(_) | Outcome::TimedOut => Err(()),
     }

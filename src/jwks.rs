@@ -25,6 +25,9 @@ impl Outbound for FetchJwks {
             }
             Outcome::Rejected(_) | Outcome::TimedOut => return Err(()),
         };
+        if response.status() != 200 {
+            return Err(());
+        }
         let left = remaining(started, timeout_ms)?;
         let text = body_text(&response, MAX_JWKS_BYTES, left).await?;
         accept_jwks_response(response.status(), text).ok_or(())

@@ -222,13 +222,14 @@ fn a_replayed_assertion_is_refused_and_moves_nothing() {
     assert_eq!(status(&get(&w, &later)), 401);
 }
 
+const LIFETIMES: Lifetimes = Lifetimes {
+    leeway: 60,
+    max_token_lifetime: 86_400,
+};
+
 #[test]
 fn a_replay_at_another_location_is_refused_within_the_journal_bound() {
-    let lifetimes = Lifetimes {
-        leeway: 60,
-        max_token_lifetime: 86_400,
-    };
-    let journal = Rc::new(LocalJournal::new(NOW, 120, lifetimes));
+    let journal = Rc::new(LocalJournal::new(NOW, 120, LIFETIMES));
     // Two locations whose KV never carries a write to the other.
     let (kv_a, kv_b) = (MemoryKv::new(NOW), MemoryKv::new(NOW));
     let a = receiving().with_store(&kv_a).following(&journal);
@@ -276,11 +277,7 @@ fn one_assertion_sent_twice_at_once_is_taken_once() {
 /// came back empty: the journal takes the assertion once.
 #[test]
 fn one_assertion_sent_to_two_locations_at_once_is_taken_once() {
-    let lifetimes = Lifetimes {
-        leeway: 60,
-        max_token_lifetime: 86_400,
-    };
-    let journal = Rc::new(LocalJournal::new(NOW, 120, lifetimes));
+    let journal = Rc::new(LocalJournal::new(NOW, 120, LIFETIMES));
     let (kv_a, kv_b) = (
         FaultKv::new(MemoryKv::new(NOW)),
         FaultKv::new(MemoryKv::new(NOW)),
@@ -308,6 +305,56 @@ fn one_assertion_sent_to_two_locations_at_once_is_taken_once() {
         "alice is signed out"
     );
     assert!(forwarded(&get(&a, &token("bob"))), "bob is not");
+}
+
+/// With the journal bound but unreachable, nobody can say whether an
+/// assertion was used at another location: its call is a `503` (and the
+/// assertion spent), while an admin's call is written to KV as ever.
+#[test]
+fn with_the_journal_unreachable_an_assertion_is_a_503_and_an_admin_still_signs_out() {
+    let journal = Rc::new(LocalJournal::new(NOW, 120, LIFETIMES));
+    let w = receiving().following(&journal);
+    journal.set_down(true);
+    let (status_code, _, _) = refusal(&revoke_user(&w, &okta(), &alice()));
+    assert_eq!(status_code, 503);
+    assert!(w.store.inner.entries().is_empty() && w.store.inner.cutoffs().is_empty());
+    assert_eq!(status(&revoke_user(&w, &admin_token(), &alice())), 204);
+    assert!(w.store.inner.cutoffs().contains_key("subject:alice"));
+    journal.set_down(false);
+    w.advance(10);
+    let d = revoke_user(&w, &okta(), &alice());
+    assert_eq!(bad_assertion(&d), "Assertion already used.", "spent here");
+}
+
+/// An assertion used so long ago that the journal no longer holds its
+/// entry (KV does, everywhere): the journal reads KV and refuses it.
+#[test]
+fn an_assertion_the_journal_dropped_is_still_refused_through_kv() {
+    let journal = Rc::new(LocalJournal::new(NOW, 120, LIFETIMES));
+    let (kv_a, kv_b) = (MemoryKv::new(NOW), MemoryKv::new(NOW));
+    let a = receiving().with_store(&kv_a).following(&journal);
+    let b = receiving().with_store(&kv_b).following(&journal);
+    let long = assertion(&assertion_claims(|c| c["exp"] = json!(NOW + 3000)));
+    assert_eq!(status(&revoke_user(&a, &long, &alice())), 204);
+    // The object carries the entry to KV (its own location's), which
+    // confirms it; past KV_PROPAGATION_SECONDS the entry leaves.
+    journal.flush(journal.home());
+    for w in [&a, &b] {
+        w.advance(500);
+    }
+    journal.set_now(NOW + 500);
+    journal.flush(journal.home());
+    assert_eq!(
+        journal
+            .journal()
+            .tail(None, NOW + 500)
+            .unwrap()
+            .entries
+            .len(),
+        0
+    );
+    let d = revoke_user(&b, &long, &gtr_body(user("bob")));
+    assert_eq!(bad_assertion(&d), "Assertion already used.");
 }
 
 /// An assertion is spent once it passes, whatever follows: a body refused,

@@ -98,10 +98,15 @@ impl Outbound for Posts {
         );
         self.sent.borrow_mut().push(sent);
         if let Some(respond) = self.responder.borrow_mut().as_mut() {
-            // Cut as the worker reads it: `read_limit` bytes and one more.
+            // Cut as the worker reads it: `read_limit` bytes and one more,
+            // or nothing with 0.
             let (status, mut text) = respond(post.body).ok_or(())?;
-            if text.len() > post.read_limit + 1 {
-                let mut cut = post.read_limit + 1;
+            let most = match post.read_limit {
+                0 => 0,
+                limit => limit + 1,
+            };
+            if text.len() > most {
+                let mut cut = most;
                 while !text.is_char_boundary(cut) {
                     cut += 1;
                 }

@@ -12,8 +12,9 @@
 //! - Whom ([`crate::idp::gtr::subject`]): `iss_sub`, `opaque`, or `email`
 //!   with `SUBJECT_EMAIL_CLAIM`. Anything else is `400` (GTR §3.4.2).
 //! - An assertion is claimed as soon as it passes (its `jti` recorded as
-//!   used, atomically through the journal when one is bound): of two calls
-//!   with one assertion, one goes on, the other is a `401`.
+//!   used, decided by the journal when one is bound): of two calls with one
+//!   assertion, one goes on, the other is a `401`. With the journal bound
+//!   but unreachable, the call is a `503`.
 //! - The effect: a subject cutoff (or an email cutoff) at now plus
 //!   `CUTOFF_SKEW_SECONDS`, written like `scope=global`, through the journal
 //!   when one is bound.

@@ -52,7 +52,7 @@ pub struct Post<'a> {
     pub timeout_ms: u64,
     /// Most bytes of the response's body read: a longer body is returned
     /// cut after `read_limit + 1` bytes (the caller sees it is too long),
-    /// and the rest is not read.
+    /// and the rest is not read. 0: the body is not read at all.
     pub read_limit: usize,
 }
 

@@ -51,8 +51,8 @@ pub trait JournalLink {
     fn bound(&self) -> bool;
     /// Appends a change (its JSON text); `Ok` once the journal has it.
     async fn append(&self, change: &str) -> Result<(), StoreError>;
-    /// Appends a revocation (its JSON text) unless the journal holds one of
-    /// its key already ([`Journal::claim`](super::journal::Journal::claim)):
+    /// Appends a revocation (its JSON text) unless its name is revoked
+    /// already ([`Journal::claim`](super::journal::Journal::claim)):
     /// `Ok(true)` once the journal has it, `Ok(false)` when it was taken.
     async fn claim(&self, change: &str) -> Result<bool, StoreError>;
     /// The journal's tail after `after`, or its latest page (`None`), as
@@ -290,8 +290,8 @@ impl Follower {
     }
 
     /// Claims `change` (a revocation) at the journal at `now`: true when
-    /// this call appended it, false when the journal held one of its key.
-    /// An error as for [`Follower::append`].
+    /// this call appended it, false when its name was revoked already. An
+    /// error as for [`Follower::append`].
     pub async fn claim<J: JournalLink>(
         &self,
         link: &J,

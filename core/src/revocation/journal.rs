@@ -347,22 +347,58 @@ impl<'a, S: JournalStore> Journal<'a, S> {
         })
     }
 
-    /// Keeps `change` at `now` unless a revocation of its key is retained
-    /// already (its latest entry revokes): put-if-absent for a single-use
-    /// name. `None` when taken. One call of the object's, atomic like
-    /// every other: of two claims of one name, one wins. An entry no longer
-    /// retained is in every location's KV (see the horizon), which the
-    /// caller reads first.
-    pub fn claim(&self, change: Change, now: u64) -> Result<Option<Entry>, StoreError> {
-        let latest = self.store.of_key(&change.key())?.pop();
-        let revoked = latest
-            .and_then(|entry| serde_json::from_str(&entry.change).ok())
-            .and_then(Change::from_value)
-            .is_some_and(|latest| matches!(latest, Change::Revoke { .. }));
-        if revoked {
+    /// Keeps the revocation of `id` at `now` unless `id` is revoked already:
+    /// put-if-absent for a single-use name. `None` when taken. The object
+    /// decides alone, so of two claims of one name one wins, whatever
+    /// location sent them:
+    ///
+    /// - a retained entry of the name whose latest entry revokes (or cannot
+    ///   be read: it counts as a revocation, as in KV) means taken;
+    /// - else `kv` is read: an entry no longer retained is there (the
+    ///   object read it after dropping the entry, so after the horizon);
+    /// - the retained entries are looked at again after that wait, and the
+    ///   entry appended with no wait between: another claim may have been
+    ///   taken meanwhile.
+    pub async fn claim<K: Kv>(
+        &self,
+        kv: &K,
+        id: &TokenId,
+        record: &Record,
+        now: u64,
+    ) -> Result<Option<Entry>, StoreError> {
+        let key = store_key(id);
+        if self.taken(&key)? {
             return Ok(None);
         }
+        if kv
+            .get_many(std::slice::from_ref(&key))
+            .await?
+            .pop()
+            .flatten()
+            .is_some()
+        {
+            return Ok(None);
+        }
+        if self.taken(&key)? {
+            return Ok(None);
+        }
+        let change = Change::Revoke {
+            id: id.clone(),
+            record: record.clone(),
+        };
         self.append(change, now).map(Some)
+    }
+
+    /// True when the latest retained entry of `key` revokes, or cannot be
+    /// read.
+    fn taken(&self, key: &str) -> Result<bool, StoreError> {
+        let Some(latest) = self.store.of_key(key)?.pop() else {
+            return Ok(false);
+        };
+        let change = serde_json::from_str(&latest.change)
+            .ok()
+            .and_then(Change::from_value);
+        Ok(change.is_none_or(|change| matches!(change, Change::Revoke { .. })))
     }
 
     /// The entries after `after` (at most [`TAIL_LIMIT`]), or with `None`
@@ -588,33 +624,101 @@ mod tests {
     }
 
     #[test]
-    fn a_claim_is_appended_only_while_its_key_is_not_revoked() {
+    fn a_claim_is_appended_only_while_its_name_is_not_revoked() {
         let store = MemoryJournal::default();
         let journal = Journal::new(&store, P, LIFETIMES);
-        assert_eq!(
-            journal.claim(revoke("a", 100), 100).unwrap().unwrap().seq,
-            1
-        );
-        assert_eq!(journal.claim(revoke("a", 101), 101).unwrap(), None, "taken");
-        assert_eq!(
-            journal.claim(revoke("b", 101), 101).unwrap().unwrap().seq,
-            2
-        );
+        let kv = MemoryKv::new(100);
+        let claim = |name: &str, at: u64| {
+            block_on(journal.claim(&kv, &id(name), &record(name, at), at)).map(|e| e.map(|e| e.seq))
+        };
+        assert_eq!(claim("a", 100).unwrap(), Some(1));
+        assert_eq!(claim("a", 101).unwrap(), None, "taken");
+        assert_eq!(claim("b", 101).unwrap(), Some(2));
         // A restore after the revocation frees the name again.
         let restore = Change::Restore {
             id: id("a"),
             at: 102,
         };
         journal.append(restore, 102).unwrap();
-        assert_eq!(
-            journal.claim(revoke("a", 103), 103).unwrap().unwrap().seq,
-            4
+        assert_eq!(claim("a", 103).unwrap(), Some(4));
+        // An entry no longer retained is found in KV.
+        kv.put_raw(
+            "revoked:c",
+            r#"{"jti":"c","revoked_at":90,"reason":"assertion_used","by":"x","route":"r"}"#,
         );
+        assert_eq!(claim("c", 104).unwrap(), None);
+        // An entry this version cannot read counts as taken.
+        store.append(105, "revoked:d", "{\"grant\":{}}").unwrap();
+        assert_eq!(claim("d", 105).unwrap(), None);
         assert_eq!(
-            journal.tail(None, 104).unwrap().head,
-            4,
+            journal.tail(None, 106).unwrap().head,
+            5,
             "nothing else kept"
         );
+        // KV down: no answer.
+        kv.fail_reads(true);
+        assert!(claim("e", 106).is_err());
+    }
+
+    /// KV whose reads wait one poll first.
+    struct Slow<'a>(&'a MemoryKv);
+
+    impl Kv for Slow<'_> {
+        async fn get_many(
+            &self,
+            keys: &[String],
+        ) -> Result<Vec<Option<super::super::stored::Stored>>, StoreError> {
+            let mut waited = false;
+            std::future::poll_fn(|cx| {
+                if std::mem::replace(&mut waited, true) {
+                    return std::task::Poll::Ready(());
+                }
+                cx.waker().wake_by_ref();
+                std::task::Poll::Pending
+            })
+            .await;
+            self.0.get_many(keys).await
+        }
+        async fn put(&self, k: &str, v: &str, e: u64, m: &str) -> Result<(), StoreError> {
+            self.0.put(k, v, e, m).await
+        }
+        async fn delete(&self, key: &str) -> Result<(), StoreError> {
+            self.0.delete(key).await
+        }
+        async fn list(&self, p: &str, c: Option<&str>, l: usize) -> Result<String, StoreError> {
+            self.0.list(p, c, l).await
+        }
+        async fn sleep(&self, _: u64) {}
+    }
+
+    /// Two claims of one name whose KV reads are in flight together (the
+    /// object takes the second request while the first waits): one wins.
+    #[test]
+    fn of_two_claims_in_flight_together_one_wins() {
+        use std::future::Future;
+        use std::task::{Context, Poll, Waker};
+        let store = MemoryJournal::default();
+        let journal = Journal::new(&store, P, LIFETIMES);
+        let memory = MemoryKv::new(100);
+        let kv = Slow(&memory);
+        let (name, record) = (id("a"), record("a", 100));
+        let mut first = std::pin::pin!(journal.claim(&kv, &name, &record, 100));
+        let mut second = std::pin::pin!(journal.claim(&kv, &name, &record, 100));
+        let mut cx = Context::from_waker(Waker::noop());
+        let (mut a, mut b) = (None, None);
+        while a.is_none() || b.is_none() {
+            if a.is_none() {
+                if let Poll::Ready(done) = first.as_mut().poll(&mut cx) {
+                    a = Some(done.unwrap().map(|e| e.seq));
+                }
+            }
+            if b.is_none() {
+                if let Poll::Ready(done) = second.as_mut().poll(&mut cx) {
+                    b = Some(done.unwrap().map(|e| e.seq));
+                }
+            }
+        }
+        assert_eq!((a, b), (Some(Some(1)), Some(None)));
     }
 
     #[test]

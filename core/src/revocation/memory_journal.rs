@@ -6,6 +6,7 @@
 
 use super::follow::JournalLink;
 use super::journal::{Bounds, Change, Journal, JournalStore, StoredEntry};
+use super::memory::MemoryKv;
 use super::store::Lifetimes;
 use crate::error::StoreError;
 use std::cell::{Cell, RefCell};
@@ -120,6 +121,7 @@ pub struct LocalJournal {
     shared: RefCell<Option<(String, u64)>>,
     calls: Cell<u64>,
     pauses: Cell<u64>,
+    home: MemoryKv,
 }
 
 impl LocalJournal {
@@ -134,6 +136,7 @@ impl LocalJournal {
             shared: RefCell::default(),
             calls: Cell::new(0),
             pauses: Cell::new(0),
+            home: MemoryKv::new(now),
         }
     }
 
@@ -145,6 +148,13 @@ impl LocalJournal {
     /// Moves the journal's clock.
     pub fn set_now(&self, now: u64) {
         self.now.set(now);
+        self.home.set_now(now);
+    }
+
+    /// The KV of the object's own location, which a claim reads for entries
+    /// no longer retained (a test flushes there to stand for it).
+    pub fn home(&self) -> &MemoryKv {
+        &self.home
     }
 
     /// Makes every call fail (or answer again).
@@ -200,7 +210,13 @@ impl JournalLink for &LocalJournal {
 
     async fn claim(&self, change: &str) -> Result<bool, StoreError> {
         self.reach()?;
-        let entry = self.journal().claim(parse(change)?, self.now.get())?;
+        let Change::Revoke { id, record } = parse(change)? else {
+            return Err(StoreError::Unavailable);
+        };
+        let journal = self.journal();
+        let entry = journal
+            .claim(&self.home, &id, &record, self.now.get())
+            .await?;
         Ok(entry.is_some())
     }
 

@@ -292,14 +292,14 @@ impl<'a, K: Kv, J: JournalLink> Revocations<'a, K, J> {
     /// - In this isolate the name is taken before any wait, so of two
     ///   requests in flight together only one gets it; a name taken here
     ///   stays taken until `record.exp` (with the leeway), even when the
-    ///   write below then fails: spent, never handed out twice.
-    /// - Then the store is read (KV and the journal's entries held here).
-    /// - With a journal, the journal decides, atomically: it appends only
-    ///   when it holds no revocation of the name ([`Journal::claim`]). An
-    ///   isolate at any location that claims the name later is refused.
-    /// - Without a journal (or while it cannot be reached) the revocation is
-    ///   written to KV as by [`Self::revoke`]: another isolate whose read
-    ///   came before KV carried the write there may take the name too.
+    ///   rest then fails: spent, never handed out twice.
+    /// - With a journal, the journal decides, atomically, for every location
+    ///   ([`Journal::claim`]). When it cannot be reached the answer is an
+    ///   error: KV cannot decide between two locations, and a guess could
+    ///   let a name be used twice.
+    /// - Without a journal, KV is read and the revocation written as by
+    ///   [`Self::revoke`]: another isolate whose read came before KV carried
+    ///   the write there may take the name too.
     ///
     /// [`Journal::claim`]: super::journal::Journal::claim
     pub async fn claim(&self, id: &TokenId, record: &Record) -> Result<bool, StoreError> {
@@ -311,34 +311,29 @@ impl<'a, K: Kv, J: JournalLink> Revocations<'a, K, J> {
         if !self.recent.claim(id, until, self.now) {
             return Ok(false);
         }
-        if let Some(follower) = self.follower {
-            follower.sync(&self.journal, self.now).await;
-        }
-        let stored = self.read_one(store_key(id)).await?;
-        let stored = stored.map(|stored| stored::read_record(id, &stored));
-        if self.journaled_record(id, stored).is_some() {
-            return Ok(false);
-        }
-        let change = Change::Revoke {
-            id: id.clone(),
-            record: record.clone(),
-        };
         let claimed = match self.follower {
-            Some(follower) => follower.claim(&self.journal, &change, self.now).await.ok(),
-            None => None,
-        };
-        match claimed {
-            Some(false) => return Ok(false),
-            Some(true) => {}
-            None => {
-                let (value, metadata) = stored::record_entry(record)?;
-                let key = store_key(id);
-                self.with_retries(|| self.kv.put(&key, &value, until, &metadata))
-                    .await?;
+            Some(follower) => {
+                let change = Change::Revoke {
+                    id: id.clone(),
+                    record: record.clone(),
+                };
+                follower.claim(&self.journal, &change, self.now).await?
             }
+            None => {
+                let key = store_key(id);
+                let free = self.read_one(key.clone()).await?.is_none();
+                if free {
+                    let (value, metadata) = stored::record_entry(record)?;
+                    self.with_retries(|| self.kv.put(&key, &value, until, &metadata))
+                        .await?;
+                }
+                free
+            }
+        };
+        if claimed {
+            self.recent.revoked(id, record, until, self.now);
         }
-        self.recent.revoked(id, record, until, self.now);
-        Ok(true)
+        Ok(claimed)
     }
 
     /// Removes the revocation of `id` (restores the token).

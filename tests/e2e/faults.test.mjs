@@ -7,8 +7,9 @@ import assert from 'node:assert/strict';
 
 import { buildWorkerOnce } from './support/worker.mjs';
 import { useWorker } from './support/setup.mjs';
-import { mint, keys, JWT_SECRET, JWT_JWKS, ISSUER, AUDIENCE } from './support/keys.mjs';
+import { mint, keys, issSub, mintAssertion, JWT_SECRET, JWT_JWKS, ISSUER, AUDIENCE, GTR_VARS } from './support/keys.mjs';
 import { call, assertProblem } from './support/http.mjs';
+import { revokeUser } from './support/propagation.mjs';
 
 buildWorkerOnce();
 
@@ -158,7 +159,7 @@ describe('KV unavailable with the journal bound', () => {
 // be reached. The worker must fall back to KV alone: writes go to KV directly,
 // every request reads KV, nothing is lost or let through, and it says so.
 describe('the revocation journal unreachable (KV up)', () => {
-  const ctx = useWorker({ ...BASE_VARS, CUTOFF_SKEW_SECONDS: '1' }, { journal: 'unreachable', logLevel: 'log' });
+  const ctx = useWorker({ ...BASE_VARS, ...GTR_VARS, CUTOFF_SKEW_SECONDS: '1' }, { journal: 'unreachable', logLevel: 'log' });
   const admin = async () => mint({ alg: 'HS256', claims: { sub: 'ops', roles: ['identity:admin'] } });
 
   it('the generated config binds the journal to a worker that is not running', async () => {
@@ -177,6 +178,20 @@ describe('the revocation journal unreachable (KV up)', () => {
     assert.equal((await call(ctx.base, '/hello', { token: older })).status, 401);
     const other = await mint({ alg: 'EdDSA', claims: { sub: 'journal-down-3' } });
     assert.equal((await call(ctx.base, '/hello', { token: other })).status, 200);
+  });
+
+  it("a Global Token Revocation assertion is 503 (only the journal can say it was not used elsewhere) and spent; an admin's call signs the user out", async () => {
+    const sub = `journal-down-gtr-${Date.now()}`;
+    const token = await mint({ alg: 'RS256', claims: { sub, iat: Math.floor(Date.now() / 1000) - 10 } });
+    const assertion = await mintAssertion();
+    const r = await revokeUser(ctx.base, issSub(sub), assertion);
+    assertProblem(r, 503);
+    assert.equal((await call(ctx.base, '/hello', { token })).status, 200, 'no one signed out');
+    const again = await revokeUser(ctx.base, issSub(sub), assertion);
+    assert.equal(again.status, 401, again.text);
+    assert.equal(JSON.parse(again.text).detail, 'Assertion already used.');
+    assert.equal((await revokeUser(ctx.base, issSub(sub), await admin())).status, 204);
+    assert.equal((await call(ctx.base, '/hello', { token })).status, 401);
   });
 
   it('says so in its log, and the status route shows the journal out of reach', async () => {

@@ -226,9 +226,11 @@ fn each_answer_is_judged_at_its_own_time() {
             return Some((200, r#"{"sets":{}}"#.into()));
         }
         // The first answer takes five minutes, and carries a SET issued as
-        // it is sent, without event_timestamp.
+        // it is sent, whose event_timestamp runs far ahead (clamped to the
+        // answer's time and the leeway).
         clock.set(clock.get() + 300);
-        let mut claims = set_claims(CAEP_CREDENTIAL_CHANGE, json!({}), user("alice"));
+        let change = json!({ "event_timestamp": NOW + 10_000 });
+        let mut claims = set_claims(CAEP_CREDENTIAL_CHANGE, change, user("alice"));
         claims["iat"] = json!(NOW + 300);
         let sets = json!({ "late-1": set_token(&claims) });
         Some((200, json!({ "sets": sets }).to_string()))
@@ -237,6 +239,12 @@ fn each_answer_is_judged_at_its_own_time() {
     let run = w.poll().unwrap();
     assert_eq!((run.received, run.acknowledged, run.refused), (1, 1, 0));
     assert_eq!(status(&get(&w, &signed_in_during_the_run)), 401);
+    w.advance(100);
+    let signed_in_after = access_token("alice", None, "a-2", NOW + 400);
+    assert!(
+        forwarded(&get(&w, &signed_in_after)),
+        "the cutoff is at NOW + 360"
+    );
 }
 
 #[test]

@@ -488,6 +488,34 @@ mod tests {
     }
 
     #[test]
+    fn without_a_journal_a_name_is_claimed_once_and_spent_even_when_the_claim_fails() {
+        let kv = MemoryKv::new(0);
+        let recent = RecentRevocations::new(8, 60);
+        let record = revoked_at("a", 100);
+        let claim = |recent: &RecentRevocations, name: &str, now: u64| {
+            block_on(at(&kv, recent, now).claim(&id(name), &record))
+        };
+        assert_eq!(claim(&recent, "a", 100), Ok(true));
+        assert_eq!(
+            kv.entries()["revoked:a"].1,
+            100 + 600 + 60,
+            "until exp and the leeway"
+        );
+        assert_eq!(claim(&recent, "a", 100), Ok(false), "taken in this isolate");
+        // Another isolate on the same KV reads it there.
+        assert_eq!(claim(&RecentRevocations::new(8, 60), "a", 101), Ok(false));
+        // A read that fails is an error, and the name stays spent here.
+        let third = RecentRevocations::new(8, 60);
+        kv.fail_reads(true);
+        assert!(claim(&third, "b", 102).is_err());
+        kv.fail_reads(false);
+        assert_eq!(claim(&third, "b", 103), Ok(false));
+        assert!(!kv.entries().contains_key("revoked:b"));
+        // Elsewhere it was never used.
+        assert_eq!(claim(&recent, "b", 103), Ok(true));
+    }
+
+    #[test]
     fn the_check_is_one_bulk_read_of_the_tokens_keys() {
         let kv = MemoryKv::new(0);
         let recent = RecentRevocations::new(8, 60);

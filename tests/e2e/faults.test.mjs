@@ -10,6 +10,7 @@ import { useWorker } from './support/setup.mjs';
 import { mint, keys, issSub, mintAssertion, JWT_SECRET, JWT_JWKS, ISSUER, AUDIENCE, GTR_VARS } from './support/keys.mjs';
 import { call, assertProblem } from './support/http.mjs';
 import { revokeUser } from './support/propagation.mjs';
+import { waitForLog } from './support/logs.mjs';
 
 buildWorkerOnce();
 
@@ -195,11 +196,7 @@ describe('the revocation journal unreachable (KV up)', () => {
   });
 
   it('says so in its log, and the status route shows the journal out of reach', async () => {
-    const deadline = Date.now() + 5000;
-    while (!/"event":"journal_unavailable"/.test(ctx.worker.logs()) && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    assert.match(ctx.worker.logs(), /"event":"journal_unavailable"/);
+    assert.match(await waitForLog(ctx.worker, /"event":"journal_unavailable"/), /"event":"journal_unavailable"/);
     const r = await call(ctx.base, '/api/journal', { token: await admin() });
     assert.equal(r.status, 200, r.text);
     const status = JSON.parse(r.text);

@@ -16,6 +16,7 @@ import { ROOT } from './support/worker.mjs';
 import { useWorker } from './support/setup.mjs';
 import { mint, JWT_SECRET, ISSUER, AUDIENCE } from './support/keys.mjs';
 import { call, assertProblem } from './support/http.mjs';
+import { waitForLog } from './support/logs.mjs';
 
 const BENCH_BUILD = path.join(ROOT, 'bench', '.build', 'edge-revoke-bench', 'index.js');
 if (!existsSync(BENCH_BUILD)) {
@@ -54,7 +55,7 @@ describe('after a panic (bench variant build)', () => {
 
     // Both hooks ran: the worker crate's (marks the instance for a fresh
     // start) and console_error_panic_hook's (the message and where).
-    const logs = ctx.worker.logs();
+    const logs = await waitForLog(ctx.worker, /panicked at .*src[\\/]bench\.rs/s);
     assert.match(logs, /Critical/, logs.slice(-2000));
     assert.match(logs, /Rust panic: .*GET \/__bench\/panic/s, 'the worker crate hook');
     assert.match(logs, /panicked at .*src[\\/]bench\.rs/s, 'console_error_panic_hook');

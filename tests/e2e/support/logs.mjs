@@ -24,3 +24,15 @@ export async function waitForLines(worker, pred, count = 1) {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/**
+ * Waits (≤ `ms`) until the worker's output matches `pattern` (wrangler
+ * passes the runtime's output on with a lag); returns the output then.
+ */
+export async function waitForLog(worker, pattern, ms = 10_000) {
+  const deadline = Date.now() + ms;
+  while (!pattern.test(worker.logs()) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return worker.logs();
+}

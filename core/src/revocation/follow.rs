@@ -29,6 +29,7 @@ use crate::error::StoreError;
 use crate::token::TokenId;
 use serde_json::{json, Value};
 use std::cell::RefCell;
+use std::future::Future;
 
 /// How often `journal_unavailable` is logged while the journal stays out of
 /// reach, seconds.
@@ -279,14 +280,8 @@ impl Follower {
         change: &Change,
         now: u64,
     ) -> Result<(), StoreError> {
-        if now < self.coordination.borrow().retry_at {
-            return Err(StoreError::Unavailable);
-        }
-        let result = link.append(&change.to_value().to_string()).await;
-        if result.is_err() {
-            self.outcome(false, now);
-        }
-        result
+        let text = change.to_value().to_string();
+        self.write(now, link.append(&text)).await
     }
 
     /// Claims `change` (a revocation) at the journal at `now`: true when
@@ -298,10 +293,21 @@ impl Follower {
         change: &Change,
         now: u64,
     ) -> Result<bool, StoreError> {
+        let text = change.to_value().to_string();
+        self.write(now, link.claim(&text)).await
+    }
+
+    /// A write to the journal at `now`: not tried while the journal is
+    /// backed off; a failure backs it off.
+    async fn write<T>(
+        &self,
+        now: u64,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
         if now < self.coordination.borrow().retry_at {
             return Err(StoreError::Unavailable);
         }
-        let result = link.claim(&change.to_value().to_string()).await;
+        let result = call.await;
         if result.is_err() {
             self.outcome(false, now);
         }

@@ -266,11 +266,7 @@ impl<'a, K: Kv, J: JournalLink> Revocations<'a, K, J> {
     /// anyway ([`expires_at`]). Writing the same ID again replaces the
     /// entry: one entry per token.
     pub async fn revoke(&self, id: &TokenId, record: &Record) -> Result<(), StoreError> {
-        let Lifetimes {
-            leeway,
-            max_token_lifetime,
-        } = self.lifetimes;
-        let until = expires_at(record.exp, leeway, max_token_lifetime, self.now);
+        let until = self.record_until(record);
         let change = || Change::Revoke {
             id: id.clone(),
             record: record.clone(),
@@ -303,11 +299,7 @@ impl<'a, K: Kv, J: JournalLink> Revocations<'a, K, J> {
     ///
     /// [`Journal::claim`]: super::journal::Journal::claim
     pub async fn claim(&self, id: &TokenId, record: &Record) -> Result<bool, StoreError> {
-        let Lifetimes {
-            leeway,
-            max_token_lifetime,
-        } = self.lifetimes;
-        let until = expires_at(record.exp, leeway, max_token_lifetime, self.now);
+        let until = self.record_until(record);
         if !self.recent.claim(id, until, self.now) {
             return Ok(false);
         }
@@ -334,6 +326,16 @@ impl<'a, K: Kv, J: JournalLink> Revocations<'a, K, J> {
             self.recent.revoked(id, record, until, self.now);
         }
         Ok(claimed)
+    }
+
+    /// Until when a revocation written now with `record` is kept
+    /// ([`expires_at`]).
+    fn record_until(&self, record: &Record) -> u64 {
+        let Lifetimes {
+            leeway,
+            max_token_lifetime,
+        } = self.lifetimes;
+        expires_at(record.exp, leeway, max_token_lifetime, self.now)
     }
 
     /// Removes the revocation of `id` (restores the token).

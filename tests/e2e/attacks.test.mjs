@@ -924,9 +924,15 @@ describe('attack catalogue', () => {
    */
   const watchKeys = (prefixes) => {
     let baseline;
+    // One listing at a time: two `wrangler kv key list` on one local store at
+    // once can fail ("KV GET failed: 500").
     const keys = async () => {
-      const listed = await Promise.all(prefixes.map((prefix) => kvList({ persistDir: ctx.worker.persistDir, configPath: ctx.worker.configPath, prefix })));
-      return listed.flat().map((e) => e.name);
+      const names = [];
+      for (const prefix of prefixes) {
+        const listed = await kvList({ persistDir: ctx.worker.persistDir, configPath: ctx.worker.configPath, prefix });
+        names.push(...listed.map((e) => e.name));
+      }
+      return names;
     };
     before(async () => {
       baseline = new Set(await keys());

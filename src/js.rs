@@ -23,9 +23,10 @@ use edge_revoke_core::http::request::READ_HEADERS;
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use worker::js_sys::{Array, Object, Promise, Reflect};
 use worker::wasm_bindgen::prelude::*;
+use worker::wasm_bindgen_futures::future_to_promise;
 use worker::web_sys;
 
 #[wasm_bindgen(inline_js = "
@@ -95,26 +96,54 @@ export function readWithin(response, limit, ms, slot, done) {
   settleWith(step(), ms, slot, done, () => reader.cancel().catch(() => {}));
 }
 
-export function fetchWithin(request, url, remove, set, body, ms, slot, done) {
+export function fetchWithin(url, set, body, ms, slot, done) {
   const controller = new AbortController();
   let response;
   try {
-    let headers = request === undefined ? new Headers() : request.headers;
-    if (remove !== undefined) {
-      headers = new Headers(headers);
-      for (const name of remove) headers.delete(name);
-      for (let i = 0; i + 1 < set.length; i += 2) headers.set(set[i], set[i + 1]);
-    }
-    const init = request !== undefined
-      ? { method: request.method, headers, body: request.body, redirect: 'manual', signal: controller.signal }
-      : body !== undefined
-        ? { method: 'POST', headers, body, redirect: 'manual', signal: controller.signal }
-        : { method: 'GET', headers, signal: controller.signal };
+    const headers = new Headers();
+    for (let i = 0; i + 1 < set.length; i += 2) headers.set(set[i], set[i + 1]);
+    const init = body !== undefined
+      ? { method: 'POST', headers, body, redirect: 'manual', signal: controller.signal }
+      : { method: 'GET', headers, signal: controller.signal };
     response = fetch(new Request(url, init));
   } catch (error) {
     response = Promise.reject(error);
   }
   settleWith(response, ms, slot, done, () => controller.abort());
+}
+
+export function forward(request, url, remove, set, ms, unreachable, timedOut, reply) {
+  const controller = new AbortController();
+  let late = false;
+  const timer = setTimeout(() => {
+    late = true;
+    controller.abort();
+  }, ms);
+  let response;
+  try {
+    let headers = request.headers;
+    if (remove !== undefined) {
+      headers = new Headers(headers);
+      for (const name of remove) headers.delete(name);
+      for (let i = 0; i + 1 < set.length; i += 2) headers.set(set[i], set[i + 1]);
+    }
+    const init = { method: request.method, headers, body: request.body, redirect: 'manual', signal: controller.signal };
+    response = fetch(new Request(url, init));
+  } catch (error) {
+    response = Promise.reject(error);
+  }
+  return response.then(
+    (answer) => {
+      clearTimeout(timer);
+      if (!late) return answer;
+      if (answer.body !== null) answer.body.cancel().catch(() => {});
+      return reply(timedOut);
+    },
+    () => {
+      clearTimeout(timer);
+      return reply(late ? timedOut : unreachable);
+    },
+  );
 }
 ")]
 extern "C" {
@@ -128,17 +157,27 @@ extern "C" {
     fn read_within_js(response: &web_sys::Response, limit: f64, ms: f64, slot: u32, done: &JsValue);
 
     #[wasm_bindgen(js_name = fetchWithin)]
-    #[allow(clippy::too_many_arguments)]
     fn fetch_within_js(
-        request: Option<&web_sys::Request>,
         url: &str,
-        remove: &JsValue,
         set: &JsValue,
         body: Option<&[u8]>,
         ms: f64,
         slot: u32,
         done: &JsValue,
     );
+
+    #[wasm_bindgen(js_name = forward)]
+    #[allow(clippy::too_many_arguments)]
+    fn forward_js(
+        request: &web_sys::Request,
+        url: &str,
+        remove: &JsValue,
+        set: &JsValue,
+        ms: f64,
+        unreachable: u32,
+        timed_out: u32,
+        reply: &JsValue,
+    ) -> JsValue;
 }
 
 /// A plain JS object with these properties.
@@ -239,24 +278,64 @@ pub(crate) fn settle_within(promise: &JsValue, timeout_ms: Option<u64>) -> Settl
     start(|slot, done| settle_js(promise, ms, slot, done))
 }
 
-/// The one fetch of this worker, in one JS call: `fetch(new Request(url,
-/// init))`, aborted when no response headers arrive within `timeout_ms`
-/// (the timer covers the headers only, so a long streamed body is never
-/// cut). With `request`, the same method, headers (less `remove`, plus the
-/// `set` name/value pairs; both `undefined` to keep the headers as they
-/// are), streamed body, and redirects returned as they are: a forward.
-/// Without, a `POST` of `body` when there is one, else a `GET`, with the
-/// `set` headers. A fetch that throws settles as rejected.
+/// An outgoing request of the core's, in one JS call: `fetch(new
+/// Request(url, init))`, a `POST` of `body` when there is one, else a
+/// `GET`, with the `set` name/value pairs as its only headers, aborted when
+/// no response headers arrive within `timeout_ms`. A fetch that throws
+/// settles as rejected.
 pub(crate) fn fetch_within(
-    request: Option<&web_sys::Request>,
     url: &str,
-    remove: &JsValue,
     set: &JsValue,
     body: Option<&[u8]>,
     timeout_ms: u64,
 ) -> Settle {
     let ms = timeout_ms as f64;
-    start(|slot, done| fetch_within_js(request, url, remove, set, body, ms, slot, done))
+    start(|slot, done| fetch_within_js(url, set, body, ms, slot, done))
+}
+
+/// The forward to the origin, in one JS call that returns the promise of
+/// the client's response: the same method, headers (less `remove`, plus
+/// the `set` name/value pairs; both `undefined` to keep the headers as they
+/// are), streamed body, and redirects returned as they are. When no
+/// response headers arrive within `timeout_ms` the fetch is aborted and the
+/// answer is `reply(timed_out)`; when it fails, `reply(unreachable)`. The
+/// timer covers the headers only, so a long streamed body is never cut.
+///
+/// Nothing of it comes back to Rust on the way that counts: the origin's
+/// response goes to the client from JS, so a forward costs no task, no
+/// slot and no wake (see [`run_now`]).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn forward(
+    request: &web_sys::Request,
+    url: &str,
+    remove: &JsValue,
+    set: &JsValue,
+    timeout_ms: u64,
+    unreachable: u32,
+    timed_out: u32,
+    reply: &JsValue,
+) -> JsValue {
+    let ms = timeout_ms as f64;
+    forward_js(request, url, remove, set, ms, unreachable, timed_out, reply)
+}
+
+/// Runs `future` to its first `Pending` here, in the calling JS turn: what
+/// is ready at once (a checked token passed to the origin, whose response
+/// is a JS promise by then) is returned as it is, with no task, microtask
+/// or promise of Rust's. Only a future that waits on I/O (a KV read, a key
+/// import, the journal) continues as a promise on `wasm-bindgen-futures`'
+/// executor, which polls it again first thing, so the no-op waker of this
+/// first poll is never needed: every future here re-checks its state when
+/// polled.
+pub(crate) fn run_now(future: impl Future<Output = JsValue> + 'static) -> JsValue {
+    let mut future = Box::pin(future);
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(value) => value,
+        Poll::Pending => future_to_promise(async move { Ok(future.await) }).into(),
+    }
 }
 
 /// The text of `response`'s body within `timeout_ms`: at most `limit + 1`

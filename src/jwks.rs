@@ -15,11 +15,10 @@ pub(crate) struct FetchJwks;
 
 impl Outbound for FetchJwks {
     async fn fetch(&self, url: &str) -> Result<String, ()> {
-        let remove: JsValue = strings([]).into();
         let accept: JsValue = strings(["accept", "application/json"]).into();
         let timeout_ms = JWKS_FETCH_TIMEOUT_SECONDS * 1000;
         let started = now_ms();
-        let response = match fetch_within(None, url, &remove, &accept, None, timeout_ms).await {
+        let response = match fetch_within(url, &accept, None, timeout_ms).await {
             Outcome::Resolved(response) => {
                 response.dyn_into::<web_sys::Response>().map_err(|_| ())?
             }
@@ -34,7 +33,6 @@ impl Outbound for FetchJwks {
     }
 
     async fn post(&self, post: &Post<'_>) -> Result<(u16, String), ()> {
-        let remove: JsValue = strings([]).into();
         let bearer = std::str::from_utf8(post.bearer.expose()).map_err(|_| ())?;
         let authorization = format!("Bearer {bearer}");
         let set: JsValue = strings([
@@ -45,14 +43,7 @@ impl Outbound for FetchJwks {
         ])
         .into();
         let started = now_ms();
-        let fetched = fetch_within(
-            None,
-            post.url,
-            &remove,
-            &set,
-            Some(post.body),
-            post.timeout_ms,
-        );
+        let fetched = fetch_within(post.url, &set, Some(post.body), post.timeout_ms);
         let response = match fetched.await {
             Outcome::Resolved(response) => {
                 response.dyn_into::<web_sys::Response>().map_err(|_| ())?

@@ -194,7 +194,7 @@ pub struct RevocationJournal {
 }
 
 fn now_ms() -> u64 {
-    worker::Date::now().as_millis()
+    crate::js::now_ms()
 }
 
 fn json(body: String) -> Result<Response> {

@@ -5,12 +5,12 @@
 //! failure is an error, which the core turns into "read KV as without a
 //! journal". When and what to call is the core's (`follow.rs`).
 
-use crate::js::{settle_within, sleep, Outcome};
+use crate::js::{binding, settle_within, sleep, Outcome};
 use edge_revoke_core::config::JOURNAL_BINDING;
 use edge_revoke_core::error::StoreError;
 use edge_revoke_core::revocation::journal::CALL_TIMEOUT_MS;
 use edge_revoke_core::revocation::JournalLink;
-use worker::js_sys::{Promise, Reflect};
+use worker::js_sys::Promise;
 use worker::wasm_bindgen::prelude::*;
 use worker::Env;
 
@@ -63,9 +63,7 @@ pub(crate) struct DoJournal {
 impl DoJournal {
     /// `REVOCATION_JOURNAL` from `env`.
     pub(crate) fn from_env(env: &Env) -> DoJournal {
-        let namespace = Reflect::get(env, &JsValue::from_str(JOURNAL_BINDING.name))
-            .ok()
-            .filter(JsValue::is_object);
+        let namespace = binding(env, JOURNAL_BINDING.name).filter(JsValue::is_object);
         DoJournal { namespace }
     }
 

@@ -24,7 +24,7 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
-use worker::js_sys::{Array, Object, Promise, Reflect};
+use worker::js_sys::{Array, Date, Object, Promise, Reflect};
 use worker::wasm_bindgen::prelude::*;
 use worker::wasm_bindgen_futures::future_to_promise;
 use worker::web_sys;
@@ -203,6 +203,34 @@ thread_local! {
     static DONE: Closure<dyn FnMut(u32, u32, JsValue)> = Closure::new(done);
     /// `READ_HEADERS` as a JS array, made once.
     static READ_HEADER_NAMES: JsValue = strings(READ_HEADERS.iter().copied()).into();
+}
+
+/// The time, in milliseconds since the epoch: `Date.now()`, one JS call
+/// (`worker::Date::now()` makes a `Date` object and reads it: two).
+pub(crate) fn now_ms() -> u64 {
+    Date::now() as u64
+}
+
+/// The binding or setting `name` on `env`, when it is there. The name's JS
+/// string is made once per isolate, not once per request.
+pub(crate) fn binding(env: &JsValue, name: &'static str) -> Option<JsValue> {
+    thread_local! {
+        static NAMES: RefCell<Vec<(&'static str, JsValue)>> = const { RefCell::new(Vec::new()) };
+    }
+    let key = NAMES.with(|cell| {
+        let mut names = cell.borrow_mut();
+        match names.iter().find(|(known, _)| *known == name) {
+            Some((_, key)) => key.clone(),
+            None => {
+                let key = JsValue::from_str(name);
+                names.push((name, key.clone()));
+                key
+            }
+        }
+    });
+    Reflect::get(env, &key)
+        .ok()
+        .filter(|value| !value.is_undefined())
 }
 
 /// A JS array of strings.

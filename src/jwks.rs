@@ -3,7 +3,7 @@
 //! them, and which answers count, is the core's (`edge_revoke_core::keys`,
 //! `edge_revoke_core::handlers`).
 
-use crate::js::{body_text, fetch_within, strings, Outcome};
+use crate::js::{body_text, fetch_within, now_ms, strings, Outcome};
 use edge_revoke_core::keys::{
     accept_jwks_response, Outbound, Post, JWKS_FETCH_TIMEOUT_SECONDS, MAX_JWKS_BYTES,
 };
@@ -54,10 +54,6 @@ impl Outbound for FetchJwks {
         let text = body_text(&response, post.read_limit, left).await?;
         Ok((response.status(), text))
     }
-}
-
-fn now_ms() -> u64 {
-    worker::Date::now().as_millis()
 }
 
 /// What is left of `timeout_ms` since `started`; `Err` when nothing is.

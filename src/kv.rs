@@ -4,7 +4,7 @@
 //! The `worker` crate's wrapper would bring serde-wasm-bindgen and its
 //! error formatting into the upload.
 
-use crate::js::{object, settle_within, sleep, Outcome};
+use crate::js::{binding, object, settle_within, sleep, Outcome};
 use edge_revoke_core::config::KV_BINDING;
 use edge_revoke_core::error::StoreError;
 use edge_revoke_core::revocation::stored::{self, Stored, MAX_VALUE_BYTES, STORE_TIMEOUT_MS};
@@ -69,8 +69,7 @@ impl WorkersKv {
     /// `REVOKED_TOKENS` from `env`, read through the edge cache for
     /// `cache_ttl` seconds.
     pub(crate) fn from_env(env: &Env, cache_ttl: u64) -> WorkersKv {
-        let kv = Reflect::get(env, &JsValue::from_str(KV_BINDING.name))
-            .ok()
+        let kv = binding(env, KV_BINDING.name)
             .filter(|binding| binding.is_object())
             .map(JsCast::unchecked_into);
         WorkersKv { kv, cache_ttl }

@@ -45,7 +45,7 @@ mod webcrypto;
 #[cfg(target_arch = "wasm32")]
 mod entry {
     use crate::journal_link::DoJournal;
-    use crate::js::run_now;
+    use crate::js::{now_ms, run_now};
     use crate::{http, jwks::FetchJwks, kv::WorkersKv, origin, webcrypto::WebCrypto};
     use edge_revoke_core::handlers::{self, Action, Decision};
     use edge_revoke_core::isolate::Isolate;
@@ -125,7 +125,7 @@ mod entry {
     }
 
     async fn handle(request: web_sys::Request, env: Env) -> JsValue {
-        let started = worker::Date::now().as_millis();
+        let started = now_ms();
         let now = started / 1000;
         let state = state(&env);
         let head = http::head(&request, state.isolate.reads_header_names());
@@ -153,7 +153,7 @@ mod entry {
         let Decision { action, event } =
             handlers::decide(&head, route, body.as_deref(), config, &services, now).await;
         if let Some(event) = event {
-            let latency_ms = worker::Date::now().as_millis().saturating_sub(started);
+            let latency_ms = now_ms().saturating_sub(started);
             log_json(&event.log_line(latency_ms));
         }
         for note in isolate.notes() {
@@ -178,7 +178,7 @@ mod entry {
             let journal = DoJournal::from_env(&env);
             isolate.services(kv, journal, &state.crypto, &FetchJwks, now)
         };
-        let clock = || worker::Date::now().as_millis();
+        let clock = || now_ms();
         let config = isolate.config.as_ref();
         let Some(run) = handlers::poll_transmitter(config, runtime, clock).await else {
             return;

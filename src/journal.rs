@@ -16,6 +16,7 @@
 //! The alarm carries pending entries to KV and schedules itself again as
 //! the core says.
 
+use crate::js::now_ms;
 use crate::kv::WorkersKv;
 use edge_revoke_core::config::Config;
 use edge_revoke_core::error::StoreError;
@@ -191,10 +192,6 @@ pub struct RevocationJournal {
     env: Env,
     sql: Sql,
     config: std::result::Result<Config, edge_revoke_core::error::ConfigError>,
-}
-
-fn now_ms() -> u64 {
-    crate::js::now_ms()
 }
 
 fn json(body: String) -> Result<Response> {

@@ -178,7 +178,7 @@ mod entry {
             let journal = DoJournal::from_env(&env);
             isolate.services(kv, journal, &state.crypto, &FetchJwks, now)
         };
-        let clock = || now_ms();
+        let clock = now_ms;
         let config = isolate.config.as_ref();
         let Some(run) = handlers::poll_transmitter(config, runtime, clock).await else {
             return;

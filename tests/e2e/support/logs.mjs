@@ -15,24 +15,28 @@ export function logLines(worker) {
   return out;
 }
 
-/** Waits (≤ 5 s) until at least `count` log lines match `pred`; returns them. */
-export async function waitForLines(worker, pred, count = 1) {
-  const deadline = Date.now() + 5000;
+/**
+ * Reads `read()` every 100 ms until `done` holds for what it read or `ms`
+ * have passed; returns the last reading.
+ */
+async function poll(read, done, ms) {
+  const deadline = Date.now() + ms;
   for (;;) {
-    const lines = logLines(worker).filter(pred);
-    if (lines.length >= count || Date.now() > deadline) return lines;
+    const value = read();
+    if (done(value) || Date.now() > deadline) return value;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/** Waits (≤ 5 s) until at least `count` log lines match `pred`; returns them. */
+export function waitForLines(worker, pred, count = 1) {
+  return poll(() => logLines(worker).filter(pred), (lines) => lines.length >= count, 5000);
 }
 
 /**
  * Waits (≤ `ms`) until the worker's output matches `pattern` (wrangler
  * passes the runtime's output on with a lag); returns the output then.
  */
-export async function waitForLog(worker, pattern, ms = 10_000) {
-  const deadline = Date.now() + ms;
-  while (!pattern.test(worker.logs()) && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return worker.logs();
+export function waitForLog(worker, pattern, ms = 10_000) {
+  return poll(() => worker.logs(), (text) => pattern.test(text), ms);
 }
